@@ -1,0 +1,39 @@
+//! # ctplan-core
+//!
+//! The imaging core of ctplan: a [`Volume`] is a 3-D voxel array together with its full
+//! geometry ([`Geometry`]: spacing, origin and a 3×3 direction matrix, oblique allowed), so that
+//! every voxel has one place in patient space (LPS millimetres, the DICOM convention).
+//!
+//! The algorithms here are pure functions over volumes, each in its own module:
+//! - [`edt`]: exact Euclidean distance transform with anisotropic spacing
+//!   (Felzenszwalb & Huttenlocher 2012), parallel over lines.
+//! - [`label`]: connected components with 6/18/26 connectivity, largest component.
+//! - [`morphology`]: binary erosion/dilation/opening/closing with balls in millimetres (exact, via
+//!   the EDT), the 6-neighbour erosion and surface used by the segmentation metrics.
+//! - [`crop`]: bounding boxes, cropping with a margin and pasting back.
+//! - [`resample`]: resampling onto another grid (nearest neighbour, trilinear) in world coordinates.
+//!
+//! Nothing here reads or writes files (that is `ctplan-io`), and nothing knows about skulls or
+//! lungs.
+
+pub mod crop;
+pub mod edt;
+pub mod geometry;
+pub mod label;
+pub mod morphology;
+pub mod resample;
+pub mod scalar;
+pub mod volume;
+
+pub use geometry::Geometry;
+pub use scalar::{Scalar, ScalarType};
+pub use volume::{AnyVolume, Mask, Volume};
+
+/// Errors of the core algorithms (shape mismatches and invalid parameters).
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum CoreError {
+    #[error("volume grids differ: {0}")]
+    GridMismatch(String),
+    #[error("invalid parameter: {0}")]
+    InvalidParameter(String),
+}
