@@ -26,7 +26,11 @@ const BLOCK: usize = 16;
 /// `features` is laid out x fastest with sizes `dims`; `spacing` is the voxel size per axis.
 pub fn squared_edt(features: &[u8], dims: [usize; 3], spacing: [f64; 3]) -> Vec<f32> {
     let [nx, ny, nz] = dims;
-    assert_eq!(features.len(), nx * ny * nz, "feature mask does not match dims");
+    assert_eq!(
+        features.len(),
+        nx * ny * nz,
+        "feature mask does not match dims"
+    );
     let mut d = vec![0f32; features.len()];
     if d.is_empty() {
         return d;

@@ -219,7 +219,10 @@ mod tests {
 
     #[test]
     fn degenerate_axis_is_refused() {
-        assert!(Geometry::from_axis_vectors([[0.0; 3], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], [0.0; 3]).is_none());
+        assert!(
+            Geometry::from_axis_vectors([[0.0; 3], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], [0.0; 3])
+                .is_none()
+        );
         let mut g = Geometry::default();
         g.direction[0] = [1.0, 1.0, 0.0];
         g.direction[1] = [1.0, 1.0, 0.0];

@@ -194,7 +194,15 @@ mod tests {
         // A U whose arms meet only at the bottom row: needs the union step.
         let m = mask(
             [3, 3, 1],
-            &[[0, 0, 0], [2, 0, 0], [0, 1, 0], [2, 1, 0], [0, 2, 0], [1, 2, 0], [2, 2, 0]],
+            &[
+                [0, 0, 0],
+                [2, 0, 0],
+                [0, 1, 0],
+                [2, 1, 0],
+                [0, 2, 0],
+                [1, 2, 0],
+                [2, 2, 0],
+            ],
         );
         let c = label(&m, Connectivity::Six);
         assert_eq!(c.count(), 1);

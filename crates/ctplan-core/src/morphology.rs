@@ -29,18 +29,21 @@ pub fn erode(mask: &Mask, radius_mm: f64) -> Mask {
     let sp = mask.geometry.spacing;
     let mut out = mask.map_indexed(&d2, |d| (d as f64 > r2) as u8);
     // The nearest outside point is one step past the border along one axis.
-    out.data.par_chunks_mut(nx).enumerate().for_each(|(row, line)| {
-        let (j, k) = (row % ny, row / ny);
-        let dy = ((j + 1).min(ny - j) as f64) * sp[1];
-        let dz = ((k + 1).min(nz - k) as f64) * sp[2];
-        for (i, v) in line.iter_mut().enumerate() {
-            let dx = ((i + 1).min(nx - i) as f64) * sp[0];
-            let d = dx.min(dy).min(dz);
-            if d * d <= r2 {
-                *v = 0;
+    out.data
+        .par_chunks_mut(nx)
+        .enumerate()
+        .for_each(|(row, line)| {
+            let (j, k) = (row % ny, row / ny);
+            let dy = ((j + 1).min(ny - j) as f64) * sp[1];
+            let dz = ((k + 1).min(nz - k) as f64) * sp[2];
+            for (i, v) in line.iter_mut().enumerate() {
+                let dx = ((i + 1).min(nx - i) as f64) * sp[0];
+                let d = dx.min(dy).min(dz);
+                if d * d <= r2 {
+                    *v = 0;
+                }
             }
-        }
-    });
+        });
     out
 }
 
@@ -153,6 +156,10 @@ mod tests {
         }
         assert_eq!(surface(&m).count_nonzero(), 125 - 27);
         let full = Mask::from_vec([3, 3, 3], Geometry::default(), vec![1; 27]).unwrap();
-        assert_eq!(surface(&full).count_nonzero(), 26, "array border counts as surface");
+        assert_eq!(
+            surface(&full).count_nonzero(),
+            26,
+            "array border counts as surface"
+        );
     }
 }

@@ -1,1 +1,171 @@
-//! placeholder
+//! # ctplan-io
+//!
+//! Reading and writing volumes with their full geometry. Formats:
+//! - NRRD (`.nrrd`, detached `.nhdr`; raw, gzip and ascii encodings; every scalar type;
+//!   `space directions`, `space origin`, LPS/RAS/LAS spaces; `kinds`; key/value pairs) and
+//!   3D Slicer's `.seg.nrrd` segment metadata ([`seg`]),
+//! - NIfTI-1 (`.nii`, `.nii.gz`; sform, else qform, else pixdim — the order nibabel uses),
+//! - MetaImage (`.mha` with LOCAL data, `.mhd` with a detached data file; zlib `CompressedData`).
+//!
+//! Every reader converts to one geometry model ([`ctplan_core::Geometry`], LPS millimetres) and
+//! keeps the stored scalar type, so read → write → read is bit-exact in data and geometry
+//! (NIfTI stores its affine in `f32`, so its geometry is exact at `f32` precision).
+//!
+//! Readers refuse, before allocating, a header whose claimed size the file cannot hold
+//! ([`MAX_BYTES`], and the data file's length or the gzip/zlib expansion bound). Every error
+//! names the file. Writers are atomic: data goes to a temporary file in the target folder, then
+//! is renamed over the target, so a failure never leaves a partial file.
+
+mod atomic;
+mod error;
+mod metaimage;
+mod nii;
+mod nrrd;
+mod raw;
+pub mod seg;
+
+use std::path::Path;
+
+use ctplan_core::{AnyVolume, Mask};
+
+pub use error::IoError;
+pub use raw::MAX_BYTES;
+
+/// Key/value metadata that a file carries besides its voxels and geometry (NRRD `key:=value`
+/// pairs, MetaImage extra fields), in file order.
+pub type KeyValues = Vec<(String, String)>;
+
+/// A volume as read from a file, with its extra metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Image {
+    pub volume: AnyVolume,
+    pub key_values: KeyValues,
+}
+
+/// File formats known by extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `.nrrd` (attached) or `.nhdr` (detached header).
+    Nrrd { detached: bool },
+    /// `.nii` or `.nii.gz`.
+    Nifti { gzip: bool },
+    /// `.mha` (attached) or `.mhd` (detached data).
+    MetaImage { detached: bool },
+}
+
+impl Format {
+    /// The format implied by a file name, if known.
+    pub fn from_path(path: &Path) -> Option<Format> {
+        let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
+        if name.ends_with(".nrrd") {
+            Some(Format::Nrrd { detached: false })
+        } else if name.ends_with(".nhdr") {
+            Some(Format::Nrrd { detached: true })
+        } else if name.ends_with(".nii.gz") {
+            Some(Format::Nifti { gzip: true })
+        } else if name.ends_with(".nii") {
+            Some(Format::Nifti { gzip: false })
+        } else if name.ends_with(".mha") {
+            Some(Format::MetaImage { detached: false })
+        } else if name.ends_with(".mhd") {
+            Some(Format::MetaImage { detached: true })
+        } else {
+            None
+        }
+    }
+}
+
+/// True if the file name has an extension this crate reads.
+pub fn is_volume_file(path: &Path) -> bool {
+    Format::from_path(path).is_some()
+}
+
+fn format_of(path: &Path) -> Result<Format, IoError> {
+    Format::from_path(path).ok_or_else(|| {
+        IoError::new(
+            path,
+            "unknown volume format (expected .nrrd, .nhdr, .nii, .nii.gz, .mha or .mhd)",
+        )
+    })
+}
+
+/// Read a volume in its stored scalar type.
+pub fn read(path: &Path) -> Result<Image, IoError> {
+    let src = open(path)?;
+    let volume = src.layout.decode_volume(src.reader, path)?;
+    Ok(Image {
+        volume,
+        key_values: src.key_values,
+    })
+}
+
+/// Read a volume as a binary mask (non-zero voxels are foreground), streaming: the stored type
+/// is converted chunk by chunk, so a 32-bit label file costs one byte per voxel in memory.
+pub fn read_mask(path: &Path) -> Result<Mask, IoError> {
+    let src = open(path)?;
+    src.layout.decode_mask(src.reader, path)
+}
+
+/// Read only the header: sizes, geometry and scalar type (for `ctplan info` and grid checks).
+pub fn read_header(path: &Path) -> Result<Header, IoError> {
+    let src = open(path)?;
+    Ok(Header {
+        dims: src.layout.dims,
+        geometry: src.layout.geometry,
+        scalar_type: src.layout.output_type(),
+        key_values: src.key_values,
+    })
+}
+
+/// What a header says about a volume.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Header {
+    pub dims: [usize; 3],
+    pub geometry: ctplan_core::Geometry,
+    pub scalar_type: ctplan_core::ScalarType,
+    pub key_values: KeyValues,
+}
+
+fn open(path: &Path) -> Result<raw::Source, IoError> {
+    match format_of(path)? {
+        Format::Nrrd { .. } => nrrd::open(path),
+        Format::Nifti { .. } => nii::open(path),
+        Format::MetaImage { .. } => metaimage::open(path),
+    }
+}
+
+/// Options for writing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteOptions {
+    /// Compress the voxel data (gzip for NRRD and NIfTI `.nii.gz`, zlib for MetaImage).
+    /// For NIfTI the file name decides (`.nii.gz`), for the others this flag.
+    pub compress: bool,
+    /// Compression level 0–9.
+    pub level: u32,
+    /// Extra key/value pairs to store where the format allows (NRRD, MetaImage).
+    pub key_values: KeyValues,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions {
+            compress: true,
+            level: 6,
+            key_values: Vec::new(),
+        }
+    }
+}
+
+/// Write a volume atomically in the format its file name implies.
+pub fn write(path: &Path, volume: &AnyVolume, opts: &WriteOptions) -> Result<(), IoError> {
+    match format_of(path)? {
+        Format::Nrrd { detached } => nrrd::write(path, volume, opts, detached),
+        Format::Nifti { gzip } => nii::write(path, volume, gzip, opts.level),
+        Format::MetaImage { detached } => metaimage::write(path, volume, opts, detached),
+    }
+}
+
+/// Write a binary mask as `u8` (0/1) with default options.
+pub fn write_mask(path: &Path, mask: &Mask) -> Result<(), IoError> {
+    write(path, &AnyVolume::U8(mask.clone()), &WriteOptions::default())
+}
