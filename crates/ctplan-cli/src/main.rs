@@ -1,1 +1,61 @@
-fn main() {}
+//! `ctplan`: automatic surgical planning from CT. Each verb is a module of this crate; the work
+//! itself lives in the library crates (core, io, metrics, cranio).
+
+mod cases;
+mod convert;
+mod demo;
+mod eval;
+mod info;
+mod rank;
+mod table;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "ctplan", version, about = "Automatic surgical planning from CT: cranial implants and lung segmentectomy", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Worker threads (default: all cores).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the built-in demo on a synthetic skull (no data needed).
+    Demo(demo::Args),
+    /// Evaluate predicted implants against the truth (AutoImplant metrics).
+    Eval(eval::Args),
+    /// Rank several submissions (mean DSC, bDSC, HD95) with Welch t-tests between them.
+    Rank(rank::Args),
+    /// Print the header of volume files: sizes, type, spacing, origin, direction.
+    Info(info::Args),
+    /// Convert a volume between formats (NRRD, NIfTI, MetaImage), keeping type and geometry.
+    Convert(convert::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(n) = cli.threads {
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global();
+    }
+    let result = match cli.command {
+        Command::Demo(a) => demo::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Rank(a) => rank::run(a),
+        Command::Info(a) => info::run(a),
+        Command::Convert(a) => convert::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -165,6 +165,11 @@ pub fn write(path: &Path, volume: &AnyVolume, opts: &WriteOptions) -> Result<(),
     }
 }
 
+/// Write bytes to `path` atomically (temporary file, then rename).
+pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
+    atomic::write_file(path, |w| w.write_all(bytes))
+}
+
 /// Write a binary mask as `u8` (0/1) with default options.
 pub fn write_mask(path: &Path, mask: &Mask) -> Result<(), IoError> {
     write(path, &AnyVolume::U8(mask.clone()), &WriteOptions::default())
