@@ -1,0 +1,239 @@
+//! End-to-end tests of the `ctplan` binary: the demo, `eval`/`rank` on real SkullFix files,
+//! and bad input (one clear line naming the file, non-zero exit, no panic).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn ctplan(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ctplan"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn assert_clean_failure(o: &Output, needle: &str) {
+    let e = stderr(o);
+    assert!(!o.status.success(), "should fail: {e}");
+    assert!(!e.contains("panicked"), "no panic: {e}");
+    assert!(e.contains(needle), "'{e}' should mention '{needle}'");
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn demo_writes_volumes_and_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let o = ctplan(&["demo", "-o", s(&out)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let dsc = report["cases"][0]["dsc"].as_f64().unwrap();
+    assert!(
+        (0.7..0.97).contains(&dsc),
+        "demo prediction is imperfect but close: {dsc}"
+    );
+    // The written volumes evaluate to the same numbers through the CLI.
+    let o = ctplan(&[
+        "eval",
+        "--json",
+        "--pred",
+        s(&out.join("predicted_implant")),
+        "--truth",
+        s(&out.join("implant")),
+        "--defective",
+        s(&out.join("defective_skull")),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["cases"][0]["dsc"].as_f64().unwrap(), dsc);
+}
+
+/// A folder of symlinks/copies of a few SkullFix files.
+fn skullfix_folder(dir: &Path, sub: &str, cases: &[&str], role: &str) -> Option<PathBuf> {
+    let data = ctplan_testdata::data_dir()?;
+    let out = dir.join(sub);
+    std::fs::create_dir_all(&out).unwrap();
+    for c in cases {
+        std::os::unix::fs::symlink(
+            data.join(format!("skullfix/training_set/{role}/{c}.nrrd")),
+            out.join(format!("{c}.nrrd")),
+        )
+        .unwrap();
+    }
+    Some(out)
+}
+
+#[test]
+fn eval_pairs_by_name_and_reports_missing_cases() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(truth) = skullfix_folder(dir.path(), "truth", &["003", "010"], "implant") else {
+        return;
+    };
+    let defective =
+        skullfix_folder(dir.path(), "defective", &["003", "010"], "defective_skull").unwrap();
+    // A perfect submission: the truth itself.
+    let csv = dir.path().join("out.csv");
+    let o = ctplan(&[
+        "eval",
+        "--json",
+        "--pred",
+        s(&truth),
+        "--truth",
+        s(&truth),
+        "--defective",
+        s(&defective),
+        "--csv",
+        s(&csv),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["cases"].as_array().unwrap().len(), 2);
+    assert_eq!(v["cases"][0]["case"], "003");
+    assert_eq!(v["summary"]["dsc"]["mean"].as_f64().unwrap(), 1.0);
+    assert_eq!(v["summary"]["hd95"]["mean"].as_f64().unwrap(), 0.0);
+    assert!(
+        std::fs::read_to_string(&csv)
+            .unwrap()
+            .starts_with("case,dsc,bdsc")
+    );
+    // Swapped predictions (003's implant named 010 and back) are paired by name, not order.
+    let swapped = dir.path().join("swapped");
+    std::fs::create_dir_all(&swapped).unwrap();
+    std::fs::copy(truth.join("003.nrrd"), swapped.join("010.nrrd")).unwrap();
+    std::fs::copy(truth.join("010.nrrd"), swapped.join("003.nrrd")).unwrap();
+    let o = ctplan(&[
+        "eval",
+        "--pred",
+        s(&swapped),
+        "--truth",
+        s(&truth),
+        "--defective",
+        s(&defective),
+    ]);
+    assert_clean_failure(&o, "different grids");
+    // A missing case is named.
+    std::fs::remove_file(swapped.join("010.nrrd")).unwrap();
+    let o = ctplan(&[
+        "eval",
+        "--pred",
+        s(&swapped),
+        "--truth",
+        s(&truth),
+        "--defective",
+        s(&defective),
+    ]);
+    assert_clean_failure(&o, "prediction for case '010' missing");
+}
+
+#[test]
+fn empty_prediction_is_a_reported_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    assert!(ctplan(&["demo", "-o", s(&out)]).status.success());
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let img = ctplan_io::read(&out.join("implant/demo.nrrd")).unwrap();
+    let zero = img.volume.to_mask().map(|_| 0u8);
+    ctplan_io::write_mask(&empty.join("demo.nrrd"), &zero).unwrap();
+    let o = ctplan(&[
+        "eval",
+        "--json",
+        "--pred",
+        s(&empty),
+        "--truth",
+        s(&out.join("implant")),
+        "--defective",
+        s(&out.join("defective_skull")),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["cases"][0]["status"], "empty_prediction");
+    assert_eq!(v["cases"][0]["dsc"].as_f64().unwrap(), 0.0);
+    assert!(v["cases"][0]["hd95"].is_null());
+    assert_eq!(v["summary"]["n_failed"], 1);
+    // Rank: the empty submission comes last.
+    let o = ctplan(&[
+        "rank",
+        "--json",
+        s(&empty),
+        s(&out.join("predicted_implant")),
+        "--truth",
+        s(&out.join("implant")),
+        "--defective",
+        s(&out.join("defective_skull")),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        v["ranking"][0]["submission"]
+            .as_str()
+            .unwrap()
+            .ends_with("predicted_implant")
+    );
+    assert_eq!(v["ranking"][1]["final_rank"].as_f64().unwrap(), 2.0);
+}
+
+#[test]
+fn bad_inputs_give_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let missing = d.join("nope.nrrd");
+    let o = ctplan(&["info", s(&missing)]);
+    assert_clean_failure(&o, "nope.nrrd: cannot open: no such file");
+    let junk = d.join("junk.nrrd");
+    std::fs::write(&junk, b"\x00\x01binary").unwrap();
+    let o = ctplan(&[
+        "eval",
+        "--pred",
+        s(&junk),
+        "--truth",
+        s(&junk),
+        "--defective",
+        s(&junk),
+    ]);
+    assert_clean_failure(&o, "junk.nrrd: not a NRRD file");
+    let huge = d.join("huge.nrrd");
+    std::fs::write(&huge, "NRRD0004\ntype: int\ndimension: 3\nsizes: 1000000 1000000 1000000\nendian: little\nencoding: gzip\n\n").unwrap();
+    let o = ctplan(&["convert", s(&huge), s(&d.join("out.nii.gz"))]);
+    assert_clean_failure(&o, "refusing to allocate");
+    assert!(!d.join("out.nii.gz").exists(), "no partial output");
+    let o = ctplan(&[
+        "eval",
+        "--pred",
+        s(d),
+        "--truth",
+        s(d),
+        "--defective",
+        s(&d.join("missing-dir")),
+    ]);
+    assert_clean_failure(&o, "missing-dir");
+}
+
+#[test]
+fn convert_and_info_keep_oblique_geometry() {
+    let Some(src) = ctplan_testdata::data_file("skullfix/training_set/defective_skull/000.nrrd")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let nii = dir.path().join("x.nii.gz");
+    let o = ctplan(&["convert", s(&src), s(&nii)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let a = ctplan_io::read_header(&src).unwrap();
+    let b = ctplan_io::read_header(&nii).unwrap();
+    assert!(
+        a.geometry.approx_eq(&b.geometry, 1e-4),
+        "{:?} vs {:?}",
+        a.geometry,
+        b.geometry
+    );
+    let o = ctplan(&["info", s(&src)]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("oblique"));
+}
