@@ -1,0 +1,113 @@
+//! `ctplan-bench`: in-process timings of core operations, as JSON, for the peer comparison in
+//! `bench/compare_peers.py` (which times scipy, SimpleITK and pynrrd on the same files in the
+//! same run and prints the ratios).
+//!
+//! Usage:
+//!   ctplan-bench read FILE [REPEAT]   typed read of a volume (NRRD/NIfTI/MHA), best of REPEAT
+//!   ctplan-bench edt FILE [REPEAT]    exact EDT of the background to the mask, with spacing
+//!   ctplan-bench eval PRED TRUTH DEFECTIVE [REPEAT]  the AutoImplant metrics (files read once)
+//!   ctplan-bench rss CMD [ARGS…]      run CMD; print its wall time and peak RSS (from wait4).
+//!     Measuring from this small process matters: a child forked from a large process (a
+//!     Python holding volumes) inherits that process's resident size in its high-water mark.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+fn best_of<T>(repeat: usize, mut f: impl FnMut() -> Result<T>) -> Result<(f64, T)> {
+    let mut best = f64::INFINITY;
+    let mut last = None;
+    for _ in 0..repeat.max(1) {
+        let t = Instant::now();
+        let v = f()?;
+        best = best.min(t.elapsed().as_secs_f64());
+        last = Some(v);
+    }
+    Ok((best, last.unwrap()))
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let repeat = |i: usize| {
+        args.get(i)
+            .map(|s| s.parse::<usize>())
+            .transpose()
+            .map(|r| r.unwrap_or(3))
+    };
+    let threads = rayon_threads();
+    match args.first().map(String::as_str) {
+        Some("read") => {
+            let f = Path::new(args.get(1).context("read FILE")?);
+            let (s, img) = best_of(repeat(2)?, || Ok(ctplan_io::read(f)?))?;
+            println!(
+                "{}",
+                serde_json::json!({"op": "read", "file": f, "seconds": s, "dims": img.volume.dims(), "threads": threads})
+            );
+        }
+        Some("edt") => {
+            let f = Path::new(args.get(1).context("edt FILE")?);
+            let m = ctplan_io::read_mask(f)?;
+            let (s, d) = best_of(repeat(2)?, || Ok(ctplan_core::edt::distance_to(&m)))?;
+            let checksum: f64 = d.data.iter().map(|&x| x as f64).sum();
+            println!(
+                "{}",
+                serde_json::json!({"op": "edt", "file": f, "seconds": s, "dims": m.dims, "sum_distance_mm": checksum, "threads": threads})
+            );
+        }
+        Some("eval") => {
+            let p: Vec<&Path> = (1..4)
+                .map(|i| args.get(i).map(Path::new))
+                .collect::<Option<_>>()
+                .context("eval PRED TRUTH DEFECTIVE")?;
+            let (pred, truth, def) = (
+                ctplan_io::read_mask(p[0])?,
+                ctplan_io::read_mask(p[1])?,
+                ctplan_io::read_mask(p[2])?,
+            );
+            let opts = ctplan_metrics::EvalOptions::default();
+            let (s, m) = best_of(repeat(4)?, || {
+                Ok(ctplan_metrics::evaluate(&pred, &truth, &def, &opts)?)
+            })?;
+            println!(
+                "{}",
+                serde_json::json!({"op": "eval", "seconds": s, "metrics": m, "threads": threads})
+            );
+        }
+        Some("rss") => {
+            let cmd = args.get(1).context("rss CMD [ARGS…]")?;
+            let t = Instant::now();
+            let child = std::process::Command::new(cmd)
+                .args(&args[2..])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .with_context(|| format!("cannot run {cmd}"))?;
+            let (status, max_rss_kib) = wait_rusage(child.id())?;
+            let s = t.elapsed().as_secs_f64();
+            println!(
+                "{}",
+                serde_json::json!({"op": "rss", "command": &args[1..], "seconds": s, "peak_rss_mib": max_rss_kib as f64 / 1024.0, "exit": status})
+            );
+        }
+        _ => bail!(
+            "usage: ctplan-bench read|edt FILE [REPEAT] | eval PRED TRUTH DEFECTIVE [REPEAT] | rss CMD [ARGS…]"
+        ),
+    }
+    Ok(())
+}
+
+/// Wait for a child and return (exit status, peak RSS in KiB) via `wait4(2)`.
+fn wait_rusage(pid: u32) -> Result<(i32, i64)> {
+    let mut status = 0;
+    // SAFETY: plain FFI call with valid out-pointers; rusage is zero-initialised POD.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut ru) };
+    if r < 0 {
+        bail!("wait4 failed: {}", std::io::Error::last_os_error());
+    }
+    Ok((libc::WEXITSTATUS(status), ru.ru_maxrss))
+}
+
+fn rayon_threads() -> usize {
+    rayon::current_num_threads()
+}
