@@ -32,15 +32,15 @@ pub fn volumes_in(path: &Path) -> Result<BTreeMap<String, PathBuf>> {
         let p = e
             .with_context(|| format!("{}: cannot read folder", path.display()))?
             .path();
-        if let Some(name) = case_name(&p) {
-            if let Some(prev) = out.insert(name.clone(), p.clone()) {
-                bail!(
-                    "{}: case '{name}' appears twice ({} and {})",
-                    path.display(),
-                    prev.display(),
-                    p.display()
-                );
-            }
+        if let Some(name) = case_name(&p)
+            && let Some(prev) = out.insert(name.clone(), p.clone())
+        {
+            bail!(
+                "{}: case '{name}' appears twice ({} and {})",
+                path.display(),
+                prev.display(),
+                p.display()
+            );
         }
     }
     if out.is_empty() {

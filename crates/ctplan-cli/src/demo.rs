@@ -37,7 +37,7 @@ fn perturb(truth: &Mask, defective: &Mask) -> Mask {
     for i in 0..m.data.len() {
         // Trim one layer on every other slice: a rough edge, not a uniform offset.
         let k = i / (truth.dims[0] * truth.dims[1]);
-        if k % 2 == 0 {
+        if k.is_multiple_of(2) {
             m.data[i] = eroded.data[i];
         }
         if defective.data[i] != 0 {

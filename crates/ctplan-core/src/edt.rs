@@ -208,6 +208,13 @@ struct SharedMut(*mut f32);
 unsafe impl Send for SharedMut {}
 unsafe impl Sync for SharedMut {}
 
+impl SharedMut {
+    /// A method (not a field access) so that closures capture the whole `Sync` wrapper.
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
 /// Third pass, along z: tasks own disjoint (y, x-block) columns of lines.
 fn pass_z(d: &mut [f32], nx: usize, ny: usize, nz: usize, sz: f64) {
     let sp2 = sz * sz;
@@ -218,14 +225,13 @@ fn pass_z(d: &mut [f32], nx: usize, ny: usize, nz: usize, sz: f64) {
     (0..ny * blocks_per_row).into_par_iter().for_each_init(
         || (LineScratch::new(nz), vec![0f32; BLOCK * nz]),
         |(scratch, block), task| {
-            let ptr = ptr;
             let y = task / blocks_per_row;
             let x0 = (task % blocks_per_row) * BLOCK;
             let w = BLOCK.min(nx - x0);
             let base = y * nx + x0;
             // SAFETY: task (y, x0) reads and writes only indices base + z·plane + b with
             // b < w, which no other task touches; all are < len.
-            let data = unsafe { std::slice::from_raw_parts_mut(ptr.0, len) };
+            let data = unsafe { std::slice::from_raw_parts_mut(ptr.get(), len) };
             for z in 0..nz {
                 let row = &data[base + z * plane..base + z * plane + w];
                 for (b, &val) in row.iter().enumerate() {

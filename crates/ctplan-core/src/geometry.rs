@@ -176,6 +176,7 @@ pub fn mat_vec(m: &[[f64; 3]; 3], v: [f64; 3]) -> [f64; 3] {
 mod tests {
     use super::*;
 
+    #[allow(clippy::excessive_precision)]
     fn oblique() -> Geometry {
         // SkullFix training case 000: a gantry tilt in the y–z plane.
         Geometry::from_axis_vectors(
@@ -195,7 +196,7 @@ mod tests {
         assert!((g.spacing[1] - 0.451172).abs() < 1e-5, "{:?}", g.spacing);
         assert!((g.spacing[2] - 0.633).abs() < 1e-3, "{:?}", g.spacing);
         let back = g.axis_vectors();
-        assert!((back[2][1] - 0.099022671809384913).abs() < 1e-15);
+        assert!((back[2][1] - 0.099_022_671_809_384_91).abs() < 1e-15);
     }
 
     #[test]

@@ -144,13 +144,13 @@ pub fn open(path: &Path) -> Result<Source, IoError> {
             format!("MetaImage NDims = {ndims} is not supported (2-D or 3-D only)"),
         ));
     }
-    if let Some(c) = get("elementnumberofchannels") {
-        if c.trim() != "1" {
-            return Err(IoError::new(
-                path,
-                format!("MetaImage with {c} channels per voxel is not supported"),
-            ));
-        }
+    if let Some(c) = get("elementnumberofchannels")
+        && c.trim() != "1"
+    {
+        return Err(IoError::new(
+            path,
+            format!("MetaImage with {c} channels per voxel is not supported"),
+        ));
     }
     let ds = get("dimsize").ok_or_else(|| IoError::new(path, "MetaImage header lacks DimSize"))?;
     let sizes: Vec<usize> = ds

@@ -494,6 +494,8 @@ mod tests {
     use super::*;
     use ctplan_core::Volume;
 
+    // The literals are SkullFix case 000's header text, digit for digit.
+    #[allow(clippy::excessive_precision)]
     fn oblique_volume() -> Volume<i32> {
         let g = Geometry::from_axis_vectors(
             [
