@@ -30,12 +30,35 @@ pub struct Args {
     /// Also write the per-case table as CSV to this file.
     #[arg(long)]
     csv: Option<PathBuf>,
+    #[command(flatten)]
+    band: BandArgs,
+}
+
+/// The bDSC border band options shared by `eval` and `rank`.
+#[derive(clap::Args)]
+pub struct BandArgs {
     /// Width of the bDSC border band.
     #[arg(long, default_value_t = 10.0)]
     band: f64,
     /// Units of --band: mm (with the file's voxel spacing, the official reading) or voxel.
     #[arg(long, value_enum, default_value_t = Units::Mm)]
     band_units: Units,
+}
+
+impl BandArgs {
+    /// The evaluation options these flags give.
+    pub fn options(&self) -> Result<EvalOptions> {
+        if !(self.band.is_finite() && self.band >= 0.0) {
+            bail!("--band must be a non-negative number, got {}", self.band);
+        }
+        Ok(EvalOptions {
+            band: self.band,
+            band_units: match self.band_units {
+                Units::Mm => BandUnits::Mm,
+                Units::Voxel => BandUnits::Voxel,
+            },
+        })
+    }
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -249,21 +272,8 @@ pub fn render_report(r: &Report) -> String {
     out
 }
 
-pub fn options(band: f64, units: Units) -> Result<EvalOptions> {
-    if !(band.is_finite() && band >= 0.0) {
-        bail!("--band must be a non-negative number, got {band}");
-    }
-    Ok(EvalOptions {
-        band,
-        band_units: match units {
-            Units::Mm => BandUnits::Mm,
-            Units::Voxel => BandUnits::Voxel,
-        },
-    })
-}
-
 pub fn run(a: Args) -> Result<ExitCode> {
-    let opts = options(a.band, a.band_units)?;
+    let opts = a.band.options()?;
     let (cases, warnings) = pair(&a.pred, &a.truth, &a.defective)?;
     for w in &warnings {
         eprintln!("warning: {w}");

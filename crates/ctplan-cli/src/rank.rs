@@ -14,7 +14,7 @@ use ctplan_metrics::ranking::{ranks, welch_t_test};
 use serde_json::json;
 
 use crate::cases::pair;
-use crate::eval::{CaseResult, Units, evaluate_all, options};
+use crate::eval::{BandArgs, CaseResult, evaluate_all};
 use crate::table::{num, render};
 
 #[derive(clap::Args)]
@@ -31,12 +31,8 @@ pub struct Args {
     /// Print one JSON object instead of tables.
     #[arg(long)]
     json: bool,
-    /// Width of the bDSC border band.
-    #[arg(long, default_value_t = 10.0)]
-    band: f64,
-    /// Units of --band.
-    #[arg(long, value_enum, default_value_t = Units::Mm)]
-    band_units: Units,
+    #[command(flatten)]
+    band: BandArgs,
 }
 
 const METRICS: [(&str, bool); 3] = [("dsc", true), ("bdsc", true), ("hd95", false)];
@@ -50,7 +46,7 @@ fn value(c: &CaseResult, metric: &str) -> f64 {
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
-    let opts = options(a.band, a.band_units)?;
+    let opts = a.band.options()?;
     let names: Vec<String> = a
         .submissions
         .iter()

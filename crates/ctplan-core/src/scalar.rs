@@ -52,6 +52,55 @@ impl fmt::Display for ScalarType {
     }
 }
 
+/// Run `$body` with the type alias `$t` bound to the Rust type of a [`ScalarType`] value.
+#[macro_export]
+macro_rules! with_scalar_type {
+    ($st:expr, $t:ident => $body:expr) => {
+        match $st {
+            $crate::ScalarType::U8 => {
+                type $t = u8;
+                $body
+            }
+            $crate::ScalarType::I8 => {
+                type $t = i8;
+                $body
+            }
+            $crate::ScalarType::U16 => {
+                type $t = u16;
+                $body
+            }
+            $crate::ScalarType::I16 => {
+                type $t = i16;
+                $body
+            }
+            $crate::ScalarType::U32 => {
+                type $t = u32;
+                $body
+            }
+            $crate::ScalarType::I32 => {
+                type $t = i32;
+                $body
+            }
+            $crate::ScalarType::U64 => {
+                type $t = u64;
+                $body
+            }
+            $crate::ScalarType::I64 => {
+                type $t = i64;
+                $body
+            }
+            $crate::ScalarType::F32 => {
+                type $t = f32;
+                $body
+            }
+            $crate::ScalarType::F64 => {
+                type $t = f64;
+                $body
+            }
+        }
+    };
+}
+
 /// A plain-old-data voxel type.
 pub trait Scalar:
     bytemuck::Pod + Copy + Default + PartialOrd + Send + Sync + fmt::Debug + 'static

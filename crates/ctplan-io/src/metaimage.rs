@@ -5,16 +5,13 @@
 //! `direction[i]` of axis `i`), `Offset` is the first voxel's centre, both in LPS.
 //! `CompressedData = True` means a zlib stream.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::path::Path;
 
 use ctplan_core::{AnyVolume, Geometry, ScalarType};
 
 use crate::raw::{self, Encoding, Layout, Source};
 use crate::{IoError, KeyValues, WriteOptions, atomic};
-
-const MAX_HEADER_BYTES: u64 = 1 << 20;
 
 /// Fields this reader interprets (others are kept as key/values).
 const KNOWN: &[&str] = &[
@@ -86,34 +83,12 @@ fn numbers(path: &Path, key: &str, v: &str, n: usize) -> Result<Vec<f64>, IoErro
 
 /// Parse the header and open the voxel data.
 pub fn open(path: &Path) -> Result<Source, IoError> {
-    let file = File::open(path).map_err(|e| IoError::os(path, "open", e))?;
-    let mut r = BufReader::new(file);
     let mut fields: Vec<(String, String, String)> = Vec::new(); // (lower key, key, value)
-    let mut consumed = 0u64;
-    let mut line = Vec::new();
     let mut data_file = None;
-    loop {
-        line.clear();
-        let n = Read::take(
-            &mut r,
-            MAX_HEADER_BYTES + 1 - consumed.min(MAX_HEADER_BYTES),
-        )
-        .read_until(b'\n', &mut line)
-        .map_err(|e| IoError::os(path, "read", e))?;
-        if n == 0 {
-            break;
-        }
-        consumed += n as u64;
-        if consumed > MAX_HEADER_BYTES {
-            return Err(IoError::new(
-                path,
-                "MetaImage header is longer than 1 MiB (not a MetaImage file?)",
-            ));
-        }
-        let text = String::from_utf8_lossy(&line);
+    let (consumed, _) = raw::read_text_header(path, "MetaImage", |text| {
         let text = text.trim();
         if text.is_empty() {
-            continue;
+            return Ok(false);
         }
         let Some((k, v)) = text.split_once('=') else {
             return Err(IoError::new(
@@ -124,10 +99,11 @@ pub fn open(path: &Path) -> Result<Source, IoError> {
         let (k, v) = (k.trim(), v.trim());
         if k.eq_ignore_ascii_case("ElementDataFile") {
             data_file = Some(v.to_string());
-            break;
+            return Ok(true);
         }
         fields.push((k.to_ascii_lowercase(), k.to_string(), v.to_string()));
-    }
+        Ok(false)
+    })?;
     let get = |name: &str| fields.iter().find(|f| f.0 == name).map(|f| f.2.as_str());
     let data_file = data_file.ok_or_else(|| {
         IoError::new(

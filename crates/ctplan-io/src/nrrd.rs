@@ -6,17 +6,12 @@
 //! LAS; everything is converted to LPS on reading and written as LPS. Without `space directions`,
 //! `spacings` gives an axis-aligned grid.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use ctplan_core::{AnyVolume, Geometry, ScalarType};
 
 use crate::raw::{self, Encoding, Layout, Source};
 use crate::{IoError, KeyValues, WriteOptions, atomic};
-
-/// The longest header accepted (a guard against reading a binary file as text).
-const MAX_HEADER_BYTES: u64 = 1 << 20;
 
 fn parse_type(s: &str) -> Option<ScalarType> {
     Some(match s {
@@ -130,34 +125,10 @@ impl Header {
 }
 
 fn read_header(path: &Path) -> Result<Header, IoError> {
-    let file = File::open(path).map_err(|e| IoError::os(path, "open", e))?;
-    let mut r = BufReader::new(file);
-    let mut line = Vec::new();
-    let mut consumed = 0u64;
     let mut first = true;
     let mut fields = Vec::new();
     let mut key_values = Vec::new();
-    let mut data_offset = None;
-    loop {
-        line.clear();
-        let n = Read::take(
-            &mut r,
-            MAX_HEADER_BYTES + 1 - consumed.min(MAX_HEADER_BYTES),
-        )
-        .read_until(b'\n', &mut line)
-        .map_err(|e| IoError::os(path, "read", e))?;
-        if n == 0 {
-            break;
-        }
-        consumed += n as u64;
-        if consumed > MAX_HEADER_BYTES {
-            return Err(IoError::new(
-                path,
-                "NRRD header is longer than 1 MiB (not a NRRD file?)",
-            ));
-        }
-        let text = String::from_utf8_lossy(&line);
-        let text = text.trim_end_matches(['\n', '\r']);
+    let (consumed, ended) = raw::read_text_header(path, "NRRD", |text| {
         if first {
             if !text.starts_with("NRRD000") {
                 return Err(IoError::new(
@@ -166,14 +137,13 @@ fn read_header(path: &Path) -> Result<Header, IoError> {
                 ));
             }
             first = false;
-            continue;
+            return Ok(false);
         }
         if text.is_empty() {
-            data_offset = Some(consumed);
-            break;
+            return Ok(true);
         }
         if text.starts_with('#') {
-            continue;
+            return Ok(false);
         }
         if let Some((k, v)) = text.split_once(":=") {
             key_values.push((unescape(k), unescape(v)));
@@ -185,14 +155,15 @@ fn read_header(path: &Path) -> Result<Header, IoError> {
                 format!("malformed NRRD header line: '{text}'"),
             ));
         }
-    }
+        Ok(false)
+    })?;
     if first {
         return Err(IoError::new(path, "empty file (not a NRRD file)"));
     }
     Ok(Header {
         fields,
         key_values,
-        data_offset,
+        data_offset: ended.then_some(consumed),
     })
 }
 

@@ -66,31 +66,15 @@ impl Layout {
         mut reader: Box<dyn Read>,
         path: &Path,
     ) -> Result<AnyVolume, IoError> {
-        macro_rules! go {
-            ($t:ty) => {{
-                let data: Vec<$t> = self.read_values(&mut reader, path)?;
-                let v = Volume::from_vec(self.dims, self.geometry, data)
-                    .map_err(|e| IoError::new(path, e.to_string()))?;
-                match self.scaling {
-                    Some((slope, inter)) => {
-                        AnyVolume::F32(v.map(|x| (x.to_f64() * slope + inter) as f32))
-                    }
-                    None => AnyVolume::from(v),
-                }
-            }};
-        }
-        Ok(match self.stype {
-            ScalarType::U8 => go!(u8),
-            ScalarType::I8 => go!(i8),
-            ScalarType::U16 => go!(u16),
-            ScalarType::I16 => go!(i16),
-            ScalarType::U32 => go!(u32),
-            ScalarType::I32 => go!(i32),
-            ScalarType::U64 => go!(u64),
-            ScalarType::I64 => go!(i64),
-            ScalarType::F32 => go!(f32),
-            ScalarType::F64 => go!(f64),
-        })
+        Ok(ctplan_core::with_scalar_type!(self.stype, T => {
+            let data: Vec<T> = self.read_values(&mut reader, path)?;
+            let v = Volume::from_vec(self.dims, self.geometry, data)
+                .map_err(|e| IoError::new(path, e.to_string()))?;
+            match self.scaling {
+                Some((slope, inter)) => AnyVolume::F32(v.map(|x| (x.to_f64() * slope + inter) as f32)),
+                None => AnyVolume::from(v),
+            }
+        }))
     }
 
     /// Decode straight into a mask (value ≠ 0 after scaling), one chunk at a time.
@@ -101,23 +85,7 @@ impl Layout {
             debug_assert_eq!(v.dims(), dims);
             return Ok(v.to_mask());
         }
-        macro_rules! go {
-            ($t:ty) => {
-                self.mask_chunks::<$t>(&mut reader, path)?
-            };
-        }
-        let data = match self.stype {
-            ScalarType::U8 => go!(u8),
-            ScalarType::I8 => go!(i8),
-            ScalarType::U16 => go!(u16),
-            ScalarType::I16 => go!(i16),
-            ScalarType::U32 => go!(u32),
-            ScalarType::I32 => go!(i32),
-            ScalarType::U64 => go!(u64),
-            ScalarType::I64 => go!(i64),
-            ScalarType::F32 => go!(f32),
-            ScalarType::F64 => go!(f64),
-        };
+        let data = ctplan_core::with_scalar_type!(self.stype, T => self.mask_chunks::<T>(&mut reader, path)?);
         Mask::from_vec(self.dims, self.geometry, data)
             .map_err(|e| IoError::new(path, e.to_string()))
     }
@@ -218,6 +186,46 @@ fn read_ascii<T: Scalar>(reader: &mut dyn Read, n: usize, path: &Path) -> Result
         ));
     }
     Ok(out)
+}
+
+/// The longest text header accepted (a guard against reading a binary file as text).
+const MAX_HEADER_BYTES: u64 = 1 << 20;
+
+/// Read a text header line by line. `visit` gets each line without its line ending and returns
+/// true when the header ends with that line. Returns the bytes consumed and whether `visit`
+/// ended the header (false: end of file). `what` names the format in errors.
+pub fn read_text_header(
+    path: &Path,
+    what: &str,
+    mut visit: impl FnMut(&str) -> Result<bool, IoError>,
+) -> Result<(u64, bool), IoError> {
+    let file = File::open(path).map_err(|e| IoError::os(path, "open", e))?;
+    let mut r = BufReader::new(file);
+    let mut line = Vec::new();
+    let mut consumed = 0u64;
+    loop {
+        line.clear();
+        let n = Read::take(
+            &mut r,
+            MAX_HEADER_BYTES + 1 - consumed.min(MAX_HEADER_BYTES),
+        )
+        .read_until(b'\n', &mut line)
+        .map_err(|e| IoError::os(path, "read", e))?;
+        if n == 0 {
+            return Ok((consumed, false));
+        }
+        consumed += n as u64;
+        if consumed > MAX_HEADER_BYTES {
+            return Err(IoError::new(
+                path,
+                format!("{what} header is longer than 1 MiB (not a {what} file?)"),
+            ));
+        }
+        let text = String::from_utf8_lossy(&line);
+        if visit(text.trim_end_matches(['\n', '\r']))? {
+            return Ok((consumed, true));
+        }
+    }
 }
 
 /// Bytes of voxel data for `dims` of `stype`, refusing sizes over [`MAX_BYTES`] or overflow.
