@@ -181,6 +181,23 @@ fn empty_prediction_is_a_reported_failure() {
 }
 
 #[test]
+fn same_sizes_but_shifted_origin_is_a_grid_mismatch() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    assert!(ctplan(&["demo", "-o", s(&out)]).status.success());
+    let shifted = dir.path().join("shifted");
+    std::fs::create_dir_all(&shifted).unwrap();
+    let mut img = ctplan_io::read(&out.join("predicted_implant/demo.nrrd")).unwrap();
+    let mut g = img.volume.geometry();
+    g.origin[2] += 0.5;
+    img.volume.set_geometry(g);
+    ctplan_io::write(&shifted.join("demo.nrrd"), &img.volume, &Default::default()).unwrap();
+    let o = ctplan(&["eval", "--pred", s(&shifted), "--truth", s(&out.join("implant")), "--defective", s(&out.join("defective_skull"))]);
+    assert_clean_failure(&o, "different grids");
+    assert!(stderr(&o).contains("shifted/demo.nrrd"), "names the file: {}", stderr(&o));
+}
+
+#[test]
 fn bad_inputs_give_one_line_errors() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
