@@ -192,9 +192,21 @@ fn same_sizes_but_shifted_origin_is_a_grid_mismatch() {
     g.origin[2] += 0.5;
     img.volume.set_geometry(g);
     ctplan_io::write(&shifted.join("demo.nrrd"), &img.volume, &Default::default()).unwrap();
-    let o = ctplan(&["eval", "--pred", s(&shifted), "--truth", s(&out.join("implant")), "--defective", s(&out.join("defective_skull"))]);
+    let o = ctplan(&[
+        "eval",
+        "--pred",
+        s(&shifted),
+        "--truth",
+        s(&out.join("implant")),
+        "--defective",
+        s(&out.join("defective_skull")),
+    ]);
     assert_clean_failure(&o, "different grids");
-    assert!(stderr(&o).contains("shifted/demo.nrrd"), "names the file: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains("shifted/demo.nrrd"),
+        "names the file: {}",
+        stderr(&o)
+    );
 }
 
 #[test]

@@ -1,6 +1,11 @@
 //! # ctplan-cranio
 //!
-//! Cranioplasty planning on skull masks: the AutoImplant workflow. For now it holds the
-//! synthetic skull [`phantom`] that the demo and tests use when no real data is at hand.
+//! Cranioplasty planning on skull masks, the MICCAI AutoImplant workflow:
+//! - [`skull`]: the skull from CT (HU threshold, cleaning, cavity filling);
+//! - [`defects`]: artificial, reproducible defects for training pairs;
+//! - [`phantom`]: a synthetic skull for the demo and tests.
 
+pub mod defects;
 pub mod phantom;
+pub mod rng;
+pub mod skull;

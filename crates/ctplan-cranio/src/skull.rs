@@ -1,0 +1,215 @@
+//! The skull from CT: bone by an HU threshold, then cleaning.
+//!
+//! Cleaning keeps the largest 26-connected component that looks like a skull (the CT table, a
+//! head holder or noise are separate components), with a guard on its size and extent, and can
+//! fill small enclosed cavities (the diploë between the inner and outer tables) without filling
+//! the cranial cavity.
+
+use ctplan_core::crop::bounding_box;
+use ctplan_core::label::{Connectivity, label};
+use ctplan_core::{Mask, Volume};
+
+/// Why a volume was refused.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SkullError {
+    #[error("no bone above the threshold ({0} HU)")]
+    NoBone(f64),
+    #[error("no skull-like component: the largest bone components are {0}")]
+    NotASkull(String),
+}
+
+/// Guard on the kept component: a skull's bone volume and its extent along L–R and A–P.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SkullGuard {
+    pub min_volume_ml: f64,
+    pub max_volume_ml: f64,
+    /// Minimum extent (mm) along both the L–R and the A–P world axes.
+    pub min_extent_mm: f64,
+    pub max_extent_mm: f64,
+}
+
+impl Default for SkullGuard {
+    fn default() -> Self {
+        // Adult skull bone: 300–900 mL; cropped scans keep less. Heads are 120–220 mm wide.
+        SkullGuard {
+            min_volume_ml: 40.0,
+            max_volume_ml: 2500.0,
+            min_extent_mm: 90.0,
+            max_extent_mm: 320.0,
+        }
+    }
+}
+
+/// Bone mask: voxels with value ≥ `threshold` (HU; the SkullFix data used 150).
+pub fn threshold<T: ctplan_core::Scalar>(ct: &Volume<T>, threshold: f64) -> Mask {
+    ct.map(|v| (v.to_f64() >= threshold) as u8)
+}
+
+/// World-axis extents (mm) of a mask's voxels, from the eight corners of its index bounding box.
+pub fn world_extent(m: &Mask) -> Option<[f64; 3]> {
+    let b = bounding_box(m)?;
+    let mut lo = [f64::INFINITY; 3];
+    let mut hi = [f64::NEG_INFINITY; 3];
+    for c in 0..8 {
+        let idx = [0, 1, 2].map(|a| {
+            if c >> a & 1 == 1 {
+                (b.end[a] - 1) as f64
+            } else {
+                b.start[a] as f64
+            }
+        });
+        let p = m.geometry.index_to_world(idx);
+        for a in 0..3 {
+            lo[a] = lo[a].min(p[a]);
+            hi[a] = hi[a].max(p[a]);
+        }
+    }
+    Some([hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]])
+}
+
+/// Keep the largest skull-like 26-connected component (the first of the five largest that
+/// passes the guard).
+pub fn clean(mask: &Mask, guard: &SkullGuard) -> Result<Mask, SkullError> {
+    let comps = label(mask, Connectivity::TwentySix);
+    let mut order: Vec<usize> = (1..comps.sizes.len()).collect();
+    order.sort_by(|&a, &b| comps.sizes[b].cmp(&comps.sizes[a]));
+    let voxel_ml = mask.voxel_volume_mm3() / 1000.0;
+    let mut seen = Vec::new();
+    for &l in order.iter().take(5) {
+        let m = comps.mask_of(l as u32);
+        let ml = comps.sizes[l] as f64 * voxel_ml;
+        let ext = world_extent(&m).unwrap_or([0.0; 3]);
+        seen.push(format!(
+            "{ml:.0} mL ({:.0}×{:.0}×{:.0} mm)",
+            ext[0], ext[1], ext[2]
+        ));
+        let ok_ext = |e: f64| (guard.min_extent_mm..=guard.max_extent_mm).contains(&e);
+        if (guard.min_volume_ml..=guard.max_volume_ml).contains(&ml)
+            && ok_ext(ext[0])
+            && ok_ext(ext[1])
+        {
+            return Ok(m);
+        }
+    }
+    if seen.is_empty() {
+        return Err(SkullError::NoBone(f64::NAN));
+    }
+    Err(SkullError::NotASkull(seen.join(", ")))
+}
+
+/// Fill enclosed background cavities smaller than `max_ml` (6-connected background components
+/// that do not touch the array border). The cranial cavity, far larger, stays empty.
+pub fn fill_small_cavities(mask: &Mask, max_ml: f64) -> Mask {
+    let background = mask.map(|v| (v == 0) as u8);
+    let comps = label(&background, Connectivity::Six);
+    let [nx, ny, nz] = mask.dims;
+    let mut touches = vec![false; comps.sizes.len()];
+    for k in 0..nz {
+        for j in 0..ny {
+            for i in 0..nx {
+                if i == 0 || j == 0 || k == 0 || i + 1 == nx || j + 1 == ny || k + 1 == nz {
+                    touches[comps.labels.get(i, j, k) as usize] = true;
+                }
+            }
+        }
+    }
+    let max_vox = max_ml * 1000.0 / mask.voxel_volume_mm3();
+    let fill: Vec<bool> = (0..comps.sizes.len())
+        .map(|l| l > 0 && !touches[l] && (comps.sizes[l] as f64) <= max_vox)
+        .collect();
+    let mut out = mask.clone();
+    for (o, &l) in out.data.iter_mut().zip(&comps.labels.data) {
+        if fill[l as usize] {
+            *o = 1;
+        }
+    }
+    out
+}
+
+/// Segment the skull from a CT: threshold, clean, optionally fill cavities up to `fill_ml`.
+pub fn segment<T: ctplan_core::Scalar>(
+    ct: &Volume<T>,
+    hu: f64,
+    fill_ml: Option<f64>,
+    guard: &SkullGuard,
+) -> Result<Mask, SkullError> {
+    let bone = threshold(ct, hu);
+    if bone.count_nonzero() == 0 {
+        return Err(SkullError::NoBone(hu));
+    }
+    let skull = clean(&bone, guard)?;
+    Ok(match fill_ml {
+        Some(ml) => fill_small_cavities(&skull, ml),
+        None => skull,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::phantom::{PhantomSpec, skull};
+
+    #[test]
+    fn table_and_noise_are_dropped() {
+        let spec = PhantomSpec {
+            dims: [96, 112, 80],
+            spacing: [1.8, 1.8, 2.0],
+            ..Default::default()
+        };
+        let p = skull(&spec);
+        let mut m = p.complete.clone();
+        // A table: a long slab under the head, and a speck of noise.
+        for k in 0..80 {
+            for i in 10..86 {
+                let idx = m.index(i, 108, k);
+                m.data[idx] = 1;
+            }
+        }
+        m.data[5] = 1;
+        let c = clean(&m, &SkullGuard::default()).unwrap();
+        assert_eq!(c, p.complete);
+        let tiny = Mask::from_vec([3, 3, 3], Default::default(), vec![1; 27]).unwrap();
+        assert!(matches!(
+            clean(&tiny, &SkullGuard::default()),
+            Err(SkullError::NotASkull(_))
+        ));
+    }
+
+    #[test]
+    fn small_cavities_fill_but_the_cranial_cavity_does_not() {
+        let spec = PhantomSpec {
+            dims: [96, 112, 80],
+            spacing: [1.8, 1.8, 2.0],
+            ..Default::default()
+        };
+        let mut m = skull(&spec).complete;
+        // Close the skull at the bottom so the cranial cavity is enclosed too.
+        let bottom = (0..m.data.len()).find(|&i| m.data[i] != 0).unwrap() / (96 * 112);
+        for j in 0..112 {
+            for i in 0..96 {
+                let idx = m.index(i, j, bottom);
+                m.data[idx] = 1;
+            }
+        }
+        // A one-voxel hole inside the bone.
+        let idx = (0..m.data.len())
+            .find(|&i| {
+                m.data[i] != 0
+                    && m.data[i + 1] != 0
+                    && m.data[i - 1] != 0
+                    && m.data[i + 96] != 0
+                    && m.data[i - 96] != 0
+                    && m.data[i + 96 * 112] != 0
+                    && m.data[i - 96 * 112] != 0
+            })
+            .unwrap();
+        m.data[idx] = 0;
+        let f = fill_small_cavities(&m, 5.0);
+        assert_eq!(f.data[idx], 1);
+        assert_eq!(
+            f.count_nonzero(),
+            m.count_nonzero() + 1,
+            "cranial cavity left empty"
+        );
+    }
+}
