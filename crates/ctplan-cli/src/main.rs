@@ -7,6 +7,7 @@ mod demo;
 mod eval;
 mod info;
 mod rank;
+mod skull;
 mod table;
 
 use std::process::ExitCode;
@@ -31,6 +32,8 @@ enum Command {
     Eval(eval::Args),
     /// Rank several submissions (mean DSC, bDSC, HD95) with Welch t-tests between them.
     Rank(rank::Args),
+    /// The skull data pipeline: segment a skull from CT, clean a mask, inject defects.
+    Skull(skull::Args),
     /// Print the header of volume files: sizes, type, spacing, origin, direction.
     Info(info::Args),
     /// Convert a volume between formats (NRRD, NIfTI, MetaImage), keeping type and geometry.
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => demo::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Rank(a) => rank::run(a),
+        Command::Skull(a) => skull::run(a),
         Command::Info(a) => info::run(a),
         Command::Convert(a) => convert::run(a),
     };

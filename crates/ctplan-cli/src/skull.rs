@@ -1,0 +1,177 @@
+//! `ctplan skull segment|clean|inject`: the skull data pipeline.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use ctplan_core::{AnyVolume, Mask, with_volume};
+use ctplan_cranio::defects::{Style, inject};
+use ctplan_cranio::rng::Rng;
+use ctplan_cranio::skull::{SkullGuard, clean, fill_small_cavities, segment};
+use rayon::prelude::*;
+
+use crate::cases::volumes_in;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Skull from a CT: bone ≥ threshold (HU), largest skull-like component, optional cavity filling.
+    Segment {
+        /// CT volume (NRRD, NIfTI, MetaImage).
+        ct: PathBuf,
+        /// Output mask.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Bone threshold in HU.
+        #[arg(long, default_value_t = 150.0)]
+        threshold: f64,
+        /// Fill enclosed cavities up to this volume (mL), e.g. the diploë; 0 disables.
+        #[arg(long, default_value_t = 0.0)]
+        fill_ml: f64,
+    },
+    /// The same cleaning on an existing bone mask.
+    Clean {
+        mask: PathBuf,
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Fill enclosed cavities up to this volume (mL); 0 disables.
+        #[arg(long, default_value_t = 0.0)]
+        fill_ml: f64,
+    },
+    /// Cut artificial defects into complete skulls: writes OUTDIR/defective_skull and OUTDIR/implant.
+    Inject {
+        /// A complete skull mask, or a folder of them.
+        complete: PathBuf,
+        /// Output folder.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Defect style: cube, sphere, craniotomy, random, bilateral, frontoorbital, parietotemporal.
+        #[arg(long)]
+        style: String,
+        /// Random seed; the same seed, input and style give the same defect.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Defects per skull.
+        #[arg(long, default_value_t = 1)]
+        count: usize,
+    },
+}
+
+fn ml(m: &Mask) -> f64 {
+    m.count_nonzero() as f64 * m.voxel_volume_mm3() / 1000.0
+}
+
+fn write_mask_like(path: &Path, m: &Mask) -> Result<()> {
+    ctplan_io::write(
+        path,
+        &AnyVolume::U8(m.clone()),
+        &ctplan_io::WriteOptions::default(),
+    )?;
+    Ok(())
+}
+
+pub fn run(a: Args) -> Result<ExitCode> {
+    match a.command {
+        Command::Segment {
+            ct,
+            output,
+            threshold,
+            fill_ml,
+        } => {
+            let img = ctplan_io::read(&ct)?;
+            let fill = (fill_ml > 0.0).then_some(fill_ml);
+            let skull =
+                with_volume!(&img.volume, v => segment(v, threshold, fill, &SkullGuard::default()))
+                    .with_context(|| format!("{}", ct.display()))?;
+            write_mask_like(&output, &skull)?;
+            println!("skull: {:.1} mL → {}", ml(&skull), output.display());
+        }
+        Command::Clean {
+            mask,
+            output,
+            fill_ml,
+        } => {
+            let m = ctplan_io::read_mask(&mask)?;
+            let mut c =
+                clean(&m, &SkullGuard::default()).with_context(|| format!("{}", mask.display()))?;
+            if fill_ml > 0.0 {
+                c = fill_small_cavities(&c, fill_ml);
+            }
+            write_mask_like(&output, &c)?;
+            println!(
+                "skull: {:.1} mL kept of {:.1} mL → {}",
+                ml(&c),
+                ml(&m),
+                output.display()
+            );
+        }
+        Command::Inject {
+            complete,
+            output,
+            style,
+            seed,
+            count,
+        } => {
+            let style: Style = style.parse().map_err(anyhow::Error::msg)?;
+            if count == 0 {
+                bail!("--count must be at least 1");
+            }
+            let inputs = volumes_in(&complete)?;
+            for sub in ["defective_skull", "implant"] {
+                std::fs::create_dir_all(output.join(sub)).with_context(|| {
+                    format!("{}: cannot create folder", output.join(sub).display())
+                })?;
+            }
+            let results: Vec<Result<Vec<String>>> = inputs
+                .par_iter()
+                .map(|(name, path)| {
+                    let skull = ctplan_io::read_mask(path)?;
+                    let mut lines = Vec::new();
+                    for k in 0..count {
+                        let out_name = format!("{name}_{}_s{seed}_{k}", style.name());
+                        let mut rng = Rng::derive(seed, &format!("{name}/{}/{k}", style.name()));
+                        let inj = inject(&skull, style, &mut rng)
+                            .with_context(|| format!("{}", path.display()))?;
+                        write_mask_like(
+                            &output
+                                .join("defective_skull")
+                                .join(format!("{out_name}.nrrd")),
+                            &inj.defective,
+                        )?;
+                        write_mask_like(
+                            &output.join("implant").join(format!("{out_name}.nrrd")),
+                            &inj.implant,
+                        )?;
+                        lines.push(format!(
+                            "{out_name}: implant {:.1} mL at ({:.1}, {:.1}, {:.1}) mm LPS",
+                            ml(&inj.implant),
+                            inj.centre[0],
+                            inj.centre[1],
+                            inj.centre[2]
+                        ));
+                    }
+                    Ok(lines)
+                })
+                .collect();
+            let mut failed = false;
+            for r in results {
+                match r {
+                    Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+                    Err(e) => {
+                        failed = true;
+                        eprintln!("error: {e:#}");
+                    }
+                }
+            }
+            if failed {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
