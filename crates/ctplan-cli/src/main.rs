@@ -6,6 +6,7 @@ mod convert;
 mod demo;
 mod eval;
 mod info;
+mod mesh;
 mod rank;
 mod skull;
 mod table;
@@ -34,6 +35,8 @@ enum Command {
     Rank(rank::Args),
     /// The skull data pipeline: segment a skull from CT, clean a mask, inject defects.
     Skull(skull::Args),
+    /// A watertight surface mesh of a mask (STL, PLY, OBJ or glTF), checked before it is written.
+    Mesh(mesh::Args),
     /// Print the header of volume files: sizes, type, spacing, origin, direction.
     Info(info::Args),
     /// Convert a volume between formats (NRRD, NIfTI, MetaImage), keeping type and geometry.
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         Command::Eval(a) => eval::run(a),
         Command::Rank(a) => rank::run(a),
         Command::Skull(a) => skull::run(a),
+        Command::Mesh(a) => mesh::run(a),
         Command::Info(a) => info::run(a),
         Command::Convert(a) => convert::run(a),
     };
