@@ -74,7 +74,14 @@ pub fn build(mask: &Mask, o: &MeshOptions) -> (TriMesh, MeshReport, Vec<(&'stati
     times.push(("smooth", t.elapsed().as_secs_f64()));
     if o.decimate < 1.0 {
         let t = Instant::now();
-        mesh = decimate::decimate(&mesh, o.decimate, 0.01);
+        // Collapses may move the surface by a quarter of the finest voxel size at most.
+        let min_spacing = mask
+            .geometry
+            .spacing
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min);
+        mesh = decimate::decimate(&mesh, o.decimate, 0.25 * min_spacing);
         times.push(("decimate", t.elapsed().as_secs_f64()));
     }
     let t = Instant::now();

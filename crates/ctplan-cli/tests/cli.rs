@@ -266,3 +266,98 @@ fn convert_and_info_keep_oblique_geometry() {
     let o = ctplan(&["info", s(&src)]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("oblique"));
 }
+
+#[test]
+fn mesh_writes_every_format_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    assert!(ctplan(&["demo", "-o", s(&out)]).status.success());
+    let implant = out.join("implant/demo.nrrd");
+    for ext in ["stl", "ply", "obj", "glb"] {
+        let f = dir.path().join(format!("implant.{ext}"));
+        let o = ctplan(&[
+            "mesh",
+            s(&implant),
+            "-o",
+            s(&f),
+            "--json",
+            "--decimate",
+            "0.5",
+        ]);
+        assert!(o.status.success(), "{ext}: {}", stderr(&o));
+        let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(r["watertight"], true);
+        assert_eq!(r["manifold"], true);
+        let (v, vox) = (
+            r["volume_ml"].as_f64().unwrap(),
+            r["voxel_volume_ml"].as_f64().unwrap(),
+        );
+        assert!((v - vox).abs() / vox < 0.02, "{ext}: {v} vs {vox}");
+        assert!(std::fs::metadata(&f).unwrap().len() > 1000);
+    }
+    // Bad input: unknown extension, empty mask.
+    let o = ctplan(&["mesh", s(&implant), "-o", s(&dir.path().join("x.vtk"))]);
+    assert_clean_failure(&o, "unknown mesh format");
+    let empty = dir.path().join("empty.nrrd");
+    ctplan_io::write_mask(
+        &empty,
+        &ctplan_io::read_mask(&implant).unwrap().map(|_| 0u8),
+    )
+    .unwrap();
+    let o = ctplan(&["mesh", s(&empty), "-o", s(&dir.path().join("e.stl"))]);
+    assert_clean_failure(&o, "the mask is empty");
+    assert!(!dir.path().join("e.stl").exists());
+}
+
+#[test]
+fn skull_inject_writes_identical_pairs_reproducibly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    assert!(ctplan(&["demo", "-o", s(&out)]).status.success());
+    let complete = out.join("complete_skull/demo.nrrd");
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    for o in [&a, &b] {
+        let r = ctplan(&[
+            "skull",
+            "inject",
+            s(&complete),
+            "-o",
+            s(o),
+            "--style",
+            "random",
+            "--seed",
+            "4",
+            "--count",
+            "2",
+        ]);
+        assert!(r.status.success(), "{}", stderr(&r));
+    }
+    for k in 0..2 {
+        let name = format!("demo_random_s4_{k}.nrrd");
+        let d = ctplan_io::read_mask(&a.join("defective_skull").join(&name)).unwrap();
+        let i = ctplan_io::read_mask(&a.join("implant").join(&name)).unwrap();
+        let c = ctplan_io::read_mask(&complete).unwrap();
+        assert!(
+            c.data
+                .iter()
+                .zip(&d.data)
+                .zip(&i.data)
+                .all(|((&c, &d), &i)| c == (d | i) && d & i == 0)
+        );
+        assert_eq!(
+            i,
+            ctplan_io::read_mask(&b.join("implant").join(&name)).unwrap(),
+            "same seed, same defect"
+        );
+    }
+    let r = ctplan(&[
+        "skull",
+        "inject",
+        s(&complete),
+        "-o",
+        s(&a),
+        "--style",
+        "hexagon",
+    ]);
+    assert_clean_failure(&r, "unknown defect style 'hexagon'");
+}
