@@ -6,6 +6,8 @@
 //!   ctplan-bench read FILE [REPEAT]   typed read of a volume (NRRD/NIfTI/MHA), best of REPEAT
 //!   ctplan-bench edt FILE [REPEAT]    exact EDT of the background to the mask, with spacing
 //!   ctplan-bench eval PRED TRUTH DEFECTIVE [REPEAT]  the AutoImplant metrics (files read once)
+//!   ctplan-bench mesh MASK OUT.stl [SMOOTH] [REPEAT]  extract + Taubin smoothing + check +
+//!     binary STL written, the mask already read
 //!   ctplan-bench rss CMD [ARGS…]      run CMD; print its wall time and peak RSS (from wait4).
 //!     Measuring from this small process matters: a child forked from a large process (a
 //!     Python holding volumes) inherits that process's resident size in its high-water mark.
@@ -72,6 +74,39 @@ fn main() -> Result<()> {
             println!(
                 "{}",
                 serde_json::json!({"op": "eval", "seconds": s, "metrics": m, "threads": threads})
+            );
+        }
+        Some("mesh") => {
+            let f = Path::new(args.get(1).context("mesh MASK OUT.stl")?);
+            let out = Path::new(args.get(2).context("mesh MASK OUT.stl")?);
+            let iters: usize = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(20);
+            let m = ctplan_io::read_mask(f)?;
+            let (s, (faces, stages)) = best_of(repeat(4)?, || {
+                let mut stages = Vec::new();
+                let t = Instant::now();
+                let mut mesh = ctplan_mesh::extract::mask_surface(&m);
+                stages.push(("extract", t.elapsed().as_secs_f64()));
+                let t = Instant::now();
+                ctplan_mesh::smooth::taubin(&mut mesh, iters);
+                stages.push(("smooth", t.elapsed().as_secs_f64()));
+                let t = Instant::now();
+                let report = ctplan_mesh::check::check(&mesh);
+                stages.push(("check", t.elapsed().as_secs_f64()));
+                if !report.printable() {
+                    bail!("mesh not printable: {report:?}");
+                }
+                let t = Instant::now();
+                ctplan_io::write_bytes(out, &ctplan_mesh::formats::stl(&mesh))?;
+                stages.push(("stl", t.elapsed().as_secs_f64()));
+                Ok((mesh.triangles.len(), stages))
+            })?;
+            let stages: serde_json::Map<String, serde_json::Value> = stages
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.into()))
+                .collect();
+            println!(
+                "{}",
+                serde_json::json!({"op": "mesh", "file": f, "seconds": s, "faces": faces, "smooth": iters, "stages": stages, "threads": threads})
             );
         }
         Some("rss") => {

@@ -238,8 +238,10 @@ pub fn check(mesh: &TriMesh) -> MeshReport {
     drop(edges);
     // Vertex fans: for triangle (v, b, c) the link edge b → c; around a manifold vertex these
     // form a single cycle. Links are kept in one array, grouped by vertex (CSR).
-    let mut manifold = watertight;
-    if watertight {
+    let fans = || -> bool {
+        if !watertight {
+            return false;
+        }
         let mut start = vec![0usize; nv + 1];
         for t in &mesh.triangles {
             for &v in t {
@@ -265,7 +267,7 @@ pub fn check(mesh: &TriMesh) -> MeshReport {
             slices.push(head);
             rest = tail;
         }
-        manifold = slices.into_par_iter().filter(|l| !l.is_empty()).all(|l| {
+        slices.into_par_iter().filter(|l| !l.is_empty()).all(|l| {
             l.sort_unstable();
             let first = l[0].0;
             let mut cur = first;
@@ -278,53 +280,57 @@ pub fn check(mesh: &TriMesh) -> MeshReport {
                 }
             }
             steps == l.len()
-        });
-    }
-    // Components (union–find over triangle edges) and their signed volumes.
-    let mut parent: Vec<u32> = (0..nv as u32).collect();
-    for t in &mesh.triangles {
-        for e in 0..3 {
-            let (a, b) = (find(&mut parent, t[e]), find(&mut parent, t[(e + 1) % 3]));
-            if a != b {
-                parent[a.max(b) as usize] = a.min(b);
-            }
-        }
-    }
-    let mut comp_of_root = vec![u32::MAX; nv];
-    let mut comps: Vec<Component> = Vec::new();
-    let mut comp_of = vec![0u32; mesh.triangles.len()];
-    for (ti, t) in mesh.triangles.iter().enumerate() {
-        let r = find(&mut parent, t[0]) as usize;
-        if comp_of_root[r] == u32::MAX {
-            comp_of_root[r] = comps.len() as u32;
-            comps.push(Component::default());
-        }
-        let c = comp_of_root[r] as usize;
-        comp_of[ti] = c as u32;
-        comps[c].volume += tet_volume(tri_points(t));
-        comps[c].triangles.push(ti);
-    }
-    // Nesting depth of each component: how many other components contain one of its points
-    // (odd number of ray crossings). Only needed when there are several components.
-    let outward = if comps.len() <= 1 {
-        comps.iter().all(|c| c.volume > 0.0)
-    } else {
-        let index = RayIndex::new(mesh);
-        (0..comps.len()).into_par_iter().all(|c| {
-            // Probe: the centroid of one of the component's triangles.
-            let pts = tri_points(&mesh.triangles[comps[c].triangles[0]]);
-            let probe = [0, 1, 2].map(|a| (pts[0][a] + pts[1][a] + pts[2][a]) / 3.0);
-            let mut parity = std::collections::HashMap::new();
-            for &ti in index.candidates(probe) {
-                let o = comp_of[ti as usize] as usize;
-                if o != c && crosses(mesh, mesh.triangles[ti as usize], probe) {
-                    *parity.entry(o).or_insert(false) ^= true;
-                }
-            }
-            let depth = parity.values().filter(|&&p| p).count();
-            (comps[c].volume > 0.0) == depth.is_multiple_of(2)
         })
     };
+    let components = || {
+        // Components (union–find over triangle edges) and their signed volumes.
+        let mut parent: Vec<u32> = (0..nv as u32).collect();
+        for t in &mesh.triangles {
+            for e in 0..3 {
+                let (a, b) = (find(&mut parent, t[e]), find(&mut parent, t[(e + 1) % 3]));
+                if a != b {
+                    parent[a.max(b) as usize] = a.min(b);
+                }
+            }
+        }
+        let mut comp_of_root = vec![u32::MAX; nv];
+        let mut comps: Vec<Component> = Vec::new();
+        let mut comp_of = vec![0u32; mesh.triangles.len()];
+        for (ti, t) in mesh.triangles.iter().enumerate() {
+            let r = find(&mut parent, t[0]) as usize;
+            if comp_of_root[r] == u32::MAX {
+                comp_of_root[r] = comps.len() as u32;
+                comps.push(Component::default());
+            }
+            let c = comp_of_root[r] as usize;
+            comp_of[ti] = c as u32;
+            comps[c].volume += tet_volume(tri_points(t));
+            comps[c].triangles.push(ti);
+        }
+        // Nesting depth of each component: how many other components contain one of its points
+        // (odd number of ray crossings). Only needed when there are several components.
+        let outward = if comps.len() <= 1 {
+            comps.iter().all(|c| c.volume > 0.0)
+        } else {
+            let index = RayIndex::new(mesh);
+            (0..comps.len()).into_par_iter().all(|c| {
+                // Probe: the centroid of one of the component's triangles.
+                let pts = tri_points(&mesh.triangles[comps[c].triangles[0]]);
+                let probe = [0, 1, 2].map(|a| (pts[0][a] + pts[1][a] + pts[2][a]) / 3.0);
+                let mut parity = std::collections::HashMap::new();
+                for &ti in index.candidates(probe) {
+                    let o = comp_of[ti as usize] as usize;
+                    if o != c && crosses(mesh, mesh.triangles[ti as usize], probe) {
+                        *parity.entry(o).or_insert(false) ^= true;
+                    }
+                }
+                let depth = parity.values().filter(|&&p| p).count();
+                (comps[c].volume > 0.0) == depth.is_multiple_of(2)
+            })
+        };
+        (comps, outward)
+    };
+    let (manifold, (comps, outward)) = rayon::join(fans, components);
     let mut is_used = vec![false; nv];
     for t in &mesh.triangles {
         for &v in t {

@@ -6,6 +6,7 @@
 //! simplifier returns indices into the original vertex buffer, the vertices around every fold
 //! are known; they and their two-ring are locked and the simplification is run again, until the
 //! result is a closed manifold (or, after a few rounds, the undecimated mesh is returned).
+//! Components of fewer than 5000 triangles are left undecimated.
 //! [`crate::check`] verifies every result; callers refuse meshes that fail.
 
 use crate::TriMesh;
@@ -72,7 +73,7 @@ pub fn decimate(mesh: &TriMesh, ratio: f64, max_error_mm: f64) -> TriMesh {
     // Vertex adjacency of the input, for growing locks by rings.
     let neighbours = |v: u32, adj: &[Vec<u32>]| adj[v as usize].clone();
     let mut adj: Vec<Vec<u32>> = Vec::new();
-    let mut lock = vec![false; mesh.vertices.len()];
+    let mut lock = small_component_vertices(mesh, 5000);
     for _round in 0..6 {
         let simplified = meshopt::simplify_with_locks(
             &indices,
@@ -112,6 +113,36 @@ pub fn decimate(mesh: &TriMesh, ratio: f64, max_error_mm: f64) -> TriMesh {
         }
     }
     mesh.clone()
+}
+
+/// Vertices of connected components with fewer than `min_faces` triangles. Small closed
+/// components (cavity walls, bone fragments) gain little from decimation and can be turned
+/// inside out by it, so they are kept as they are.
+fn small_component_vertices(mesh: &TriMesh, min_faces: usize) -> Vec<bool> {
+    let nv = mesh.vertices.len();
+    let mut parent: Vec<u32> = (0..nv as u32).collect();
+    fn find(p: &mut [u32], mut x: u32) -> u32 {
+        while p[x as usize] != x {
+            p[x as usize] = p[p[x as usize] as usize];
+            x = p[x as usize];
+        }
+        x
+    }
+    for t in &mesh.triangles {
+        for e in 0..3 {
+            let (a, b) = (find(&mut parent, t[e]), find(&mut parent, t[(e + 1) % 3]));
+            if a != b {
+                parent[a.max(b) as usize] = a.min(b);
+            }
+        }
+    }
+    let mut faces = vec![0usize; nv];
+    for t in &mesh.triangles {
+        faces[find(&mut parent, t[0]) as usize] += 1;
+    }
+    (0..nv as u32)
+        .map(|v| faces[find(&mut parent, v) as usize] < min_faces)
+        .collect()
 }
 
 /// The simplified index buffer as a mesh with only its used vertices.

@@ -10,24 +10,33 @@ use serde_json::json;
 
 use crate::TriMesh;
 
-/// Binary STL with per-face normals; the 80-byte header says `SPACE=LPS`.
+/// Binary STL with per-face normals; the 80-byte header says `SPACE=LPS`. Encoded in parallel.
 pub fn stl(mesh: &TriMesh) -> Vec<u8> {
-    let mut out = Vec::with_capacity(84 + 50 * mesh.triangles.len());
-    let mut header = b"ctplan mesh SPACE=LPS units=mm".to_vec();
-    header.resize(80, b' ');
-    out.extend_from_slice(&header);
-    out.extend_from_slice(&(mesh.triangles.len() as u32).to_le_bytes());
-    for (i, t) in mesh.triangles.iter().enumerate() {
-        for v in mesh.normal(i) {
-            out.extend_from_slice(&(v as f32).to_le_bytes());
-        }
-        for &vi in t {
-            for c in mesh.vertices[vi as usize] {
-                out.extend_from_slice(&(c as f32).to_le_bytes());
+    use rayon::prelude::*;
+    let mut out = vec![0u8; 84 + 50 * mesh.triangles.len()];
+    let header = b"ctplan mesh SPACE=LPS units=mm";
+    out[..80].fill(b' ');
+    out[..header.len()].copy_from_slice(header);
+    out[80..84].copy_from_slice(&(mesh.triangles.len() as u32).to_le_bytes());
+    out[84..]
+        .par_chunks_mut(50)
+        .enumerate()
+        .for_each(|(i, rec)| {
+            let t = mesh.triangles[i];
+            let mut vals = [0f32; 12];
+            for (k, v) in mesh.normal(i).into_iter().enumerate() {
+                vals[k] = v as f32;
             }
-        }
-        out.extend_from_slice(&0u16.to_le_bytes());
-    }
+            for (c, &vi) in t.iter().enumerate() {
+                for (k, x) in mesh.vertices[vi as usize].into_iter().enumerate() {
+                    vals[3 + 3 * c + k] = x as f32;
+                }
+            }
+            for (k, v) in vals.iter().enumerate() {
+                rec[4 * k..4 * k + 4].copy_from_slice(&v.to_le_bytes());
+            }
+            // Attribute byte count stays 0.
+        });
     out
 }
 

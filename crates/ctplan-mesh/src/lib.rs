@@ -2,9 +2,9 @@
 //!
 //! Triangle meshes of masks, in world coordinates (LPS millimetres, with the volume's full
 //! direction matrix), ready to print or to show:
-//! - [`extract`]: the boundary of a binary mask by marching tetrahedra, which always gives a
-//!   closed, consistently oriented 2-manifold (unlike the classic marching-cubes table, whose
-//!   ambiguous faces can leave holes);
+//! - [`extract`]: the boundary of a binary mask by marching cubes with a table generated from
+//!   one consistent face rule, which always gives a closed, consistently oriented 2-manifold
+//!   (unlike the classic table, whose ambiguous faces can leave holes);
 //! - [`smooth`]: Taubin's λ|μ smoothing, which removes the voxel staircase without shrinking;
 //! - [`decimate`]: edge-collapse simplification (meshoptimizer);
 //! - [`check`]: watertightness, manifoldness, orientation, area, volume, Euler characteristic;
