@@ -1,6 +1,5 @@
 """Benchmarks of the skull pipeline against named peers, in one run on the same files.
 
-  .venv/bin/pip install -r bench/requirements.txt   # vtk, on top of tests/reference/requirements.txt
   .venv/bin/python bench/compare_mesh_inject.py [--data ../shared/data]
 
 1. Surface mesh of a complete SkullFix skull: marching + smoothing + binary STL written.
