@@ -321,9 +321,9 @@ fn plan(f: &Frame, style: Style, rng: &mut Rng) -> Option<Plan> {
     let ray_to = |p: V3| (c, norm(sub(p, c)));
     match style {
         Style::Cube => {
-            let a = rng.range(0.22, 0.32) * f.extent[0].min(f.extent[1]);
-            let cx = c[0] + rng.range(-0.12, 0.12) * f.extent[0];
-            let cy = c[1] + rng.range(-0.12, 0.12) * f.extent[1];
+            let a = rng.range(0.40, 0.55) * f.extent[0].min(f.extent[1]);
+            let cx = c[0] + rng.range(-0.08, 0.08) * f.extent[0];
+            let cy = c[1] + rng.range(-0.08, 0.08) * f.extent[1];
             let floor = f.top - f.height / 4.0;
             let from = [cx, cy, c[2]];
             let p = add(
@@ -343,7 +343,7 @@ fn plan(f: &Frame, style: Style, rng: &mut Rng) -> Option<Plan> {
         }
         Style::Sphere => {
             let p = f.surface_point(direction(rng.range(45.0, 90.0), rng.range(0.0, 360.0)))?;
-            let r = rng.range(20.0, 32.0);
+            let r = rng.range(30.0, 45.0);
             Some(Plan {
                 region: Box::new(move |x: V3| dot(sub(x, p), sub(x, p)) <= r * r),
                 rays: vec![ray_to(p)],
@@ -354,7 +354,7 @@ fn plan(f: &Frame, style: Style, rng: &mut Rng) -> Option<Plan> {
             let p = f.surface_point(direction(rng.range(50.0, 90.0), rng.range(0.0, 360.0)))?;
             let n = norm(sub(p, c));
             let (u, v) = tangents(n);
-            let (a, b) = (rng.range(40.0, 65.0) / 2.0, rng.range(35.0, 55.0) / 2.0);
+            let (a, b) = (rng.range(60.0, 90.0) / 2.0, rng.range(50.0, 75.0) / 2.0);
             let rc = rng.range(3.0, 5.0);
             let depth = 25.0;
             Some(Plan {
@@ -380,7 +380,7 @@ fn plan(f: &Frame, style: Style, rng: &mut Rng) -> Option<Plan> {
             let n = norm(sub(p, c));
             let blob = {
                 let k = rng.int(3, 6);
-                Blob::around(rng, p, n, k, 15.0, 10.0, 22.0, true)
+                Blob::around(rng, p, n, k, 18.0, 14.0, 28.0, true)
             };
             Some(Plan {
                 region: Box::new(move |x| blob.contains(x)),
@@ -392,7 +392,7 @@ fn plan(f: &Frame, style: Style, rng: &mut Rng) -> Option<Plan> {
             let d = direction(rng.range(25.0, 50.0), rng.range(-30.0, 30.0));
             let pl = f.surface_point(d)?;
             let pr = f.surface_point([-d[0], d[1], d[2]])?;
-            let (k, r0, r1) = (rng.int(2, 3), 14.0, 22.0);
+            let (k, r0, r1) = (rng.int(2, 3), 18.0, 28.0);
             let left = Blob::around(rng, pl, norm(sub(pl, c)), k, 10.0, r0, r1, false);
             let right = Blob::around(rng, pr, norm(sub(pr, c)), k, 10.0, r0, r1, false);
             Some(Plan {
@@ -408,7 +408,7 @@ fn plan(f: &Frame, style: Style, rng: &mut Rng) -> Option<Plan> {
             ))?;
             let blob = {
                 let k = rng.int(2, 4);
-                Blob::around(rng, p, norm(sub(p, c)), k, 10.0, 16.0, 26.0, true)
+                Blob::around(rng, p, norm(sub(p, c)), k, 12.0, 20.0, 32.0, true)
             };
             Some(Plan {
                 region: Box::new(move |x| blob.contains(x)),
@@ -427,7 +427,7 @@ fn plan(f: &Frame, style: Style, rng: &mut Rng) -> Option<Plan> {
             let p = f.surface_point(direction(rng.range(5.0, 35.0), az))?;
             let blob = {
                 let k = rng.int(3, 5);
-                Blob::around(rng, p, norm(sub(p, c)), k, 14.0, 20.0, 32.0, true)
+                Blob::around(rng, p, norm(sub(p, c)), k, 16.0, 24.0, 38.0, true)
             };
             Some(Plan {
                 region: Box::new(move |x| blob.contains(x)),
