@@ -1,9 +1,10 @@
 //! `ctplan demo`: the cranioplasty workflow end to end on a synthetic skull, with no data.
 //!
 //! It builds a skull phantom with a vault defect, writes the complete skull, the defective
-//! skull and the true implant as NRRD, makes an imperfect "predicted" implant (the truth shifted
-//! by one voxel and its rim trimmed), and evaluates it with the AutoImplant metrics, writing the
-//! report as text and JSON.
+//! skull and the true implant as NRRD, meshes the implant (printable STL) and the scene (glTF:
+//! defective skull and implant), makes an imperfect "predicted" implant (the truth shifted by one
+//! voxel and its rim trimmed), and evaluates it with the AutoImplant metrics, writing the report
+//! as text and JSON.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,6 +67,42 @@ pub fn run(a: Args) -> Result<ExitCode> {
     ctplan_io::write_mask(&file("implant"), &p.implant)?;
     ctplan_io::write_mask(&file("predicted_implant"), &pred)?;
 
+    // Meshes: the implant for printing, and a scene to look at.
+    let mopts = crate::mesh::MeshOptions {
+        smooth: 10,
+        decimate: 1.0,
+    };
+    let (implant_mesh, implant_report, _) = crate::mesh::build(&p.implant, &mopts);
+    crate::mesh::write_mesh(
+        &a.out.join("implant.stl"),
+        &implant_mesh,
+        &implant_report,
+        "implant",
+    )?;
+    let (skull_mesh, skull_report, _) = crate::mesh::build(
+        &p.defective,
+        &crate::mesh::MeshOptions {
+            smooth: 10,
+            decimate: 0.3,
+        },
+    );
+    if !(skull_report.printable() && implant_report.printable()) {
+        anyhow::bail!("demo meshes failed their checks");
+    }
+    let scene = ctplan_mesh::formats::glb(&[
+        ctplan_mesh::formats::Part {
+            name: "defective skull",
+            mesh: &skull_mesh,
+            color: [0.89, 0.85, 0.79, 1.0],
+        },
+        ctplan_mesh::formats::Part {
+            name: "implant",
+            mesh: &implant_mesh,
+            color: [0.2, 0.55, 0.9, 1.0],
+        },
+    ]);
+    ctplan_io::write_bytes(&a.out.join("scene.glb"), &scene)?;
+
     let opts = EvalOptions::default();
     let metrics = ctplan_metrics::evaluate(&pred, &p.implant, &p.defective, &opts)?;
     let cases = vec![CaseResult {
@@ -96,7 +133,11 @@ pub fn run(a: Args) -> Result<ExitCode> {
     println!();
     print!("{text}");
     println!(
-        "\nwrote {} (volumes as NRRD, report.txt, report.json) in {:.2} s",
+        "  implant mesh: {} faces, watertight, {:.2} mL enclosed → implant.stl; scene.glb holds skull and implant",
+        implant_report.faces, implant_report.volume_ml
+    );
+    println!(
+        "\nwrote {} (volumes as NRRD, implant.stl, scene.glb, report.txt, report.json) in {:.2} s",
         a.out.display(),
         t0.elapsed().as_secs_f64()
     );

@@ -35,6 +35,12 @@ fn demo_writes_volumes_and_report() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
     let dsc = report["cases"][0]["dsc"].as_f64().unwrap();
+    assert!(std::fs::metadata(out.join("implant.stl")).unwrap().len() > 10_000);
+    assert!(
+        std::fs::read(out.join("scene.glb"))
+            .unwrap()
+            .starts_with(b"glTF")
+    );
     assert!(
         (0.7..0.97).contains(&dsc),
         "demo prediction is imperfect but close: {dsc}"
