@@ -5,6 +5,7 @@ mod cases;
 mod convert;
 mod demo;
 mod eval;
+mod implant;
 mod info;
 mod mesh;
 mod rank;
@@ -33,6 +34,8 @@ enum Command {
     Eval(eval::Args),
     /// Rank several submissions (mean DSC, bDSC, HD95) with Welch t-tests between them.
     Rank(rank::Args),
+    /// Design the implant for a defective skull (geometric vault completion).
+    Implant(implant::Args),
     /// The skull data pipeline: segment a skull from CT, clean a mask, inject defects.
     Skull(skull::Args),
     /// A watertight surface mesh of a mask (STL, PLY, OBJ or glTF), checked before it is written.
@@ -44,6 +47,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Behave like other command-line tools when the reader of our output goes away
+    // (`ctplan … | head`): end quietly instead of failing on the broken pipe.
+    // SAFETY: setting a signal disposition at start-up, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     if let Some(n) = cli.threads {
         let _ = rayon::ThreadPoolBuilder::new()
@@ -54,6 +63,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => demo::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Rank(a) => rank::run(a),
+        Command::Implant(a) => implant::run(a),
         Command::Skull(a) => skull::run(a),
         Command::Mesh(a) => mesh::run(a),
         Command::Info(a) => info::run(a),

@@ -6,6 +6,7 @@
 //! - [`phantom`]: a synthetic skull for the demo and tests.
 
 pub mod defects;
+pub mod implant;
 pub mod phantom;
 pub mod rng;
 pub mod skull;

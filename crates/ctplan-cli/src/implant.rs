@@ -1,0 +1,133 @@
+//! `ctplan implant`: design the implant for a defective skull (or every skull in a folder).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use ctplan_core::{AnyVolume, Mask, Scalar, with_volume};
+use ctplan_cranio::implant::{DesignOptions, design};
+use rayon::prelude::*;
+
+use crate::cases::volumes_in;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Defective skull mask, or a folder of them.
+    input: PathBuf,
+    /// Output implant mask (or folder, for a folder input). Same grid, geometry and type as the input.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Also write a printable mesh of the implant (single input; .stl, .ply, .obj or .glb).
+    #[arg(long)]
+    mesh: Option<PathBuf>,
+    /// Print a JSON report.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The implant as a volume of the input's scalar type.
+fn like_input(input: &AnyVolume, implant: &Mask) -> AnyVolume {
+    macro_rules! conv {
+        ($v:expr, $t:ty) => {
+            AnyVolume::from(implant.map(|x| <$t as Scalar>::from_f64(x as f64)))
+        };
+    }
+    match input {
+        AnyVolume::U8(_) => AnyVolume::U8(implant.clone()),
+        AnyVolume::I8(_) => conv!(implant, i8),
+        AnyVolume::U16(_) => conv!(implant, u16),
+        AnyVolume::I16(_) => conv!(implant, i16),
+        AnyVolume::U32(_) => conv!(implant, u32),
+        AnyVolume::I32(_) => conv!(implant, i32),
+        AnyVolume::U64(_) => conv!(implant, u64),
+        AnyVolume::I64(_) => conv!(implant, i64),
+        AnyVolume::F32(_) => conv!(implant, f32),
+        AnyVolume::F64(_) => conv!(implant, f64),
+    }
+}
+
+fn one(input: &Path, output: &Path, mesh: Option<&Path>) -> Result<serde_json::Value> {
+    let t0 = Instant::now();
+    let img = ctplan_io::read(input)?;
+    let defective = with_volume!(&img.volume, v => v.to_mask());
+    let t_read = t0.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let d = design(&defective, &DesignOptions::default())
+        .with_context(|| format!("{}", input.display()))?;
+    let t_design = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    ctplan_io::write(
+        output,
+        &like_input(&img.volume, &d.implant),
+        &ctplan_io::WriteOptions::default(),
+    )?;
+    let t_write = t.elapsed().as_secs_f64();
+    let mut mesh_secs = 0.0;
+    if let Some(m) = mesh {
+        let t = Instant::now();
+        let (tm, report, _) = crate::mesh::build(
+            &d.implant,
+            &crate::mesh::MeshOptions {
+                smooth: 10,
+                decimate: 1.0,
+            },
+        );
+        crate::mesh::write_mesh(m, &tm, &report, "implant")?;
+        mesh_secs = t.elapsed().as_secs_f64();
+    }
+    let ml = d.implant.count_nonzero() as f64 * d.implant.voxel_volume_mm3() / 1000.0;
+    Ok(
+        serde_json::json!({"input": input, "output": output, "implant_ml": ml, "defect_bins": d.defect_bins,
+        "seconds": {"read": t_read, "design": t_design, "write": t_write, "mesh": mesh_secs, "total": t0.elapsed().as_secs_f64()}}),
+    )
+}
+
+pub fn run(a: Args) -> Result<ExitCode> {
+    if a.input.is_dir() {
+        if a.mesh.is_some() {
+            bail!("--mesh takes a single input file");
+        }
+        std::fs::create_dir_all(&a.output)
+            .with_context(|| format!("{}: cannot create folder", a.output.display()))?;
+        let inputs = volumes_in(&a.input)?;
+        let results: Vec<(String, Result<serde_json::Value>)> = inputs
+            .par_iter()
+            .map(|(name, p)| {
+                let out = a.output.join(p.file_name().unwrap());
+                (name.clone(), one(p, &out, None))
+            })
+            .collect();
+        let mut failed = 0;
+        for (name, r) in &results {
+            match r {
+                Ok(v) => println!(
+                    "{name}: implant {:.1} mL in {:.2} s",
+                    v["implant_ml"].as_f64().unwrap_or(0.0),
+                    v["seconds"]["total"].as_f64().unwrap_or(0.0)
+                ),
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("error: {name}: {e:#}");
+                }
+            }
+        }
+        return Ok(if failed > 0 {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
+    let v = one(&a.input, &a.output, a.mesh.as_deref())?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!(
+            "implant {:.1} mL → {} in {:.2} s",
+            v["implant_ml"].as_f64().unwrap_or(0.0),
+            a.output.display(),
+            v["seconds"]["total"].as_f64().unwrap_or(0.0)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
