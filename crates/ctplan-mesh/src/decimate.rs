@@ -48,13 +48,7 @@ pub fn decimate(mesh: &TriMesh, ratio: f64, max_error_mm: f64) -> TriMesh {
         return mesh.clone();
     }
     // Positions relative to the centroid in f32 keep precision for meshopt.
-    let n = mesh.vertices.len() as f64;
-    let mut c = [0.0; 3];
-    for v in &mesh.vertices {
-        for a in 0..3 {
-            c[a] += v[a] / n;
-        }
-    }
+    let c = mesh.centroid();
     let pos: Vec<[f32; 3]> = mesh
         .vertices
         .iter()

@@ -39,6 +39,18 @@ impl TriMesh {
             .sum()
     }
 
+    /// Mean of the vertex positions (a numerically safe origin for `f32` work).
+    pub fn centroid(&self) -> [f64; 3] {
+        let n = self.vertices.len().max(1) as f64;
+        let mut c = [0.0; 3];
+        for v in &self.vertices {
+            for a in 0..3 {
+                c[a] += v[a] / n;
+            }
+        }
+        c
+    }
+
     /// Total surface area (mm²).
     pub fn area(&self) -> f64 {
         self.triangles

@@ -44,13 +44,7 @@ pub fn taubin(mesh: &mut TriMesh, iterations: usize) {
         return;
     }
     let (start, adj) = neighbours(mesh);
-    let n = mesh.vertices.len() as f64;
-    let mut c = [0.0; 3];
-    for v in &mesh.vertices {
-        for a in 0..3 {
-            c[a] += v[a] / n;
-        }
-    }
+    let c = mesh.centroid();
     let mut cur: Vec<[f32; 3]> = mesh
         .vertices
         .iter()
