@@ -1,7 +1,8 @@
 //! The skull from CT: bone by an HU threshold, then cleaning.
 //!
 //! Cleaning keeps the largest 26-connected component that looks like a skull (the CT table, a
-//! head holder or noise are separate components), with a guard on its size and extent, and can
+//! head holder or noise are separate components), with a guard on its size, extent and position
+//! (centred in the field of view), and can
 //! fill small enclosed cavities (the diploë between the inner and outer tables) without filling
 //! the cranial cavity.
 
@@ -26,6 +27,10 @@ pub struct SkullGuard {
     /// Minimum extent (mm) along both the L–R and the A–P world axes.
     pub min_extent_mm: f64,
     pub max_extent_mm: f64,
+    /// The component's centre must lie in the inner part of the field of view, left–right and
+    /// anterior–posterior: at least this fraction of the array size from its border (a CT table
+    /// or head holder sits at the edge; the head is centred in a head scan).
+    pub min_border_fraction: f64,
 }
 
 impl Default for SkullGuard {
@@ -36,6 +41,7 @@ impl Default for SkullGuard {
             max_volume_ml: 2500.0,
             min_extent_mm: 90.0,
             max_extent_mm: 320.0,
+            min_border_fraction: 0.15,
         }
     }
 }
@@ -67,6 +73,19 @@ pub fn world_extent(m: &Mask) -> Option<[f64; 3]> {
     Some([hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]])
 }
 
+/// Mean voxel index of a mask's foreground.
+fn centre_index(m: &Mask) -> Option<[f64; 3]> {
+    let [nx, ny, _] = m.dims;
+    let (mut s, mut n) = ([0.0; 3], 0usize);
+    for (i, _) in m.data.iter().enumerate().filter(|(_, v)| **v != 0) {
+        s[0] += (i % nx) as f64;
+        s[1] += ((i / nx) % ny) as f64;
+        s[2] += (i / (nx * ny)) as f64;
+        n += 1;
+    }
+    (n > 0).then(|| s.map(|x| x / n as f64))
+}
+
 /// Keep the largest skull-like 26-connected component (the first of the five largest that
 /// passes the guard).
 pub fn clean(mask: &Mask, guard: &SkullGuard) -> Result<Mask, SkullError> {
@@ -84,9 +103,16 @@ pub fn clean(mask: &Mask, guard: &SkullGuard) -> Result<Mask, SkullError> {
             ext[0], ext[1], ext[2]
         ));
         let ok_ext = |e: f64| (guard.min_extent_mm..=guard.max_extent_mm).contains(&e);
+        let centred = centre_index(&m).is_some_and(|c| {
+            (0..2).all(|a| {
+                let f = c[a] / (mask.dims[a].max(2) - 1) as f64;
+                f >= guard.min_border_fraction && f <= 1.0 - guard.min_border_fraction
+            })
+        });
         if (guard.min_volume_ml..=guard.max_volume_ml).contains(&ml)
             && ok_ext(ext[0])
             && ok_ext(ext[1])
+            && centred
         {
             return Ok(m);
         }
@@ -168,6 +194,20 @@ mod tests {
         m.data[5] = 1;
         let c = clean(&m, &SkullGuard::default()).unwrap();
         assert_eq!(c, p.complete);
+        // The same skull pushed against the edge of a wider field of view is not taken.
+        let mut wide = Mask::zeros([400, 112, 80], p.complete.geometry);
+        for k in 0..80 {
+            for j in 0..112 {
+                for i in 0..96 {
+                    let idx = wide.index(i, j, k);
+                    wide.data[idx] = p.complete.get(i, j, k);
+                }
+            }
+        }
+        assert!(matches!(
+            clean(&wide, &SkullGuard::default()),
+            Err(SkullError::NotASkull(_))
+        ));
         let tiny = Mask::from_vec([3, 3, 3], Default::default(), vec![1; 27]).unwrap();
         assert!(matches!(
             clean(&tiny, &SkullGuard::default()),
