@@ -5,9 +5,11 @@
 //! azimuthal equidistant projection around the superior pole, `(u, v) = θ · (cos φ, sin φ)`
 //! (θ the angle from superior), a disk without the pole singularity of a (θ, φ) grid. On this
 //! map the defect is an enclosed region of bins without bone. The inner and outer radius fields
-//! are filled across it by harmonic interpolation (the Laplace equation with the rim as boundary
-//! condition, solved by Gauss–Seidel relaxation), which meets the rim continuously — the
-//! classical surface-interpolation approach to cranial implant design. The implant is every
+//! are filled across it by a quadratic trend fitted to the intact bone around it plus the
+//! harmonic interpolation of the trend's residual (the Laplace equation with the rim as boundary
+//! condition, solved by Gauss–Seidel relaxation): the fill meets the rim continuously and, unlike
+//! harmonic interpolation alone, can bulge above the rim as the vault does — the classical
+//! surface-interpolation approach to cranial implant design. The implant is every
 //! voxel in and around the defect whose radius lies between the filled fields and that the
 //! defective skull does not contain.
 
@@ -227,18 +229,39 @@ pub fn design(defective: &Mask, o: &DesignOptions) -> Result<Design, DesignError
             }
         }
     }
-    // Harmonic fill of both radius fields over the region, Gauss–Seidel from the rim mean.
+    // Fill both radius fields over the region: a quadratic trend fitted to the intact bone
+    // around it (harmonic interpolation alone obeys the maximum principle and cannot rise above
+    // the rim, but the vault bulges inside a defect), plus the harmonic interpolation of the
+    // trend's residual on the rim (Gauss–Seidel).
     let known_bins: Vec<bool> = r_out.iter().map(|&r| r > f64::NEG_INFINITY).collect();
     let known = |b: usize| known_bins[b];
+    // Fitting ring: intact bins within a few degrees outside the region.
+    let mut ring = region.clone();
+    for _ in 0..grow.max(4) {
+        let prev = ring.clone();
+        for b in 0..n * n {
+            if !prev[b] && defect_neighbour(&prev, n, b) {
+                ring[b] = true;
+            }
+        }
+    }
+    let fit: Vec<usize> = (0..n * n)
+        .filter(|&b| ring[b] && !region[b] && known(b))
+        .collect();
     let fill = |field: &mut Vec<f64>| {
+        let trend = quadratic_fit(&fit, n, field);
+        let q = |b: usize| trend.map_or(0.0, |c| quadratic_at(&c, b, n));
+        let mut res: Vec<f64> = (0..n * n)
+            .map(|b| if known(b) { field[b] - q(b) } else { 0.0 })
+            .collect();
         let rim: Vec<f64> = (0..n * n)
             .filter(|&b| known(b) && !region[b] && defect_neighbour(&region, n, b))
-            .map(|b| field[b])
+            .map(|b| res[b])
             .collect();
         let mean = rim.iter().sum::<f64>() / rim.len().max(1) as f64;
         let unknown: Vec<usize> = (0..n * n).filter(|&b| region[b]).collect();
         for &b in &unknown {
-            field[b] = mean;
+            res[b] = mean;
         }
         for _ in 0..4000 {
             let mut change = 0.0f64;
@@ -251,19 +274,22 @@ pub fn design(defective: &Mask, o: &DesignOptions) -> Result<Design, DesignError
                         && (region[nb] || known(nb))
                         && (nb % n).abs_diff(iu) + (nb / n).abs_diff(iv) == 1
                     {
-                        s += field[nb];
+                        s += res[nb];
                         k += 1.0;
                     }
                 }
                 if k > 0.0 {
                     let v = s / k;
-                    change = change.max((v - field[b]).abs());
-                    field[b] = v;
+                    change = change.max((v - res[b]).abs());
+                    res[b] = v;
                 }
             }
             if change < 1e-4 {
                 break;
             }
+        }
+        for &b in &unknown {
+            field[b] = q(b) + res[b];
         }
     };
     fill(&mut r_in);
@@ -344,6 +370,58 @@ pub fn design(defective: &Mask, o: &DesignOptions) -> Result<Design, DesignError
     })
 }
 
+/// Least-squares quadratic r = c0 + c1·u + c2·v + c3·u² + c4·u·v + c5·v² over bins `at`
+/// (u, v in bins); `None` if the normal equations are singular.
+fn quadratic_fit(at: &[usize], n: usize, field: &[f64]) -> Option<[f64; 6]> {
+    let mut ata = [[0.0f64; 6]; 6];
+    let mut atb = [0.0f64; 6];
+    for &b in at {
+        let x = basis(b, n);
+        for i in 0..6 {
+            atb[i] += x[i] * field[b];
+            for j in 0..6 {
+                ata[i][j] += x[i] * x[j];
+            }
+        }
+    }
+    // Gaussian elimination with partial pivoting.
+    let mut m = ata;
+    let mut y = atb;
+    for c in 0..6 {
+        let p = (c..6).max_by(|&a, &b| m[a][c].abs().total_cmp(&m[b][c].abs()))?;
+        if m[p][c].abs() < 1e-9 {
+            return None;
+        }
+        m.swap(c, p);
+        y.swap(c, p);
+        for r in c + 1..6 {
+            let f = m[r][c] / m[c][c];
+            for k in c..6 {
+                m[r][k] -= f * m[c][k];
+            }
+            y[r] -= f * y[c];
+        }
+    }
+    let mut x = [0.0; 6];
+    for c in (0..6).rev() {
+        x[c] = (y[c] - (c + 1..6).map(|k| m[c][k] * x[k]).sum::<f64>()) / m[c][c];
+    }
+    Some(x)
+}
+
+/// Quadratic basis at bin `b`, coordinates scaled to about ±1 over the map.
+fn basis(b: usize, n: usize) -> [f64; 6] {
+    let (u, v) = (
+        (b % n) as f64 / n as f64 - 0.5,
+        (b / n) as f64 / n as f64 - 0.5,
+    );
+    [1.0, u, v, u * u, u * v, v * v]
+}
+
+fn quadratic_at(c: &[f64; 6], b: usize, n: usize) -> f64 {
+    basis(b, n).iter().zip(c).map(|(x, k)| x * k).sum()
+}
+
 fn defect_neighbour(defect: &[bool], n: usize, b: usize) -> bool {
     [b.wrapping_sub(1), b + 1, b.wrapping_sub(n), b + n]
         .iter()
@@ -392,8 +470,8 @@ mod tests {
             .filter(|(x, y)| **x != 0 && **y != 0)
             .count();
         let dsc = 2.0 * both as f64 / (a + b) as f64;
-        // Measured 0.684 with the default options; a floor against regressions.
-        assert!(dsc > 0.6, "DSC {dsc}");
+        // Measured 0.881 with the default options; a floor against regressions.
+        assert!(dsc > 0.8, "DSC {dsc}");
         assert!(
             d.implant
                 .data
