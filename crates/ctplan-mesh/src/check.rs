@@ -47,6 +47,42 @@ fn find(p: &mut [u32], mut x: u32) -> u32 {
     x
 }
 
+/// The number of distinct edges, and the edges that do not have exactly two faces traversing
+/// them in opposite directions (open, non-manifold or inconsistently oriented).
+pub(crate) fn edge_faults(triangles: &[[u32; 3]]) -> (usize, Vec<[u32; 2]>) {
+    use rayon::prelude::*;
+    // Directed edges packed as (min << 33 | max << 1 | forward), sorted so that the two sides of
+    // an edge are adjacent.
+    let mut edges: Vec<u64> = triangles
+        .par_iter()
+        .flat_map_iter(|t| {
+            (0..3).map(move |e| {
+                let (a, b) = (t[e] as u64, t[(e + 1) % 3] as u64);
+                (a.min(b) << 33) | (a.max(b) << 1) | (a < b) as u64
+            })
+        })
+        .collect();
+    edges.par_sort_unstable();
+    let mut n_edges = 0;
+    let mut faults = Vec::new();
+    let mut i = 0;
+    while i < edges.len() {
+        let mut j = i;
+        while j < edges.len() && edges[j] >> 1 == edges[i] >> 1 {
+            j += 1;
+        }
+        n_edges += 1;
+        if j - i != 2 || (edges[i] & 1) == (edges[i + 1] & 1) {
+            faults.push([
+                (edges[i] >> 33) as u32,
+                ((edges[i] >> 1) & 0xffff_ffff) as u32,
+            ]);
+        }
+        i = j;
+    }
+    (n_edges, faults)
+}
+
 /// One connected component: its triangles and signed volume.
 struct Component {
     triangles: Vec<usize>,
@@ -208,58 +244,16 @@ pub fn check(mesh: &TriMesh) -> MeshReport {
             t[0] == t[1] || t[1] == t[2] || t[0] == t[2] || triangle_area(tri_points(t)) <= 1e-12
         })
         .count();
-    // Directed edges packed as (min << 33 | max << 1 | forward), sorted so that the two sides of
-    // an edge are adjacent.
-    let mut edges: Vec<u64> = mesh
-        .triangles
-        .par_iter()
-        .flat_map_iter(|t| {
-            (0..3).map(move |e| {
-                let (a, b) = (t[e] as u64, t[(e + 1) % 3] as u64);
-                (a.min(b) << 33) | (a.max(b) << 1) | (a < b) as u64
-            })
-        })
-        .collect();
-    edges.par_sort_unstable();
-    let mut watertight = true;
-    let mut n_edges = 0i64;
-    let mut i = 0;
-    while i < edges.len() {
-        let mut j = i;
-        while j < edges.len() && edges[j] >> 1 == edges[i] >> 1 {
-            j += 1;
-        }
-        n_edges += 1;
-        if j - i != 2 || (edges[i] & 1) == (edges[i + 1] & 1) {
-            watertight = false;
-        }
-        i = j;
-    }
-    drop(edges);
+    let (n_edges, faults) = edge_faults(&mesh.triangles);
+    let watertight = faults.is_empty();
+    let n_edges = n_edges as i64;
     // Vertex fans: for triangle (v, b, c) the link edge b → c; around a manifold vertex these
     // form a single cycle. Links are kept in one array, grouped by vertex (CSR).
     let fans = || -> bool {
         if !watertight {
             return false;
         }
-        let mut start = vec![0usize; nv + 1];
-        for t in &mesh.triangles {
-            for &v in t {
-                start[v as usize + 1] += 1;
-            }
-        }
-        for v in 0..nv {
-            start[v + 1] += start[v];
-        }
-        let mut fill = start.clone();
-        let mut link = vec![(0u32, 0u32); start[nv]];
-        for t in &mesh.triangles {
-            for e in 0..3 {
-                let v = t[e] as usize;
-                link[fill[v]] = (t[(e + 1) % 3], t[(e + 2) % 3]);
-                fill[v] += 1;
-            }
-        }
+        let (start, mut link) = mesh.corner_csr(|t, e| (t[(e + 1) % 3], t[(e + 2) % 3]));
         let mut slices: Vec<&mut [(u32, u32)]> = Vec::with_capacity(nv);
         let mut rest = link.as_mut_slice();
         for v in 0..nv {
@@ -359,15 +353,7 @@ mod tests {
     use super::*;
 
     fn tetra() -> TriMesh {
-        TriMesh {
-            vertices: vec![
-                [0.0, 0.0, 0.0],
-                [1.0, 0.0, 0.0],
-                [0.0, 1.0, 0.0],
-                [0.0, 0.0, 1.0],
-            ],
-            triangles: vec![[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]],
-        }
+        crate::tetra(1.0)
     }
 
     #[test]

@@ -13,29 +13,8 @@ use crate::TriMesh;
 
 /// Vertices on edges that do not have exactly two oppositely oriented faces.
 fn fold_vertices(indices: &[u32]) -> Vec<u32> {
-    let mut edges: Vec<u64> = indices
-        .chunks_exact(3)
-        .flat_map(|t| {
-            (0..3).map(move |e| {
-                let (a, b) = (t[e] as u64, t[(e + 1) % 3] as u64);
-                (a.min(b) << 33) | (a.max(b) << 1) | (a < b) as u64
-            })
-        })
-        .collect();
-    edges.sort_unstable();
-    let mut bad = Vec::new();
-    let mut i = 0;
-    while i < edges.len() {
-        let mut j = i;
-        while j < edges.len() && edges[j] >> 1 == edges[i] >> 1 {
-            j += 1;
-        }
-        if j - i != 2 || (edges[i] & 1) == (edges[i + 1] & 1) {
-            bad.push((edges[i] >> 33) as u32);
-            bad.push(((edges[i] >> 1) & 0xffff_ffff) as u32);
-        }
-        i = j;
-    }
+    let (_, faults) = crate::check::edge_faults(bytemuck::cast_slice(indices));
+    let mut bad: Vec<u32> = faults.into_iter().flatten().collect();
     bad.sort_unstable();
     bad.dedup();
     bad
@@ -48,18 +27,7 @@ pub fn decimate(mesh: &TriMesh, ratio: f64, max_error_mm: f64) -> TriMesh {
         return mesh.clone();
     }
     // Positions relative to the centroid in f32 keep precision for meshopt.
-    let c = mesh.centroid();
-    let pos: Vec<[f32; 3]> = mesh
-        .vertices
-        .iter()
-        .map(|v| {
-            [
-                (v[0] - c[0]) as f32,
-                (v[1] - c[1]) as f32,
-                (v[2] - c[2]) as f32,
-            ]
-        })
-        .collect();
+    let (_, pos) = mesh.local_f32();
     let indices: Vec<u32> = mesh.triangles.iter().flatten().copied().collect();
     let target = ((indices.len() as f64 * ratio.max(0.0)) as usize / 3 * 3).max(3);
     let adapter =

@@ -195,15 +195,7 @@ mod tests {
     use super::*;
 
     fn tetra() -> TriMesh {
-        TriMesh {
-            vertices: vec![
-                [0.0, 0.0, 0.0],
-                [10.0, 0.0, 0.0],
-                [0.0, 10.0, 0.0],
-                [0.0, 0.0, 10.0],
-            ],
-            triangles: vec![[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]],
-        }
+        crate::tetra(10.0)
     }
 
     #[test]

@@ -39,8 +39,9 @@ impl TriMesh {
             .sum()
     }
 
-    /// Mean of the vertex positions (a numerically safe origin for `f32` work).
-    pub fn centroid(&self) -> [f64; 3] {
+    /// Vertex positions relative to their centroid, in `f32`, and the centroid: a numerically
+    /// safe form for `f32` work (1e-5 mm resolution at skull scale).
+    pub fn local_f32(&self) -> ([f64; 3], Vec<[f32; 3]>) {
         let n = self.vertices.len().max(1) as f64;
         let mut c = [0.0; 3];
         for v in &self.vertices {
@@ -48,7 +49,46 @@ impl TriMesh {
                 c[a] += v[a] / n;
             }
         }
-        c
+        let local = self
+            .vertices
+            .iter()
+            .map(|v| {
+                [
+                    (v[0] - c[0]) as f32,
+                    (v[1] - c[1]) as f32,
+                    (v[2] - c[2]) as f32,
+                ]
+            })
+            .collect();
+        (c, local)
+    }
+
+    /// One value per triangle corner, grouped by the corner's vertex (compressed rows):
+    /// `values[start[v]..start[v + 1]]` holds `f(triangle, e)` for every corner `e` at vertex `v`.
+    pub(crate) fn corner_csr<T: Copy + Default>(
+        &self,
+        f: impl Fn(&[u32; 3], usize) -> T,
+    ) -> (Vec<usize>, Vec<T>) {
+        let nv = self.vertices.len();
+        let mut start = vec![0usize; nv + 1];
+        for t in &self.triangles {
+            for &v in t {
+                start[v as usize + 1] += 1;
+            }
+        }
+        for v in 0..nv {
+            start[v + 1] += start[v];
+        }
+        let mut fill = start.clone();
+        let mut values = vec![T::default(); start[nv]];
+        for t in &self.triangles {
+            for e in 0..3 {
+                let v = t[e] as usize;
+                values[fill[v]] = f(t, e);
+                fill[v] += 1;
+            }
+        }
+        (start, values)
     }
 
     /// Total surface area (mm²).
@@ -83,4 +123,18 @@ pub(crate) fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
 pub(crate) fn triangle_area(p: [[f64; 3]; 3]) -> f64 {
     let n = cross(sub(p[1], p[0]), sub(p[2], p[0]));
     0.5 * (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt()
+}
+
+/// A closed, outward tetrahedron with edges of length `edge` along the axes (test fixture).
+#[cfg(test)]
+pub(crate) fn tetra(edge: f64) -> TriMesh {
+    TriMesh {
+        vertices: vec![
+            [0.0, 0.0, 0.0],
+            [edge, 0.0, 0.0],
+            [0.0, edge, 0.0],
+            [0.0, 0.0, edge],
+        ],
+        triangles: vec![[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]],
+    }
 }

@@ -15,26 +15,7 @@ pub const MU: f64 = -0.53;
 /// mesh every edge a–b is the half-edge a → b of exactly one triangle, so each neighbour is
 /// listed once (open or non-manifold meshes may list one twice, weighting it double).
 fn neighbours(mesh: &TriMesh) -> (Vec<usize>, Vec<u32>) {
-    let nv = mesh.vertices.len();
-    let mut start = vec![0usize; nv + 1];
-    for t in &mesh.triangles {
-        for &v in t {
-            start[v as usize + 1] += 1;
-        }
-    }
-    for i in 0..nv {
-        start[i + 1] += start[i];
-    }
-    let mut fill = start.clone();
-    let mut adj = vec![0u32; start[nv]];
-    for t in &mesh.triangles {
-        for e in 0..3 {
-            let a = t[e] as usize;
-            adj[fill[a]] = t[(e + 1) % 3];
-            fill[a] += 1;
-        }
-    }
-    (start, adj)
+    mesh.corner_csr(|t, e| t[(e + 1) % 3])
 }
 
 /// Smooth in place with `iterations` λ|μ pairs. Positions are iterated in `f32` relative to
@@ -44,18 +25,7 @@ pub fn taubin(mesh: &mut TriMesh, iterations: usize) {
         return;
     }
     let (start, adj) = neighbours(mesh);
-    let c = mesh.centroid();
-    let mut cur: Vec<[f32; 3]> = mesh
-        .vertices
-        .iter()
-        .map(|v| {
-            [
-                (v[0] - c[0]) as f32,
-                (v[1] - c[1]) as f32,
-                (v[2] - c[2]) as f32,
-            ]
-        })
-        .collect();
+    let (c, mut cur) = mesh.local_f32();
     let mut next = cur.clone();
     for _ in 0..iterations {
         for factor in [LAMBDA as f32, MU as f32] {
