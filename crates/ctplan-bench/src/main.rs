@@ -114,7 +114,10 @@ fn main() -> Result<()> {
             let t = Instant::now();
             let child = std::process::Command::new(cmd)
                 .args(&args[2..])
-                .stdout(std::process::Stdio::null())
+                // The command's own output goes to stderr, keeping stdout one JSON line.
+                .stdout(std::process::Stdio::from(
+                    std::os::fd::AsFd::as_fd(&std::io::stderr()).try_clone_to_owned()?,
+                ))
                 .spawn()
                 .with_context(|| format!("cannot run {cmd}"))?;
             let (status, max_rss_kib) = wait_rusage(child.id())?;

@@ -1,18 +1,20 @@
 //! `ctplan demo`: the cranioplasty workflow end to end on a synthetic skull, with no data.
 //!
 //! It builds a skull phantom with a vault defect, writes the complete skull, the defective
-//! skull and the true implant as NRRD, meshes the implant (printable STL) and the scene (glTF:
-//! defective skull and implant), makes an imperfect "predicted" implant (the truth shifted by one
-//! voxel and its rim trimmed), and evaluates it with the AutoImplant metrics, writing the report
-//! as text and JSON.
+//! skull and the true implant as NRRD, designs the implant from the defective skull alone with
+//! the shipped shape prior (as `ctplan implant` does), meshes it (printable STL) and the scene
+//! (glTF: defective skull and designed implant), and evaluates the design against the true
+//! implant with the AutoImplant metrics, writing the report as text and JSON.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use ctplan_core::{Mask, morphology};
+use ctplan_core::Mask;
+use ctplan_cranio::implant::{DesignOptions, design};
 use ctplan_cranio::phantom::{PhantomSpec, skull};
+use ctplan_cranio::prior::ShapePrior;
 use ctplan_metrics::EvalOptions;
 
 use crate::eval::{CaseResult, Report, render_report, summarize_cases};
@@ -24,34 +26,18 @@ pub struct Args {
     out: PathBuf,
 }
 
-/// The truth shifted by one voxel along x, with voxels of the defective skull removed and its
-/// outermost layer trimmed where it touches background: a millimetre-class error.
-fn perturb(truth: &Mask, defective: &Mask) -> Mask {
-    let [nx, _, _] = truth.dims;
-    let mut shifted = truth.map(|_| 0u8);
-    for (row, line) in truth.data.chunks(nx).enumerate() {
-        let out = &mut shifted.data[row * nx..(row + 1) * nx];
-        out[1..].copy_from_slice(&line[..nx - 1]);
-    }
-    let eroded = morphology::erode_cross(&shifted);
-    let mut m = shifted.clone();
-    for i in 0..m.data.len() {
-        // Trim one layer on every other slice: a rough edge, not a uniform offset.
-        let k = i / (truth.dims[0] * truth.dims[1]);
-        if k.is_multiple_of(2) {
-            m.data[i] = eroded.data[i];
-        }
-        if defective.data[i] != 0 {
-            m.data[i] = 0;
-        }
-    }
-    m
-}
-
 pub fn run(a: Args) -> Result<ExitCode> {
     let t0 = Instant::now();
     let p = skull(&PhantomSpec::default());
-    let pred = perturb(&p.implant, &p.defective);
+    let t = Instant::now();
+    let design = design(
+        &p.defective,
+        Some(ShapePrior::shipped()),
+        &DesignOptions::default(),
+    )
+    .context("designing the demo implant")?;
+    let design_secs = t.elapsed().as_secs_f64();
+    let pred = design.implant;
     for sub in [
         "complete_skull",
         "defective_skull",
@@ -72,7 +58,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         smooth: 10,
         decimate: 1.0,
     };
-    let (implant_mesh, implant_report, _) = crate::mesh::build(&p.implant, &mopts);
+    let (implant_mesh, implant_report, _) = crate::mesh::build(&pred, &mopts);
     crate::mesh::write_mesh(
         &a.out.join("implant.stl"),
         &implant_mesh,
@@ -125,15 +111,16 @@ pub fn run(a: Args) -> Result<ExitCode> {
         p.complete.dims, p.complete.geometry.spacing
     );
     println!(
-        "  complete skull {:.1} mL, defect (true implant) {:.1} mL, predicted implant {:.1} mL",
+        "  complete skull {:.1} mL, defect (true implant) {:.1} mL, designed implant {:.1} mL in {:.2} s",
         ml(&p.complete),
         ml(&p.implant),
-        ml(&pred)
+        ml(&pred),
+        design_secs
     );
     println!();
     print!("{text}");
     println!(
-        "  implant mesh: {} faces, watertight, {:.2} mL enclosed → implant.stl; scene.glb holds skull and implant",
+        "  designed implant mesh: {} faces, watertight, {:.2} mL enclosed → implant.stl; scene.glb holds skull and implant",
         implant_report.faces, implant_report.volume_ml
     );
     println!(

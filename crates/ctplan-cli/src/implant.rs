@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use ctplan_core::{AnyVolume, Mask, Scalar, with_volume};
 use ctplan_cranio::implant::{DesignOptions, design};
+use ctplan_cranio::prior::ShapePrior;
 use rayon::prelude::*;
 
 use crate::cases::volumes_in;
@@ -24,6 +25,12 @@ pub struct Args {
     /// Print a JSON report.
     #[arg(long)]
     json: bool,
+    /// Shape prior to use instead of the shipped one (built by `ctplan skull prior`).
+    #[arg(long, conflicts_with = "no_prior")]
+    prior: Option<PathBuf>,
+    /// Geometric completion only, without the shape prior.
+    #[arg(long)]
+    no_prior: bool,
 }
 
 /// The implant as a volume of the input's scalar type.
@@ -47,13 +54,18 @@ fn like_input(input: &AnyVolume, implant: &Mask) -> AnyVolume {
     }
 }
 
-fn one(input: &Path, output: &Path, mesh: Option<&Path>) -> Result<serde_json::Value> {
+fn one(
+    input: &Path,
+    output: &Path,
+    mesh: Option<&Path>,
+    prior: Option<&ShapePrior>,
+) -> Result<serde_json::Value> {
     let t0 = Instant::now();
     let img = ctplan_io::read(input)?;
     let defective = with_volume!(&img.volume, v => v.to_mask());
     let t_read = t0.elapsed().as_secs_f64();
     let t = Instant::now();
-    let d = design(&defective, &DesignOptions::default())
+    let d = design(&defective, prior, &DesignOptions::default())
         .with_context(|| format!("{}", input.display()))?;
     let t_design = t.elapsed().as_secs_f64();
     let t = Instant::now();
@@ -64,6 +76,7 @@ fn one(input: &Path, output: &Path, mesh: Option<&Path>) -> Result<serde_json::V
     )?;
     let t_write = t.elapsed().as_secs_f64();
     let mut mesh_secs = 0.0;
+    let mut mesh_report = serde_json::Value::Null;
     if let Some(m) = mesh {
         let t = Instant::now();
         let (tm, report, _) = crate::mesh::build(
@@ -75,15 +88,45 @@ fn one(input: &Path, output: &Path, mesh: Option<&Path>) -> Result<serde_json::V
         );
         crate::mesh::write_mesh(m, &tm, &report, "implant")?;
         mesh_secs = t.elapsed().as_secs_f64();
+        mesh_report = serde_json::json!({"path": m, "faces": report.faces,
+            "printable": report.printable(), "volume_ml": report.volume_ml});
     }
     let ml = d.implant.count_nonzero() as f64 * d.implant.voxel_volume_mm3() / 1000.0;
-    Ok(
-        serde_json::json!({"input": input, "output": output, "implant_ml": ml, "defect_bins": d.defect_bins,
-        "seconds": {"read": t_read, "design": t_design, "write": t_write, "mesh": mesh_secs, "total": t0.elapsed().as_secs_f64()}}),
-    )
+    Ok(serde_json::json!({
+        "input": input,
+        "output": output,
+        "implant_ml": ml,
+        "bounding_box_mm": world_box(&d.implant),
+        "mean_thickness_mm": d.mean_thickness_mm,
+        "defect_bins": d.defect_bins,
+        "templates": d.templates,
+        "mesh": mesh_report,
+        "seconds": {"read": t_read, "design": t_design, "write": t_write, "mesh": mesh_secs,
+            "total": t0.elapsed().as_secs_f64()},
+    }))
+}
+
+/// The implant's extent in patient space: LPS minimum and maximum corners (mm) of its voxels'
+/// centres, and the box sizes.
+pub fn world_box(m: &Mask) -> serde_json::Value {
+    let Some((lo, hi)) = ctplan_cranio::skull::world_bounds(m) else {
+        return serde_json::Value::Null;
+    };
+    let size = [0, 1, 2].map(|a| hi[a] - lo[a]);
+    serde_json::json!({"min": lo, "max": hi, "size": size})
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
+    let loaded;
+    let prior = if a.no_prior {
+        None
+    } else if let Some(p) = &a.prior {
+        let bytes = std::fs::read(p).with_context(|| format!("{}: cannot read", p.display()))?;
+        loaded = ShapePrior::from_bytes(&bytes).with_context(|| format!("{}", p.display()))?;
+        Some(&loaded)
+    } else {
+        Some(ShapePrior::shipped())
+    };
     if a.input.is_dir() {
         if a.mesh.is_some() {
             bail!("--mesh takes a single input file");
@@ -95,7 +138,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
             .par_iter()
             .map(|(name, p)| {
                 let out = a.output.join(p.file_name().unwrap());
-                (name.clone(), one(p, &out, None))
+                (name.clone(), one(p, &out, None, prior))
             })
             .collect();
         let mut failed = 0;
@@ -118,7 +161,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
             ExitCode::SUCCESS
         });
     }
-    let v = one(&a.input, &a.output, a.mesh.as_deref())?;
+    let v = one(&a.input, &a.output, a.mesh.as_deref(), prior)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {

@@ -1,4 +1,4 @@
-//! `ctplan skull segment|clean|inject`: the skull data pipeline.
+//! `ctplan skull segment|clean|inject|prior`: the skull data pipeline.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use ctplan_core::{AnyVolume, Mask, with_volume};
 use ctplan_cranio::defects::{Style, inject};
+use ctplan_cranio::prior::{ShapePrior, Template as ShapeTemplate};
 use ctplan_cranio::rng::Rng;
 use ctplan_cranio::skull::{SkullGuard, clean, fill_small_cavities, segment};
 use rayon::prelude::*;
@@ -59,6 +60,18 @@ enum Command {
         /// Defects per skull.
         #[arg(long, default_value_t = 1)]
         count: usize,
+    },
+    /// Build the shape prior of `ctplan implant` from complete skulls.
+    Prior {
+        /// Folder of complete skull masks.
+        complete: PathBuf,
+        /// Output prior file (.ctprior).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Cases held out for evaluation (comma-separated names): left out, together with any
+        /// other case whose mask is identical to one of them.
+        #[arg(long, value_delimiter = ',')]
+        hold_out: Vec<String>,
     },
 }
 
@@ -172,6 +185,62 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
         }
+        Command::Prior {
+            complete,
+            output,
+            hold_out,
+        } => build_prior(&complete, &output, &hold_out)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Read every skull once (in parallel, one at a time per thread): its hash and its template.
+fn build_prior(folder: &Path, output: &Path, hold_out: &[String]) -> Result<()> {
+    let inputs = volumes_in(folder)?;
+    for h in hold_out {
+        if !inputs.contains_key(h) {
+            bail!("{}: no case '{h}' to hold out", folder.display());
+        }
+    }
+    let read: Vec<(String, u64, ShapeTemplate)> = inputs
+        .par_iter()
+        .map(|(name, path)| {
+            let m = ctplan_io::read_mask(path)?;
+            let mut h = std::hash::DefaultHasher::new();
+            std::hash::Hash::hash(&(m.dims, &m.data), &mut h);
+            let t = ShapePrior::template(&m).with_context(|| format!("{}", path.display()))?;
+            Ok((name.clone(), std::hash::Hasher::finish(&h), t))
+        })
+        .collect::<Result<_>>()?;
+    let held: Vec<u64> = read
+        .iter()
+        .filter(|(n, _, _)| hold_out.contains(n))
+        .map(|(_, h, _)| *h)
+        .collect();
+    let mut kept = Vec::new();
+    for (name, h, t) in read {
+        if hold_out.contains(&name) {
+            continue;
+        }
+        if held.contains(&h) {
+            println!("{name}: left out, identical to a held-out case");
+            continue;
+        }
+        kept.push((name, t));
+    }
+    if kept.is_empty() {
+        bail!(
+            "{}: no skull left to build the prior from",
+            folder.display()
+        );
+    }
+    let prior = ShapePrior::new(kept);
+    ctplan_io::write_bytes(output, &prior.to_bytes())?;
+    println!(
+        "prior of {} skulls ({} held out) → {}",
+        prior.len(),
+        hold_out.len(),
+        output.display()
+    );
+    Ok(())
 }

@@ -3,10 +3,13 @@
 //! Cranioplasty planning on skull masks, the MICCAI AutoImplant workflow:
 //! - [`skull`]: the skull from CT (HU threshold, cleaning, cavity filling);
 //! - [`defects`]: artificial, reproducible defects for training pairs;
+//! - [`implant`]: the implant for a defective skull (vault completion across the defect);
+//! - [`prior`]: the shape prior of complete skulls that guides the completion;
 //! - [`phantom`]: a synthetic skull for the demo and tests.
 
 pub mod defects;
 pub mod implant;
 pub mod phantom;
+pub mod prior;
 pub mod rng;
 pub mod skull;

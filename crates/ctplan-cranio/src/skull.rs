@@ -51,8 +51,9 @@ pub fn threshold<T: ctplan_core::Scalar>(ct: &Volume<T>, threshold: f64) -> Mask
     ct.map(|v| (v.to_f64() >= threshold) as u8)
 }
 
-/// World-axis extents (mm) of a mask's voxels, from the eight corners of its index bounding box.
-pub fn world_extent(m: &Mask) -> Option<[f64; 3]> {
+/// World bounds of a mask's voxel centres: LPS (minimum, maximum) corners in mm, from the
+/// eight corners of its index bounding box.
+pub fn world_bounds(m: &Mask) -> Option<([f64; 3], [f64; 3])> {
     let b = bounding_box(m)?;
     let mut lo = [f64::INFINITY; 3];
     let mut hi = [f64::NEG_INFINITY; 3];
@@ -70,6 +71,12 @@ pub fn world_extent(m: &Mask) -> Option<[f64; 3]> {
             hi[a] = hi[a].max(p[a]);
         }
     }
+    Some((lo, hi))
+}
+
+/// World-axis extents (mm) of a mask's voxels.
+pub fn world_extent(m: &Mask) -> Option<[f64; 3]> {
+    let (lo, hi) = world_bounds(m)?;
     Some([hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]])
 }
 

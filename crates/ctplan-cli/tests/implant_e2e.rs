@@ -1,0 +1,236 @@
+//! End-to-end tests of `ctplan implant` on real data: every SkullFix test and out-of-distribution
+//! input and the SkullBreak input get a plausible implant; held-out training cases keep their
+//! measured accuracy; the shipped shape prior is what the documented command builds.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ctplan_core::Mask;
+use ctplan_core::edt::distance_to;
+
+fn ctplan(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ctplan"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn ok(o: &Output) {
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// The cases the shipped prior holds out (crates/ctplan-cranio/assets/skull_prior.md).
+const HELD_OUT: &str = "000,005,010,015,020,025,030,035,040,045,050,055,060,065";
+
+/// A plausible implant for `defective`: same grid, non-empty, 2–150 mL, disjoint from the
+/// skull, touching its rim, and every voxel within 45 mm of the skull (an implant sits in the
+/// hole, not floating in the head or beside it).
+fn assert_plausible(name: &str, defective: &Path, implant: &Path) -> f64 {
+    let d = ctplan_io::read_mask(defective).unwrap();
+    let i = ctplan_io::read_mask(implant).unwrap();
+    assert_eq!(i.dims, d.dims, "{name}: grid");
+    assert!(i.geometry.approx_eq(&d.geometry, 1e-9), "{name}: geometry");
+    let ml = i.count_nonzero() as f64 * i.voxel_volume_mm3() / 1000.0;
+    assert!((2.0..150.0).contains(&ml), "{name}: implant {ml:.1} mL");
+    assert!(
+        i.data.iter().zip(&d.data).all(|(a, b)| a & b == 0),
+        "{name}: overlaps the skull"
+    );
+    let dist = distance_to(&d);
+    let (mut touching, mut far) = (0usize, 0.0f32);
+    let step = d.geometry.spacing.iter().copied().fold(0.0, f64::max) as f32 * 1.01;
+    for (k, &v) in i.data.iter().enumerate() {
+        if v != 0 {
+            let x = dist.data[k];
+            far = far.max(x);
+            touching += (x <= step) as usize;
+        }
+    }
+    assert!(
+        touching > 100,
+        "{name}: touches the skull at {touching} voxels"
+    );
+    assert!(far <= 45.0, "{name}: a voxel {far:.1} mm from the skull");
+    ml
+}
+
+fn inputs(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| ctplan_io::is_volume_file(p))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn every_test_and_out_of_distribution_input_gets_a_plausible_implant() {
+    let Some(data) = ctplan_testdata::data_dir() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    for (set, count) in [
+        ("test_set_for_participants", 20),
+        ("additional_test_set_for_participants", 10),
+    ] {
+        let input = data.join("skullfix").join(set);
+        let out = tmp.path().join(set);
+        ok(&ctplan(&["implant", s(&input), "-o", s(&out)]));
+        let files = inputs(&input);
+        assert_eq!(files.len(), count, "{set}");
+        for f in files {
+            let name = f.file_name().unwrap().to_string_lossy().into_owned();
+            assert_plausible(&format!("{set}/{name}"), &f, &out.join(&name));
+        }
+    }
+}
+
+#[test]
+fn skullbreak_input_gets_a_plausible_watertight_implant() {
+    let Some(input) = ctplan_testdata::data_file("skullbreak/defective_parietotemporal_001.nii.gz")
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, mesh) = (tmp.path().join("implant.nii.gz"), tmp.path().join("i.stl"));
+    let o = ctplan(&[
+        "implant",
+        s(&input),
+        "-o",
+        s(&out),
+        "--mesh",
+        s(&mesh),
+        "--json",
+    ]);
+    ok(&o);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ml = assert_plausible("skullbreak", &input, &out);
+    assert!(v["mesh"]["printable"].as_bool().unwrap());
+    let mesh_ml = v["mesh"]["volume_ml"].as_f64().unwrap();
+    assert!(
+        (mesh_ml - ml).abs() <= 0.02 * ml,
+        "mesh {mesh_ml:.2} mL vs voxels {ml:.2} mL"
+    );
+    for stage in ["read", "design", "write", "mesh", "total"] {
+        assert!(v["seconds"][stage].as_f64().unwrap() >= 0.0, "{stage}");
+    }
+    let t = v["mean_thickness_mm"].as_f64().unwrap();
+    assert!((3.0..15.0).contains(&t), "thickness {t}");
+}
+
+#[test]
+fn held_out_cases_keep_their_accuracy() {
+    let Some(data) = ctplan_testdata::data_dir() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let train = data.join("skullfix/training_set");
+    // Three of the held-out cases; the floors sit 0.01 below the DSC/bDSC measured with the
+    // shipped prior (005: 0.9006/0.9232, 035: 0.9286/0.9343, 060: 0.9468/0.9523, BENCHMARKS.md).
+    let cases = [
+        ("005", 0.890, 0.913),
+        ("035", 0.918, 0.924),
+        ("060", 0.936, 0.942),
+    ];
+    for role in ["defective_skull", "implant"] {
+        std::fs::create_dir_all(tmp.path().join(role)).unwrap();
+        for (c, _, _) in cases {
+            std::os::unix::fs::symlink(
+                train.join(role).join(format!("{c}.nrrd")),
+                tmp.path().join(role).join(format!("{c}.nrrd")),
+            )
+            .unwrap();
+        }
+    }
+    let pred = tmp.path().join("pred");
+    let def = tmp.path().join("defective_skull");
+    ok(&ctplan(&["implant", s(&def), "-o", s(&pred)]));
+    let o = ctplan(&[
+        "eval",
+        "--json",
+        "--pred",
+        s(&pred),
+        "--truth",
+        s(&tmp.path().join("implant")),
+        "--defective",
+        s(&def),
+    ]);
+    ok(&o);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for (k, (c, dsc, bdsc)) in cases.iter().enumerate() {
+        let r = &v["cases"][k];
+        assert_eq!(r["case"], *c);
+        let (d, b) = (r["dsc"].as_f64().unwrap(), r["bdsc"].as_f64().unwrap());
+        assert!(d >= *dsc && b >= *bdsc, "{c}: DSC {d:.4} bDSC {b:.4}");
+    }
+}
+
+#[test]
+fn shipped_prior_is_what_the_documented_command_builds() {
+    let Some(data) = ctplan_testdata::data_dir() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("prior.ctprior");
+    let complete = data.join("skullfix/training_set/complete_skull");
+    let o = ctplan(&[
+        "skull",
+        "prior",
+        s(&complete),
+        "--hold-out",
+        HELD_OUT,
+        "-o",
+        s(&out),
+    ]);
+    ok(&o);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("052: left out, identical"));
+    let shipped =
+        ctplan_testdata::workspace_root().join("crates/ctplan-cranio/assets/skull_prior.ctprior");
+    assert!(
+        std::fs::read(&out).unwrap() == std::fs::read(&shipped).unwrap(),
+        "rebuilding the prior must give the shipped bytes"
+    );
+}
+
+#[test]
+fn an_intact_skull_and_a_non_skull_are_refused() {
+    let Some(complete) =
+        ctplan_testdata::data_file("skullfix/training_set/complete_skull/021.nrrd")
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let o = ctplan(&["implant", s(&complete), "-o", s(&tmp.path().join("a.nrrd"))]);
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("021.nrrd") && e.contains("no defect"), "{e}");
+    assert!(!tmp.path().join("a.nrrd").exists());
+    // A solid block is not a skull.
+    let c = ctplan_io::read_mask(&complete).unwrap();
+    let mut block: Mask = c.map(|_| 0u8);
+    let [nx, ny, nz] = block.dims;
+    for k in nz / 4..3 * nz / 4 {
+        for j in ny / 4..3 * ny / 4 {
+            for i in nx / 4..3 * nx / 4 {
+                block.data[i + nx * (j + ny * k)] = 1;
+            }
+        }
+    }
+    let p = tmp.path().join("block.nrrd");
+    ctplan_io::write_mask(&p, &block).unwrap();
+    let o = ctplan(&["implant", s(&p), "-o", s(&tmp.path().join("b.nrrd"))]);
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("block.nrrd") && !e.contains("panicked"), "{e}");
+    assert!(!tmp.path().join("b.nrrd").exists());
+}
