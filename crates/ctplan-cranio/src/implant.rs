@@ -56,6 +56,13 @@ impl Default for DesignOptions {
     }
 }
 
+/// Bone is expected in a direction when at least this fraction of the prior's templates has it
+/// and their outer radii there spread (interquartile range) at most `EXPECTED_SPREAD_MM`.
+const EXPECTED_FRACTION: f64 = 0.9;
+const EXPECTED_SPREAD_MM: f64 = 6.0;
+/// Bone this far inside the expected outer radius is not the vault.
+const INSIDE_VAULT_MM: f64 = 12.0;
+
 /// Smallest defect, square degrees of the map (about 2 cm² on an adult vault).
 const MIN_DEFECT_DEG2: f64 = 40.0;
 
@@ -145,6 +152,8 @@ impl Map {
 /// The vault as radius fields on the map, seen from a centre.
 pub(crate) struct Shell {
     pub centre: [f64; 3],
+    /// The mask's grid.
+    pub geometry: Geometry,
     pub map: Map,
     /// Smallest bone radius per bin (+∞ where the bin holds no bone).
     pub r_in: Vec<f64>,
@@ -227,6 +236,7 @@ pub(crate) fn shell(
     }
     Ok(Shell {
         centre,
+        geometry: g,
         map,
         r_in,
         r_out,
@@ -296,10 +306,23 @@ pub fn design(
     let empty: Vec<bool> = (0..n * n)
         .map(|b| !known(b) && map.disk_margin(b % n, b / n) > 0.0)
         .collect();
-    // Defects: enclosed empty regions of a real defect's size. Small enclosed gaps also occur
-    // where the map meets the orbits and the skull base; a component is a defect when it
-    // spans at least `MIN_DEFECT_DEG2` and a fifth of the largest one.
-    let mut comps = enclosed_regions(&empty, map);
+    // Defects: enclosed empty regions, and with a prior the bins where the vault is missing
+    // although the complete skulls agree it should be there (a defect reaching low on the side
+    // or the front is not enclosed on the map: rays through it meet the petrous bone or the
+    // orbital roof, or leave the map). Small enclosed gaps also occur where the map meets the
+    // orbits and the skull base; a component is a defect when it spans at least
+    // `MIN_DEFECT_DEG2` and a fifth of the largest one.
+    let mut candidate = vec![false; n * n];
+    for b in enclosed_regions(&empty, map).into_iter().flatten() {
+        candidate[b] = true;
+    }
+    if let Some(p) = prior {
+        let missing = missing_vault(p, &s, defective.dims);
+        for b in 0..n * n {
+            candidate[b] |= missing[b];
+        }
+    }
+    let mut comps = components(&candidate, n);
     let bin_deg2 = bin.to_degrees().powi(2);
     let largest = comps.iter().map(Vec::len).max().unwrap_or(0);
     comps.retain(|c| c.len() as f64 * bin_deg2 >= MIN_DEFECT_DEG2 && 5 * c.len() >= largest);
@@ -474,6 +497,90 @@ fn enclosed_regions(empty: &[bool], map: &Map) -> Vec<Vec<usize>> {
         }
     }
     comps
+}
+
+/// 4-connected components of a set of bins.
+fn components(set: &[bool], n: usize) -> Vec<Vec<usize>> {
+    let mut seen = vec![false; n * n];
+    let mut out = Vec::new();
+    for start in 0..n * n {
+        if !set[start] || seen[start] {
+            continue;
+        }
+        seen[start] = true;
+        let mut stack = vec![start];
+        let mut members = Vec::new();
+        while let Some(b) = stack.pop() {
+            members.push(b);
+            let (iu, iv) = (b % n, b / n);
+            for (du, dv) in [(-1i64, 0i64), (1, 0), (0, -1), (0, 1)] {
+                let (u, v) = (iu as i64 + du, iv as i64 + dv);
+                if u < 0 || v < 0 || u >= n as i64 || v >= n as i64 {
+                    continue;
+                }
+                let nb = u as usize + n * v as usize;
+                if set[nb] && !seen[nb] {
+                    seen[nb] = true;
+                    stack.push(nb);
+                }
+            }
+        }
+        out.push(members);
+    }
+    out
+}
+
+/// Bins where the vault is missing although the prior expects it: the complete skulls agree on
+/// the outer radius in that direction (at least `EXPECTED_FRACTION` of them have bone there,
+/// spread under `EXPECTED_SPREAD_MM`), the expected point lies inside the scanned grid (a
+/// direction that leaves the scan is unobserved, not a defect), and this skull has no bone
+/// there, or only bone far inside the vault (the petrous bone or the orbital roof seen through
+/// a defect that reaches low on the side or the front).
+fn missing_vault(p: &ShapePrior, s: &Shell, dims: [usize; 3]) -> Vec<bool> {
+    let map = &s.map;
+    let n = map.n;
+    let expected: Vec<Option<f64>> = (0..n * n)
+        .into_par_iter()
+        .map(|b| {
+            if p.is_empty() || map.disk_margin(b % n, b / n) <= 0.0 {
+                return None;
+            }
+            let (u, v) = map.uv(b);
+            let mut radii: Vec<f64> = (0..p.len()).filter_map(|t| p.sample(t, 1, u, v)).collect();
+            if (radii.len() as f64) < EXPECTED_FRACTION * p.len() as f64 {
+                return None;
+            }
+            radii.sort_by(|a, b| a.total_cmp(b));
+            let q = |f: f64| radii[((radii.len() - 1) as f64 * f).round() as usize];
+            (q(0.75) - q(0.25) <= EXPECTED_SPREAD_MM).then(|| q(0.5))
+        })
+        .collect();
+    // This skull's size against the templates': the median difference where both have bone.
+    let mut diffs: Vec<f64> = (0..n * n)
+        .filter_map(|b| expected[b].filter(|_| s.known(b)).map(|e| s.r_out[b] - e))
+        .collect();
+    if diffs.is_empty() {
+        return vec![false; n * n];
+    }
+    let mid = diffs.len() / 2;
+    let (_, &mut offset, _) = diffs.select_nth_unstable_by(mid, |a, b| a.total_cmp(b));
+    (0..n * n)
+        .into_par_iter()
+        .map(|b| {
+            let Some(e) = expected[b] else {
+                return false;
+            };
+            let r = e + offset;
+            if s.known(b) && s.r_out[b] > r - INSIDE_VAULT_MM {
+                return false;
+            }
+            let d = map.direction(b);
+            let q = [0, 1, 2].map(|a| s.centre[a] + r * d[a]);
+            s.geometry
+                .world_to_index(q)
+                .is_some_and(|i| (0..3).all(|a| i[a] >= 0.0 && i[a] <= dims[a] as f64 - 1.0))
+        })
+        .collect()
 }
 
 /// `set` grown by `steps` bins (4-neighbourhood).
