@@ -614,7 +614,7 @@ fn fill(
     let detrended: Vec<f64> = (0..n * n)
         .map(|b| if known[b] { field[b] - t(b) } else { 0.0 })
         .collect();
-    let q = quadratic_fit(fit, n, &detrended, 6);
+    let q = quadratic_fit(fit, n, &detrended);
     let base = |b: usize| t(b) + q.map_or(0.0, |c| quadratic_at(&c, b, n));
     let is_rim = |b: usize| known[b] && !region[b] && defect_neighbour(region, n, b);
     let mut res: Vec<f64> = (0..n * n)
@@ -726,11 +726,10 @@ fn prior_trend(
     Some((sum, names))
 }
 
-/// Least-squares fit of the first `terms` of the quadratic basis
-/// r = c0 + c1·u + c2·v + c3·u² + c4·u·v + c5·v² over bins `at` (u, v in bins); `None` if the
-/// normal equations are singular.
-fn quadratic_fit(at: &[usize], n: usize, field: &[f64], terms: usize) -> Option<[f64; 6]> {
-    let k = terms.min(6);
+/// Least-squares quadratic r = c0 + c1·u + c2·v + c3·u² + c4·u·v + c5·v² over bins `at`
+/// (u, v in bins); `None` if the normal equations are singular.
+fn quadratic_fit(at: &[usize], n: usize, field: &[f64]) -> Option<[f64; 6]> {
+    let k = 6;
     let mut m = [[0.0f64; 6]; 6];
     let mut y = [0.0f64; 6];
     for &b in at {
