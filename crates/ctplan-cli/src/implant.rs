@@ -22,6 +22,9 @@ pub struct Args {
     /// Also write a printable mesh of the implant (single input; .stl, .ply, .obj or .glb).
     #[arg(long)]
     mesh: Option<PathBuf>,
+    /// Also write the completed skull (defective skull ∪ implant; single input), same grid and type.
+    #[arg(long)]
+    completed: Option<PathBuf>,
     /// Print a JSON report.
     #[arg(long)]
     json: bool,
@@ -54,10 +57,17 @@ fn like_input(input: &AnyVolume, implant: &Mask) -> AnyVolume {
     }
 }
 
+/// Extra outputs of a single-file run.
+#[derive(Default, Clone, Copy)]
+struct Extras<'a> {
+    mesh: Option<&'a Path>,
+    completed: Option<&'a Path>,
+}
+
 fn one(
     input: &Path,
     output: &Path,
-    mesh: Option<&Path>,
+    extras: Extras,
     prior: Option<&ShapePrior>,
 ) -> Result<serde_json::Value> {
     let t0 = Instant::now();
@@ -74,10 +84,23 @@ fn one(
         &like_input(&img.volume, &d.implant),
         &ctplan_io::WriteOptions::default(),
     )?;
+    if let Some(c) = extras.completed {
+        let skull = Mask {
+            data: (defective.data.iter().zip(&d.implant.data))
+                .map(|(a, b)| (a | b).min(1))
+                .collect(),
+            ..defective.clone()
+        };
+        ctplan_io::write(
+            c,
+            &like_input(&img.volume, &skull),
+            &ctplan_io::WriteOptions::default(),
+        )?;
+    }
     let t_write = t.elapsed().as_secs_f64();
     let mut mesh_secs = 0.0;
     let mut mesh_report = serde_json::Value::Null;
-    if let Some(m) = mesh {
+    if let Some(m) = extras.mesh {
         let t = Instant::now();
         let (tm, report, _) = crate::mesh::build(
             &d.implant,
@@ -128,8 +151,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
         Some(ShapePrior::shipped())
     };
     if a.input.is_dir() {
-        if a.mesh.is_some() {
-            bail!("--mesh takes a single input file");
+        if a.mesh.is_some() || a.completed.is_some() {
+            bail!("--mesh and --completed take a single input file");
         }
         std::fs::create_dir_all(&a.output)
             .with_context(|| format!("{}: cannot create folder", a.output.display()))?;
@@ -138,7 +161,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
             .par_iter()
             .map(|(name, p)| {
                 let out = a.output.join(p.file_name().unwrap());
-                (name.clone(), one(p, &out, None, prior))
+                (name.clone(), one(p, &out, Extras::default(), prior))
             })
             .collect();
         let mut failed = 0;
@@ -161,7 +184,11 @@ pub fn run(a: Args) -> Result<ExitCode> {
             ExitCode::SUCCESS
         });
     }
-    let v = one(&a.input, &a.output, a.mesh.as_deref(), prior)?;
+    let extras = Extras {
+        mesh: a.mesh.as_deref(),
+        completed: a.completed.as_deref(),
+    };
+    let v = one(&a.input, &a.output, extras, prior)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {

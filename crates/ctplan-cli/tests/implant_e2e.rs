@@ -103,6 +103,7 @@ fn skullbreak_input_gets_a_plausible_watertight_implant() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let (out, mesh) = (tmp.path().join("implant.nii.gz"), tmp.path().join("i.stl"));
+    let completed = tmp.path().join("completed.nii.gz");
     let o = ctplan(&[
         "implant",
         s(&input),
@@ -110,9 +111,20 @@ fn skullbreak_input_gets_a_plausible_watertight_implant() {
         s(&out),
         "--mesh",
         s(&mesh),
+        "--completed",
+        s(&completed),
         "--json",
     ]);
     ok(&o);
+    let (d, i, c) = (
+        ctplan_io::read_mask(&input).unwrap(),
+        ctplan_io::read_mask(&out).unwrap(),
+        ctplan_io::read_mask(&completed).unwrap(),
+    );
+    assert!(
+        (d.data.iter().zip(&i.data).zip(&c.data)).all(|((d, i), c)| *c == (d | i)),
+        "completed skull = defective ∪ implant"
+    );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let ml = assert_plausible("skullbreak", &input, &out);
     assert!(v["mesh"]["printable"].as_bool().unwrap());
