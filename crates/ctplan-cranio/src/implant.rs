@@ -41,6 +41,10 @@ pub struct DesignOptions {
     pub blend_deg: f64,
     /// How many templates of the shape prior are averaged.
     pub templates: usize,
+    /// A voxel belongs to the implant when its centre lies between the filled inner and outer
+    /// radius widened by this margin, mm: the fields are averages (of templates, of bilinear
+    /// samples, of the harmonic fill) that pull the extreme radii of bone voxels inwards.
+    pub surface_margin_mm: f64,
 }
 
 impl Default for DesignOptions {
@@ -52,6 +56,7 @@ impl Default for DesignOptions {
             match_deg: 8.0,
             blend_deg: 5.0,
             templates: 10,
+            surface_margin_mm: 0.2,
         }
     }
 }
@@ -416,6 +421,7 @@ pub fn design(
         .map(|a| ((hi[a].ceil() + 1.0).max(0.0) as usize).min(dims[a]))
         .collect();
     let mut implant = defective.map(|_| 0u8);
+    let margin = o.surface_margin_mm;
     let rows: Vec<(usize, usize)> = (start[2]..end[2])
         .flat_map(|k| (start[1]..end[1]).map(move |j| (j, k)))
         .collect();
@@ -437,7 +443,7 @@ pub fn design(
                     continue;
                 }
                 let r = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
-                if r >= r_in[b] && r <= r_out[b] {
+                if r >= r_in[b] - margin && r <= r_out[b] + margin {
                     out.push(id);
                 }
             }
@@ -826,7 +832,7 @@ mod tests {
     fn fills_the_phantom_defect_and_refuses_an_intact_skull() {
         let p = skull(&PhantomSpec::default());
         let d = design(&p.defective, None, &DesignOptions::default()).unwrap();
-        // Measured 0.87 without a prior; a floor against regressions.
+        // Measured 0.919 without a prior; a floor against regressions.
         let score = dsc(&d.implant, &p.implant);
         assert!(score > 0.8, "DSC {score}");
         assert!(
@@ -858,8 +864,8 @@ mod tests {
         assert_eq!(d.templates.len(), 1);
         let with = dsc(&d.implant, &p.implant);
         let without = dsc(&design(&p.defective, None, &o).unwrap().implant, &p.implant);
-        // Measured 0.899 with the template, 0.886 without.
-        assert!(with > 0.88 && with > without, "{with} vs {without}");
+        // Measured 0.921 with the template, 0.919 without.
+        assert!(with > 0.9 && with > without, "{with} vs {without}");
     }
 
     #[test]
