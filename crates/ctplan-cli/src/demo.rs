@@ -105,7 +105,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         &a.out.join("report.json"),
         serde_json::to_string_pretty(&report)?.as_bytes(),
     )?;
-    let ml = |m: &Mask| m.count_nonzero() as f64 * m.voxel_volume_mm3() / 1000.0;
+    let ml = Mask::nonzero_ml;
     println!(
         "ctplan demo: synthetic skull {:?} voxels at {:?} mm",
         p.complete.dims, p.complete.geometry.spacing

@@ -114,7 +114,7 @@ fn one(
         mesh_report = serde_json::json!({"path": m, "faces": report.faces,
             "printable": report.printable(), "volume_ml": report.volume_ml});
     }
-    let ml = d.implant.count_nonzero() as f64 * d.implant.voxel_volume_mm3() / 1000.0;
+    let ml = d.implant.nonzero_ml();
     Ok(serde_json::json!({
         "input": input,
         "output": output,
@@ -131,7 +131,7 @@ fn one(
 
 /// The implant's extent in patient space: LPS minimum and maximum corners (mm) of its voxels'
 /// centres, and the box sizes.
-pub fn world_box(m: &Mask) -> serde_json::Value {
+fn world_box(m: &Mask) -> serde_json::Value {
     let Some((lo, hi)) = ctplan_cranio::skull::world_bounds(m) else {
         return serde_json::Value::Null;
     };

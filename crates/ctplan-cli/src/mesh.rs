@@ -156,7 +156,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         .map(|(k, v)| (k.to_string(), v.into()))
         .collect();
     secs.insert("write".into(), t.elapsed().as_secs_f64().into());
-    let voxel_ml = mask.count_nonzero() as f64 * mask.voxel_volume_mm3() / 1000.0;
+    let voxel_ml = mask.nonzero_ml();
     if a.json {
         let out = Output {
             input: &a.mask,

@@ -76,7 +76,7 @@ enum Command {
 }
 
 fn ml(m: &Mask) -> f64 {
-    m.count_nonzero() as f64 * m.voxel_volume_mm3() / 1000.0
+    m.nonzero_ml()
 }
 
 fn write_mask_like(path: &Path, m: &Mask) -> Result<()> {

@@ -97,6 +97,11 @@ impl<T: Scalar> Volume<T> {
         self.data.iter().filter(|v| v.is_nonzero()).count()
     }
 
+    /// Volume of the non-zero voxels in mL.
+    pub fn nonzero_ml(&self) -> f64 {
+        self.count_nonzero() as f64 * self.voxel_volume_mm3() / 1000.0
+    }
+
     /// Check that `other` lies on the same grid (sizes and geometry within `tol` mm).
     pub fn check_same_grid<U: Scalar>(&self, other: &Volume<U>, tol: f64) -> Result<(), CoreError> {
         if self.dims != other.dims {

@@ -531,7 +531,7 @@ mod tests {
                 assert_eq!(c, d | i, "{style:?}");
                 assert_eq!(d & i, 0, "{style:?}");
             }
-            let ml = a.implant.count_nonzero() as f64 * complete.voxel_volume_mm3() / 1000.0;
+            let ml = a.implant.nonzero_ml();
             assert!((1.0..150.0).contains(&ml), "{style:?}: {ml} mL");
             let b = inject(&complete, style, &mut Rng::derive(3, "phantom")).unwrap();
             assert_eq!(a.implant, b.implant, "{style:?} reproducible");

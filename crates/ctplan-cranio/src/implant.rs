@@ -105,8 +105,8 @@ pub(crate) struct Map {
 }
 
 impl Map {
-    /// Bin of a direction vector (None outside the vault disk), with its map position in bins.
-    fn bin_of(&self, d: [f64; 3]) -> Option<(usize, f64, f64)> {
+    /// Bin of a direction vector (None outside the vault disk).
+    fn bin_of(&self, d: [f64; 3]) -> Option<usize> {
         let r = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
         if r == 0.0 {
             return None;
@@ -124,7 +124,7 @@ impl Map {
         let u = theta * c / self.bin + self.half;
         let v = theta * s / self.bin + self.half;
         let (iu, iv) = (u.floor() as usize, v.floor() as usize);
-        (iu < self.n && iv < self.n).then_some((iu + self.n * iv, u, v))
+        (iu < self.n && iv < self.n).then_some(iu + self.n * iv)
     }
 
     /// Map coordinates of the centre of bin `b`, radians.
@@ -233,7 +233,7 @@ pub(crate) fn shell(
     for &i in &idx {
         let p = world(i);
         let d = [p[0] - centre[0], p[1] - centre[1], p[2] - centre[2]];
-        if let Some((b, _, _)) = map.bin_of(d) {
+        if let Some(b) = map.bin_of(d) {
             let r = dist(&p, &centre);
             r_in[b] = r_in[b].min(r);
             r_out[b] = r_out[b].max(r);
@@ -257,18 +257,13 @@ fn dist(p: &[f64; 3], q: &[f64; 3]) -> f64 {
 /// radius is at least half the outer one; solid bone is not a skull).
 fn is_skull_like(m: &Mask, s: &Shell) -> Result<(), DesignError> {
     let g = SkullGuard::default();
-    let ml = m.count_nonzero() as f64 * m.voxel_volume_mm3() / 1000.0;
-    if !(g.min_volume_ml..=g.max_volume_ml).contains(&ml) {
-        return Err(DesignError::NotASkull(format!(
-            "{ml:.1} mL of bone, a skull has {}–{} mL",
-            g.min_volume_ml, g.max_volume_ml
-        )));
-    }
+    let ml = m.nonzero_ml();
     let e = world_extent(m).unwrap_or([0.0; 3]);
-    if e[0].min(e[1]) < g.min_extent_mm || e[0].max(e[1]) > g.max_extent_mm {
+    if !g.accepts_size(ml, e) {
         return Err(DesignError::NotASkull(format!(
-            "{:.0} × {:.0} mm left–right × anterior–posterior, a head is {}–{} mm",
-            e[0], e[1], g.min_extent_mm, g.max_extent_mm
+            "{ml:.1} mL of bone, {:.0} × {:.0} mm left–right × anterior–posterior; a skull has \
+             {}–{} mL and is {}–{} mm wide",
+            e[0], e[1], g.min_volume_ml, g.max_volume_ml, g.min_extent_mm, g.max_extent_mm
         )));
     }
     let known: Vec<usize> = (0..s.r_out.len()).filter(|&b| s.known(b)).collect();
@@ -436,7 +431,7 @@ pub fn design(
                 }
                 let p = g.index_to_world([i as f64, j as f64, k as f64]);
                 let d = [p[0] - centre[0], p[1] - centre[1], p[2] - centre[2]];
-                let Some((b, _, _)) = map.bin_of(d) else {
+                let Some(b) = map.bin_of(d) else {
                     continue;
                 };
                 if !region[b] || !(defect[b] || known_bins[b]) {
@@ -465,44 +460,14 @@ pub fn design(
     })
 }
 
-/// The empty regions of the map that do not reach the disk's edge, as lists of bins; tiny
-/// gaps (a few bins) are sampling holes, not defects.
+/// The empty regions of the map that do not reach the disk's edge (within 3 bins of it), as
+/// lists of bins; tiny gaps (a few bins) are sampling holes, not defects.
 fn enclosed_regions(empty: &[bool], map: &Map) -> Vec<Vec<usize>> {
     let n = map.n;
-    let mut label = vec![false; n * n];
-    let mut comps = Vec::new();
-    for start in 0..n * n {
-        if !empty[start] || label[start] {
-            continue;
-        }
-        let mut stack = vec![start];
-        let mut members = Vec::new();
-        let mut open = false;
-        label[start] = true;
-        while let Some(b) = stack.pop() {
-            members.push(b);
-            let (iu, iv) = (b % n, b / n);
-            if map.disk_margin(iu, iv) < 3.0 {
-                open = true;
-            }
-            for (du, dv) in [(-1i64, 0i64), (1, 0), (0, -1), (0, 1)] {
-                let (u, v) = (iu as i64 + du, iv as i64 + dv);
-                if u < 0 || v < 0 || u >= n as i64 || v >= n as i64 {
-                    open = true;
-                    continue;
-                }
-                let nb = u as usize + n * v as usize;
-                if empty[nb] && !label[nb] {
-                    label[nb] = true;
-                    stack.push(nb);
-                }
-            }
-        }
-        if !open && members.len() > 20 {
-            comps.push(members);
-        }
-    }
-    comps
+    components(empty, n)
+        .into_iter()
+        .filter(|c| c.len() > 20 && c.iter().all(|&b| map.disk_margin(b % n, b / n) >= 3.0))
+        .collect()
 }
 
 /// 4-connected components of a set of bins.

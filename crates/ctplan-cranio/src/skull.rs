@@ -33,6 +33,16 @@ pub struct SkullGuard {
     pub min_border_fraction: f64,
 }
 
+impl SkullGuard {
+    /// Bone volume (mL) and world extents (mm, L–R and A–P used) within the guard's ranges.
+    pub fn accepts_size(&self, ml: f64, extent: [f64; 3]) -> bool {
+        let ok_ext = |e: f64| (self.min_extent_mm..=self.max_extent_mm).contains(&e);
+        (self.min_volume_ml..=self.max_volume_ml).contains(&ml)
+            && ok_ext(extent[0])
+            && ok_ext(extent[1])
+    }
+}
+
 impl Default for SkullGuard {
     fn default() -> Self {
         // Adult skull bone: 300–900 mL; cropped scans keep less. Heads are 120–220 mm wide.
@@ -109,18 +119,13 @@ pub fn clean(mask: &Mask, guard: &SkullGuard) -> Result<Mask, SkullError> {
             "{ml:.0} mL ({:.0}×{:.0}×{:.0} mm)",
             ext[0], ext[1], ext[2]
         ));
-        let ok_ext = |e: f64| (guard.min_extent_mm..=guard.max_extent_mm).contains(&e);
         let centred = centre_index(&m).is_some_and(|c| {
             (0..2).all(|a| {
                 let f = c[a] / (mask.dims[a].max(2) - 1) as f64;
                 f >= guard.min_border_fraction && f <= 1.0 - guard.min_border_fraction
             })
         });
-        if (guard.min_volume_ml..=guard.max_volume_ml).contains(&ml)
-            && ok_ext(ext[0])
-            && ok_ext(ext[1])
-            && centred
-        {
+        if guard.accepts_size(ml, ext) && centred {
             return Ok(m);
         }
     }
