@@ -1,0 +1,228 @@
+//! Finding DICOM files: a folder walked recursively (any file names, nested folders), zip
+//! archives opened in place, and each candidate recognised by content (the `DICM` marker of a
+//! PS3.10 file), never by its name.
+
+use std::fmt;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use dicom_dictionary_std::tags;
+use dicom_object::{DefaultDicomObject, OpenFileOptions};
+
+use crate::DicomError;
+
+/// Where a DICOM file's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Origin {
+    /// A file on disk.
+    File(PathBuf),
+    /// An entry of a zip archive.
+    Zip { archive: PathBuf, entry: String },
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File(p) => write!(f, "{}", p.display()),
+            Origin::Zip { archive, entry } => write!(f, "{}!{entry}", archive.display()),
+        }
+    }
+}
+
+impl Origin {
+    /// A path naming this origin in messages (`archive.zip!entry` for archive entries).
+    pub fn display_path(&self) -> PathBuf {
+        PathBuf::from(self.to_string())
+    }
+
+    /// All bytes of the file.
+    pub fn read(&self) -> Result<Vec<u8>, DicomError> {
+        match self {
+            Origin::File(p) => std::fs::read(p).map_err(|e| DicomError::new(p, os_message(&e))),
+            Origin::Zip { archive, entry } => {
+                let file =
+                    File::open(archive).map_err(|e| DicomError::new(archive, os_message(&e)))?;
+                let mut zip = zip::ZipArchive::new(file).map_err(|e| {
+                    DicomError::new(archive, format!("not a readable zip archive: {e}"))
+                })?;
+                let mut f = zip
+                    .by_name(entry)
+                    .map_err(|e| DicomError::new(self.display_path(), e.to_string()))?;
+                let mut out = Vec::with_capacity(f.size() as usize);
+                f.read_to_end(&mut out)
+                    .map_err(|e| DicomError::new(self.display_path(), e.to_string()))?;
+                Ok(out)
+            }
+        }
+    }
+
+    /// Parse the file; with `headers_only` stop before the pixel data (fast, for scanning).
+    pub fn open(&self, headers_only: bool) -> Result<DefaultDicomObject, DicomError> {
+        let opts = if headers_only {
+            OpenFileOptions::new().read_until(tags::PIXEL_DATA)
+        } else {
+            OpenFileOptions::new()
+        };
+        let parsed = match self {
+            Origin::File(p) => opts.open_file(p),
+            Origin::Zip { .. } => {
+                let bytes = self.read()?;
+                if !is_part10(&bytes) {
+                    return Err(DicomError::new(self.display_path(), NOT_DICOM));
+                }
+                opts.from_reader(&bytes[128..])
+            }
+        };
+        parsed.map_err(|e| DicomError::new(self.display_path(), parse_message(&e)))
+    }
+}
+
+pub(crate) const NOT_DICOM: &str = "not a DICOM file (no DICM marker at byte 128)";
+
+/// True if the bytes start like a DICOM PS3.10 file (128-byte preamble, then `DICM`).
+pub(crate) fn is_part10(head: &[u8]) -> bool {
+    head.len() >= 132 && &head[128..132] == b"DICM"
+}
+
+/// True if the file on disk starts like a DICOM PS3.10 file.
+pub fn is_dicom_file(path: &Path) -> bool {
+    let mut head = [0u8; 132];
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && is_part10(&head)
+}
+
+fn is_zip(path: &Path) -> bool {
+    let mut head = [0u8; 4];
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && head == *b"PK\x03\x04"
+}
+
+/// A file that was looked at and left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub origin: Origin,
+    pub reason: String,
+}
+
+/// Every DICOM candidate below `root` (a folder, a zip archive or one file), in path order, and
+/// the files that are not DICOM.
+pub fn find(root: &Path) -> Result<(Vec<Origin>, Vec<Skipped>), DicomError> {
+    let meta = std::fs::metadata(root).map_err(|e| DicomError::new(root, os_message(&e)))?;
+    let mut found = Vec::new();
+    let mut skipped = Vec::new();
+    if meta.is_dir() {
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            let rd = std::fs::read_dir(&dir).map_err(|e| DicomError::new(&dir, os_message(&e)))?;
+            for entry in rd {
+                let entry = entry.map_err(|e| DicomError::new(&dir, os_message(&e)))?;
+                let path = entry.path();
+                let ft = entry
+                    .file_type()
+                    .map_err(|e| DicomError::new(&path, os_message(&e)))?;
+                if ft.is_dir() {
+                    stack.push(path);
+                } else {
+                    classify(&path, &mut found, &mut skipped);
+                }
+            }
+        }
+    } else {
+        classify(root, &mut found, &mut skipped);
+    }
+    found.sort();
+    skipped.sort_by(|a, b| a.origin.cmp(&b.origin));
+    Ok((found, skipped))
+}
+
+fn classify(path: &Path, found: &mut Vec<Origin>, skipped: &mut Vec<Skipped>) {
+    if is_dicom_file(path) {
+        found.push(Origin::File(path.to_path_buf()));
+    } else if is_zip(path) {
+        match zip_entries(path) {
+            Ok((f, s)) => {
+                found.extend(f);
+                skipped.extend(s);
+            }
+            Err(reason) => skipped.push(Skipped {
+                origin: Origin::File(path.to_path_buf()),
+                reason,
+            }),
+        }
+    } else {
+        let reason = match std::fs::metadata(path) {
+            Ok(m) if m.len() < 132 => format!("not a DICOM file ({} bytes)", m.len()),
+            Ok(_) => NOT_DICOM.to_string(),
+            Err(e) => os_message(&e),
+        };
+        skipped.push(Skipped {
+            origin: Origin::File(path.to_path_buf()),
+            reason,
+        });
+    }
+}
+
+type Entries = (Vec<Origin>, Vec<Skipped>);
+
+fn zip_entries(path: &Path) -> Result<Entries, String> {
+    let file = File::open(path).map_err(|e| os_message(&e))?;
+    let mut zip =
+        zip::ZipArchive::new(file).map_err(|e| format!("not a readable zip archive: {e}"))?;
+    let mut found = Vec::new();
+    let mut skipped = Vec::new();
+    for i in 0..zip.len() {
+        let mut f = zip
+            .by_index(i)
+            .map_err(|e| format!("zip entry {i} unreadable: {e}"))?;
+        if f.is_dir() {
+            continue;
+        }
+        let origin = Origin::Zip {
+            archive: path.to_path_buf(),
+            entry: f.name().to_string(),
+        };
+        let mut head = Vec::with_capacity(132);
+        let ok = (&mut f).take(132).read_to_end(&mut head).is_ok();
+        if ok && is_part10(&head) {
+            found.push(origin);
+        } else {
+            skipped.push(Skipped {
+                origin,
+                reason: NOT_DICOM.to_string(),
+            });
+        }
+    }
+    Ok((found, skipped))
+}
+
+pub(crate) fn os_message(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or folder".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => e.to_string(),
+    }
+}
+
+/// dicom-rs errors chain their causes; a truncated file reads as "unexpected end of file".
+pub(crate) fn parse_message(e: &dyn std::error::Error) -> String {
+    let mut msg = format!("cannot parse DICOM: {e}");
+    let mut src = e.source();
+    let mut depth = 0;
+    while let Some(s) = src {
+        msg.push_str(&format!(": {s}"));
+        src = s.source();
+        depth += 1;
+        if depth > 4 {
+            break;
+        }
+    }
+    if msg.contains("failed to fill whole buffer") || msg.contains("UnexpectedEof") {
+        msg.push_str(" (the file is truncated)");
+    }
+    msg
+}

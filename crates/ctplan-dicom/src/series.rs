@@ -1,0 +1,655 @@
+//! Series: scanning a folder into studies and series, choosing one, and loading it as a volume.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use ctplan_core::resample::{Interpolation, resample};
+use ctplan_core::{AnyVolume, Geometry, Scalar, Volume};
+use dicom_core::value::Value;
+use dicom_dictionary_std::tags;
+use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
+use dicom_object::DefaultDicomObject;
+use dicom_pixeldata::PixelDecoder;
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+use rayon::prelude::*;
+
+use crate::DicomError;
+use crate::files::{Skipped, find};
+use crate::header::{Frame, Instance, MEDIA_STORAGE_DIRECTORY};
+use crate::layout::{Layout, SliceSource, plan};
+
+/// One series: its files' headers and the grid they map to.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub study_uid: String,
+    pub series_uid: String,
+    pub modality: String,
+    pub description: String,
+    pub series_number: Option<i64>,
+    pub kernel: String,
+    pub transfer_syntax: String,
+    pub rows: u32,
+    pub cols: u32,
+    pub slice_thickness: Option<f64>,
+    pub instances: Vec<Instance>,
+    /// The grid the frames map to, or why they do not form a volume.
+    pub layout: Result<Layout, String>,
+}
+
+impl Series {
+    /// Number of image frames (slices) in the series, duplicates included.
+    pub fn frames(&self) -> usize {
+        self.instances.iter().map(|i| i.frames.len()).sum()
+    }
+
+    /// True if the series holds pixel data that could form a volume (not a report, not a scout).
+    pub fn is_image(&self) -> bool {
+        self.frames() > 0 && !self.instances.iter().all(Instance::is_localizer)
+    }
+
+    /// Human-readable transfer syntax name.
+    pub fn transfer_syntax_name(&self) -> String {
+        transfer_syntax_name(&self.transfer_syntax)
+    }
+
+    /// Voxel spacing (x, y, z) in mm, when the series is a volume.
+    pub fn spacing(&self) -> Option<[f64; 3]> {
+        self.layout.as_ref().ok().map(|l| l.geometry.spacing)
+    }
+
+    fn frame_list(&self) -> (Vec<(usize, u32)>, Vec<Frame>, Vec<i64>) {
+        let mut refs = Vec::new();
+        let mut frames = Vec::new();
+        let mut keys = Vec::new();
+        for (i, inst) in self.instances.iter().enumerate() {
+            for (k, f) in inst.frames.iter().enumerate() {
+                refs.push((i, k as u32));
+                frames.push(f.clone());
+                keys.push(inst.instance_number.unwrap_or(i64::MAX));
+            }
+        }
+        (refs, frames, keys)
+    }
+}
+
+pub(crate) fn transfer_syntax_name(uid: &str) -> String {
+    TransferSyntaxRegistry
+        .get(uid)
+        .map(|ts| ts.name().to_string())
+        .unwrap_or_else(|| format!("unknown transfer syntax {uid}"))
+}
+
+/// The series found below a folder (or in a zip archive or one file), and what was left out.
+#[derive(Debug, Clone)]
+pub struct Scan {
+    pub root: PathBuf,
+    /// Ordered by study, then series number, then UID.
+    pub series: Vec<Series>,
+    /// Files that are not DICOM, could not be parsed, or are file-set indexes (DICOMDIR).
+    pub skipped: Vec<Skipped>,
+}
+
+/// Walk `root` and group every DICOM file by StudyInstanceUID / SeriesInstanceUID, reading only
+/// headers (stops before the pixel data).
+pub fn scan(root: &Path) -> Result<Scan, DicomError> {
+    let (found, mut skipped) = find(root)?;
+    let parsed: Vec<Result<Instance, Skipped>> = found
+        .into_par_iter()
+        .map(|origin| match origin.open(true) {
+            Ok(obj) => {
+                let inst = Instance::from_object(origin.clone(), &obj);
+                if inst.sop_class_uid == MEDIA_STORAGE_DIRECTORY {
+                    Err(Skipped {
+                        origin,
+                        reason: "DICOMDIR (a file-set index; the files it lists are read directly)"
+                            .to_string(),
+                    })
+                } else {
+                    Ok(inst)
+                }
+            }
+            Err(e) => Err(Skipped {
+                origin,
+                reason: e.message,
+            }),
+        })
+        .collect();
+    let mut groups: BTreeMap<(String, String), Vec<Instance>> = BTreeMap::new();
+    for p in parsed {
+        match p {
+            Ok(inst) => groups
+                .entry((inst.study_uid.clone(), inst.series_uid.clone()))
+                .or_default()
+                .push(inst),
+            Err(s) => skipped.push(s),
+        }
+    }
+    skipped.sort_by(|a, b| a.origin.cmp(&b.origin));
+    let mut series: Vec<Series> = groups
+        .into_values()
+        .map(|instances| {
+            let first = &instances[0];
+            let mut s = Series {
+                study_uid: first.study_uid.clone(),
+                series_uid: first.series_uid.clone(),
+                modality: first.modality.clone(),
+                description: first.series_description.clone(),
+                series_number: first.series_number,
+                kernel: first.kernel.clone(),
+                transfer_syntax: first.transfer_syntax.clone(),
+                rows: first.rows,
+                cols: first.cols,
+                slice_thickness: first.frames.first().and_then(|f| f.slice_thickness),
+                layout: Err(String::new()),
+                instances,
+            };
+            s.layout = layout_of(&s);
+            s
+        })
+        .collect();
+    series.sort_by(|a, b| {
+        (&a.study_uid, a.series_number, &a.series_uid).cmp(&(
+            &b.study_uid,
+            b.series_number,
+            &b.series_uid,
+        ))
+    });
+    Ok(Scan {
+        root: root.to_path_buf(),
+        series,
+        skipped,
+    })
+}
+
+fn layout_of(s: &Series) -> Result<Layout, String> {
+    if s.frames() == 0 {
+        return Err("no image pixel data".to_string());
+    }
+    if let Some(i) = s
+        .instances
+        .iter()
+        .find(|i| i.rows != s.rows || i.cols != s.cols)
+    {
+        return Err(format!(
+            "images of different sizes ({}×{} and {}×{}, {}): not one volume",
+            s.cols, s.rows, i.cols, i.rows, i.origin
+        ));
+    }
+    if let Some(i) = s.instances.iter().find(|i| i.samples_per_pixel != 1) {
+        return Err(format!(
+            "{} samples per pixel (colour) in {}: not a CT volume",
+            i.samples_per_pixel, i.origin
+        ));
+    }
+    let (_, frames, keys) = s.frame_list();
+    let mut l = plan(&frames, &keys)?;
+    l.dims[0] = s.cols as usize;
+    l.dims[1] = s.rows as usize;
+    Ok(l)
+}
+
+/// How to load a series.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LoadOptions {
+    /// Resample a gantry-tilted (sheared) grid onto an orthogonal one (trilinear), instead of
+    /// keeping the oblique direction matrix.
+    pub deskew: bool,
+}
+
+/// A series loaded as a volume.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// Values in Hounsfield units (RescaleSlope/Intercept applied): `i16` when every slope and
+    /// intercept is an integer and the values fit, else `i32`, else `f32`.
+    pub volume: AnyVolume,
+    pub series_uid: String,
+    pub layout: Layout,
+    /// What the reader noticed: duplicates, gaps, interpolation, tilt, resampling.
+    pub notes: Vec<String>,
+}
+
+impl Scan {
+    /// Choose a series: by SeriesInstanceUID, a unique UID prefix, or SeriesNumber; without a
+    /// selector, the only series, or else the only image series with more than two slices that
+    /// is not a localizer.
+    pub fn select(&self, selector: Option<&str>) -> Result<&Series, DicomError> {
+        let err = |msg: String| DicomError::new(&self.root, msg);
+        let listing = || {
+            self.series
+                .iter()
+                .map(|s| {
+                    format!(
+                        "\n  {}  #{} {} {:?} ({} slices)",
+                        s.series_uid,
+                        s.series_number.map(|n| n.to_string()).unwrap_or_default(),
+                        s.modality,
+                        s.description,
+                        s.frames()
+                    )
+                })
+                .collect::<String>()
+        };
+        if self.series.is_empty() {
+            let why = if self.skipped.is_empty() {
+                "no DICOM files found".to_string()
+            } else {
+                format!(
+                    "no readable DICOM series ({} file(s) skipped, first: {}: {})",
+                    self.skipped.len(),
+                    self.skipped[0].origin,
+                    self.skipped[0].reason
+                )
+            };
+            return Err(err(why));
+        }
+        if let Some(sel) = selector {
+            if let Some(s) = self.series.iter().find(|s| s.series_uid == sel) {
+                return Ok(s);
+            }
+            let by_prefix: Vec<&Series> = self
+                .series
+                .iter()
+                .filter(|s| s.series_uid.starts_with(sel))
+                .collect();
+            if by_prefix.len() == 1 {
+                return Ok(by_prefix[0]);
+            }
+            let by_number: Vec<&Series> = self
+                .series
+                .iter()
+                .filter(|s| s.series_number.is_some_and(|n| n.to_string() == sel))
+                .collect();
+            if by_number.len() == 1 {
+                return Ok(by_number[0]);
+            }
+            return Err(err(format!(
+                "no single series matches {sel:?} (UID, UID prefix or series number); series here:{}",
+                listing()
+            )));
+        }
+        if self.series.len() == 1 {
+            return Ok(&self.series[0]);
+        }
+        let volumes: Vec<&Series> = self
+            .series
+            .iter()
+            .filter(|s| s.is_image() && s.frames() > 2)
+            .collect();
+        if volumes.len() == 1 {
+            return Ok(volumes[0]);
+        }
+        Err(err(format!(
+            "{} series here; choose one as PATH#SERIES (UID, UID prefix or series number):{}",
+            self.series.len(),
+            listing()
+        )))
+    }
+}
+
+/// Split `PATH#SERIES` into the path and the optional series selector.
+pub fn split_selector(spec: &Path) -> (PathBuf, Option<String>) {
+    let s = spec.to_string_lossy();
+    if !spec.exists()
+        && let Some((path, sel)) = s.rsplit_once('#')
+        && !sel.is_empty()
+    {
+        return (PathBuf::from(path), Some(sel.to_string()));
+    }
+    (spec.to_path_buf(), None)
+}
+
+/// Read a series as a volume from `PATH` or `PATH#SERIES` (a folder, zip archive or file).
+pub fn read_series(spec: &Path, opts: LoadOptions) -> Result<Loaded, DicomError> {
+    let (path, selector) = split_selector(spec);
+    let scan = scan(&path)?;
+    let series = scan.select(selector.as_deref())?;
+    load(series, opts)
+}
+
+/// Load one series as a volume.
+pub fn load(series: &Series, opts: LoadOptions) -> Result<Loaded, DicomError> {
+    let first = &series.instances[0].origin;
+    let layout = series.layout.clone().map_err(|msg| {
+        DicomError::new(
+            first.display_path(),
+            format!("series {}: {msg}", series.series_uid),
+        )
+    })?;
+    for inst in &series.instances {
+        let supported = TransferSyntaxRegistry
+            .get(&inst.transfer_syntax)
+            .is_some_and(|ts| ts.can_decode_all());
+        if !supported {
+            return Err(DicomError::new(
+                inst.origin.display_path(),
+                format!(
+                    "unsupported transfer syntax: {} ({}); supported: uncompressed, deflated, RLE, JPEG baseline/extended/lossless, JPEG 2000",
+                    transfer_syntax_name(&inst.transfer_syntax),
+                    inst.transfer_syntax
+                ),
+            ));
+        }
+    }
+    let (refs, frames, _) = series.frame_list();
+    let integral = frames
+        .iter()
+        .all(|f| f.slope.fract() == 0.0 && f.intercept.fract() == 0.0);
+    let mut notes = layout.problems();
+    let volume = if integral {
+        let (lo, hi) = stored_bounds(series, &frames);
+        if lo >= i16::MIN as f64 && hi <= i16::MAX as f64 {
+            AnyVolume::I16(assemble::<i16>(series, &layout, &refs, &frames)?)
+        } else {
+            let v = assemble::<i32>(series, &layout, &refs, &frames)?;
+            let (mn, mx) = v
+                .data
+                .par_iter()
+                .fold(|| (i32::MAX, i32::MIN), |(a, b), &x| (a.min(x), b.max(x)))
+                .reduce(
+                    || (i32::MAX, i32::MIN),
+                    |(a, b), (c, d)| (a.min(c), b.max(d)),
+                );
+            if mn >= i16::MIN as i32 && mx <= i16::MAX as i32 {
+                AnyVolume::I16(v.map(|x| x as i16))
+            } else {
+                AnyVolume::I32(v)
+            }
+        }
+    } else {
+        AnyVolume::F32(assemble::<f32>(series, &layout, &refs, &frames)?)
+    };
+    if layout.tilt_deg > 0.01 {
+        if opts.deskew {
+            notes.push(format!(
+                "gantry tilt {:.2}° resampled onto an orthogonal grid",
+                layout.tilt_deg
+            ));
+        } else {
+            notes.push(format!(
+                "gantry tilt {:.2}° kept as an oblique (sheared) direction matrix",
+                layout.tilt_deg
+            ));
+        }
+    }
+    let volume = if opts.deskew && layout.tilt_deg > 0.01 {
+        deskew(volume).map_err(|m| DicomError::new(first.display_path(), m))?
+    } else {
+        volume
+    };
+    Ok(Loaded {
+        volume,
+        series_uid: series.series_uid.clone(),
+        layout,
+        notes,
+    })
+}
+
+/// Bounds of the rescaled values implied by BitsStored and PixelRepresentation.
+fn stored_bounds(series: &Series, frames: &[Frame]) -> (f64, f64) {
+    let mut lo = f64::INFINITY;
+    let mut hi = f64::NEG_INFINITY;
+    let (smin, smax) = series
+        .instances
+        .iter()
+        .map(|i| (i.bits_stored(), i.signed()))
+        .fold((0.0f64, 0.0f64), |(mn, mx), (bits, signed)| {
+            let (a, b) = if signed {
+                (
+                    -(2f64.powi(bits as i32 - 1)),
+                    2f64.powi(bits as i32 - 1) - 1.0,
+                )
+            } else {
+                (0.0, 2f64.powi(bits as i32) - 1.0)
+            };
+            (mn.min(a), mx.max(b))
+        });
+    for f in frames {
+        for v in [f.slope * smin + f.intercept, f.slope * smax + f.intercept] {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+    }
+    (lo, hi)
+}
+
+/// Output voxel types: converted from the rescaled value (rounded for integer types).
+trait Output: Scalar + Send + Sync {
+    fn from_value(v: f64) -> Self;
+}
+impl Output for i16 {
+    fn from_value(v: f64) -> Self {
+        v.round() as i16
+    }
+}
+impl Output for i32 {
+    fn from_value(v: f64) -> Self {
+        v.round() as i32
+    }
+}
+impl Output for f32 {
+    fn from_value(v: f64) -> Self {
+        v as f32
+    }
+}
+
+fn assemble<T: Output>(
+    series: &Series,
+    layout: &Layout,
+    refs: &[(usize, u32)],
+    frames: &[Frame],
+) -> Result<Volume<T>, DicomError> {
+    let [nx, ny, nz] = [
+        series.cols as usize,
+        series.rows as usize,
+        layout.slices.len(),
+    ];
+    let plane = nx * ny;
+    // Multi-frame files are opened once and shared; single-frame files are opened per slice.
+    let multi: Vec<Option<DefaultDicomObject>> = series
+        .instances
+        .iter()
+        .map(|inst| {
+            if inst.frames.len() > 1 {
+                inst.origin.open(false).map(Some)
+            } else {
+                Ok(None)
+            }
+        })
+        .collect::<Result<_, _>>()?;
+    let stored = |f: usize| -> Result<Vec<i32>, DicomError> {
+        let (i, k) = refs[f];
+        let inst = &series.instances[i];
+        let opened;
+        let obj = match &multi[i] {
+            Some(o) => o,
+            None => {
+                opened = inst.origin.open(false)?;
+                &opened
+            }
+        };
+        decode_frame(obj, k, inst, plane)
+            .map_err(|m| DicomError::new(inst.origin.display_path(), m))
+    };
+    let mut data = vec![T::from_value(0.0); plane * nz];
+    data.par_chunks_mut(plane)
+        .zip(layout.slices.par_iter())
+        .try_for_each(|(out, src)| -> Result<(), DicomError> {
+            match *src {
+                SliceSource::Copy(f) => {
+                    let v = stored(f)?;
+                    let (s, b) = (frames[f].slope, frames[f].intercept);
+                    for (o, &x) in out.iter_mut().zip(&v) {
+                        *o = T::from_value(s * x as f64 + b);
+                    }
+                }
+                SliceSource::Blend(fa, fb, t) => {
+                    let (va, vb) = (stored(fa)?, stored(fb)?);
+                    let (sa, ba) = (frames[fa].slope, frames[fa].intercept);
+                    let (sb, bb) = (frames[fb].slope, frames[fb].intercept);
+                    for ((o, &a), &b) in out.iter_mut().zip(&va).zip(&vb) {
+                        let a = sa * a as f64 + ba;
+                        let b = sb * b as f64 + bb;
+                        *o = T::from_value((1.0 - t) * a + t * b);
+                    }
+                }
+            }
+            Ok(())
+        })?;
+    let geometry: Geometry = layout.geometry;
+    Volume::from_vec([nx, ny, nz], geometry, data)
+        .map_err(|e| DicomError::new(series.instances[0].origin.display_path(), e.to_string()))
+}
+
+/// The stored values of one frame, masked to BitsStored and sign-extended when signed.
+fn decode_frame(
+    obj: &DefaultDicomObject,
+    frame: u32,
+    inst: &Instance,
+    plane: usize,
+) -> Result<Vec<i32>, String> {
+    let bits = inst.bits_allocated;
+    let stored = inst.bits_stored() as u32;
+    let width = (bits as usize).div_ceil(8);
+    let pixel = obj
+        .element_opt(tags::PIXEL_DATA)
+        .ok()
+        .flatten()
+        .ok_or("no PixelData (the file is truncated or holds no image)")?;
+    let decoded;
+    let native;
+    // Uncompressed pixel data is read as it is (no attribute beyond the pixel layout needed);
+    // encapsulated data goes through dicom-pixeldata's decoders.
+    let bytes: &[u8] = if let Value::Primitive(p) = pixel.value() {
+        native = p.to_bytes();
+        let frame_bytes = plane * width;
+        let start = frame as usize * frame_bytes;
+        native.get(start..start + frame_bytes).ok_or_else(|| {
+            format!(
+                "pixel data holds {} bytes, frame {frame} of {}×{} needs bytes {start}..{} (the file is truncated or damaged)",
+                native.len(),
+                inst.cols,
+                inst.rows,
+                start + frame_bytes
+            )
+        })?
+    } else {
+        decoded = obj
+            .decode_pixel_data_frame(frame)
+            .map_err(|e| format!("cannot decode pixel data of frame {frame}: {e}"))?;
+        decoded.data()
+    };
+    let signed = inst.signed();
+    if ![1, 2, 4].contains(&width) {
+        return Err(format!("unsupported BitsAllocated {bits}"));
+    }
+    if bytes.len() < plane * width {
+        return Err(format!(
+            "pixel data holds {} bytes, a {}×{} frame needs {} (the file is truncated or damaged)",
+            bytes.len(),
+            inst.cols,
+            inst.rows,
+            plane * width
+        ));
+    }
+    let mask: u32 = if stored >= 32 {
+        u32::MAX
+    } else {
+        (1u32 << stored) - 1
+    };
+    let extend = |raw: u32| -> i32 {
+        let v = raw & mask;
+        if signed && stored < 32 && v & (1 << (stored - 1)) != 0 {
+            (v | !mask) as i32
+        } else {
+            v as i32
+        }
+    };
+    let out = match width {
+        1 => bytes[..plane].iter().map(|&b| extend(b as u32)).collect(),
+        2 => bytes[..plane * 2]
+            .chunks_exact(2)
+            .map(|c| extend(u16::from_le_bytes([c[0], c[1]]) as u32))
+            .collect(),
+        _ => bytes[..plane * 4]
+            .chunks_exact(4)
+            .map(|c| extend(u32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+            .collect(),
+    };
+    Ok(out)
+}
+
+fn deskew(volume: AnyVolume) -> Result<AnyVolume, String> {
+    fn run<T: Scalar>(v: &Volume<T>) -> Result<Volume<T>, String> {
+        let g = v.geometry;
+        let axes = g.axis_vectors();
+        let d = g.direction;
+        let r = [d[0][0], d[1][0], d[2][0]];
+        let c = [d[0][1], d[1][1], d[2][1]];
+        let n = [
+            r[1] * c[2] - r[2] * c[1],
+            r[2] * c[0] - r[0] * c[2],
+            r[0] * c[1] - r[1] * c[0],
+        ];
+        let along = |p: [f64; 3], a: [f64; 3]| p[0] * a[0] + p[1] * a[1] + p[2] * a[2];
+        let slice_step = along(axes[2], n);
+        let spacing = [g.spacing[0], g.spacing[1], slice_step.abs()];
+        let frame = [r, c, n];
+        let mut lo = [f64::INFINITY; 3];
+        let mut hi = [f64::NEG_INFINITY; 3];
+        for corner in 0..8 {
+            let idx = [
+                if corner & 1 != 0 {
+                    (v.dims[0] - 1) as f64
+                } else {
+                    0.0
+                },
+                if corner & 2 != 0 {
+                    (v.dims[1] - 1) as f64
+                } else {
+                    0.0
+                },
+                if corner & 4 != 0 {
+                    (v.dims[2] - 1) as f64
+                } else {
+                    0.0
+                },
+            ];
+            let p = g.index_to_world(idx);
+            let rel = [p[0] - g.origin[0], p[1] - g.origin[1], p[2] - g.origin[2]];
+            for a in 0..3 {
+                let t = along(rel, frame[a]);
+                lo[a] = lo[a].min(t);
+                hi[a] = hi[a].max(t);
+            }
+        }
+        let mut dims = [0usize; 3];
+        let mut origin = g.origin;
+        for a in 0..3 {
+            dims[a] = ((hi[a] - lo[a]) / spacing[a] + 1e-6).floor() as usize + 1;
+            for k in 0..3 {
+                origin[k] += lo[a] * frame[a][k];
+            }
+        }
+        let geometry = Geometry {
+            spacing,
+            origin,
+            direction: [[r[0], c[0], n[0]], [r[1], c[1], n[1]], [r[2], c[2], n[2]]],
+        };
+        let fill = v
+            .data
+            .iter()
+            .copied()
+            .fold(None, |m: Option<T>, x| match m {
+                Some(m) if m.to_f64() <= x.to_f64() => Some(m),
+                _ => Some(x),
+            })
+            .unwrap_or_default();
+        resample(v, dims, geometry, Interpolation::Linear, fill).map_err(|e| e.to_string())
+    }
+    Ok(match volume {
+        AnyVolume::I16(v) => AnyVolume::I16(run(&v)?),
+        AnyVolume::I32(v) => AnyVolume::I32(run(&v)?),
+        AnyVolume::F32(v) => AnyVolume::F32(run(&v)?),
+        other => other,
+    })
+}
