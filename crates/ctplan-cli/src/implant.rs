@@ -150,7 +150,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     } else {
         Some(ShapePrior::shipped())
     };
-    if a.input.is_dir() {
+    if a.input.is_dir() && !ctplan_io::is_dicom(&a.input) {
         if a.mesh.is_some() || a.completed.is_some() {
             bail!("--mesh and --completed take a single input file");
         }

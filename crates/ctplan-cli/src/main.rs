@@ -4,6 +4,7 @@
 mod cases;
 mod convert;
 mod demo;
+mod dicom;
 mod eval;
 mod implant;
 mod info;
@@ -44,6 +45,8 @@ enum Command {
     Info(info::Args),
     /// Convert a volume between formats (NRRD, NIfTI, MetaImage), keeping type and geometry.
     Convert(convert::Args),
+    /// DICOM: list the series of a folder, convert one to a volume, de-identify files.
+    Dicom(dicom::Args),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
         Command::Mesh(a) => mesh::run(a),
         Command::Info(a) => info::run(a),
         Command::Convert(a) => convert::run(a),
+        Command::Dicom(a) => dicom::run(a),
     };
     match result {
         Ok(code) => code,

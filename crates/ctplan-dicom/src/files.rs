@@ -94,7 +94,8 @@ pub fn is_dicom_file(path: &Path) -> bool {
         && is_part10(&head)
 }
 
-fn is_zip(path: &Path) -> bool {
+/// True if the file starts like a zip archive.
+pub fn is_zip(path: &Path) -> bool {
     let mut head = [0u8; 4];
     File::open(path)
         .and_then(|mut f| f.read_exact(&mut head))

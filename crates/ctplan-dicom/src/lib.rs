@@ -23,7 +23,7 @@ mod profile_table;
 mod series;
 
 pub use error::DicomError;
-pub use files::{Origin, Skipped, find, is_dicom_file};
+pub use files::{Origin, Skipped, find, is_dicom_file, is_zip};
 pub use header::{Frame, Instance};
 pub use layout::Layout;
 pub use series::{LoadOptions, Loaded, Scan, Series, load, read_series, scan, split_selector};

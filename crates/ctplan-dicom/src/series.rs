@@ -14,7 +14,7 @@ use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use rayon::prelude::*;
 
 use crate::DicomError;
-use crate::files::{Skipped, find};
+use crate::files::{Origin, Skipped, find};
 use crate::header::{Frame, Instance, MEDIA_STORAGE_DIRECTORY};
 use crate::layout::{Layout, SliceSource, plan};
 
@@ -476,8 +476,12 @@ fn assemble<T: Output>(
         .try_for_each(|(out, src)| -> Result<(), DicomError> {
             match *src {
                 SliceSource::Copy(f) => {
-                    let v = stored(f)?;
                     let (s, b) = (frames[f].slope, frames[f].intercept);
+                    let (i, _) = refs[f];
+                    if multi[i].is_none() && native_into(&series.instances[i], out, s, b)? {
+                        return Ok(());
+                    }
+                    let v = stored(f)?;
                     for (o, &x) in out.iter_mut().zip(&v) {
                         *o = T::from_value(s * x as f64 + b);
                     }
@@ -498,6 +502,80 @@ fn assemble<T: Output>(
     let geometry: Geometry = layout.geometry;
     Volume::from_vec([nx, ny, nz], geometry, data)
         .map_err(|e| DicomError::new(series.instances[0].origin.display_path(), e.to_string()))
+}
+
+/// Fast path for the common case, an uncompressed little-endian single-frame file: read the
+/// file, find the PixelData element at the end of the data set (its tag followed by the length
+/// the image needs, explicit or implicit VR), and convert straight into the output slice.
+/// Returns `Ok(false)` (the caller falls back to the full parser) when the layout is anything
+/// else.
+fn native_into<T: Output>(
+    inst: &Instance,
+    out: &mut [T],
+    slope: f64,
+    intercept: f64,
+) -> Result<bool, DicomError> {
+    const NATIVE_LE: [&str; 2] = ["1.2.840.10008.1.2", "1.2.840.10008.1.2.1"];
+    let Origin::File(path) = &inst.origin else {
+        return Ok(false);
+    };
+    if !NATIVE_LE.contains(&inst.transfer_syntax.as_str())
+        || inst.bits_allocated != 16
+        || inst.samples_per_pixel != 1
+    {
+        return Ok(false);
+    }
+    let bytes = std::fs::read(path).map_err(|e| DicomError::new(path, e.to_string()))?;
+    let need = out.len() * 2;
+    let Some(start) = pixel_data_offset(&bytes, need) else {
+        return Ok(false);
+    };
+    let stored = inst.bits_stored() as u32;
+    let mask: u32 = (1u32 << stored.min(31)) - 1;
+    let signed = inst.signed();
+    for (o, c) in out
+        .iter_mut()
+        .zip(bytes[start..start + need].chunks_exact(2))
+    {
+        let v = u16::from_le_bytes([c[0], c[1]]) as u32 & mask;
+        let x = if signed && stored < 32 && v & (1 << (stored - 1)) != 0 {
+            (v | !mask) as i32
+        } else {
+            v as i32
+        };
+        *o = T::from_value(slope * x as f64 + intercept);
+    }
+    Ok(true)
+}
+
+/// Offset of the pixel bytes of a top-level PixelData element holding exactly `need` bytes
+/// (an even-padded value may hold one more), searched from the end of the file.
+fn pixel_data_offset(bytes: &[u8], need: usize) -> Option<usize> {
+    const TAG: [u8; 4] = [0xE0, 0x7F, 0x10, 0x00];
+    let mut pos = bytes.len().checked_sub(need + 8)?;
+    let lowest = pos.saturating_sub(64);
+    loop {
+        if bytes[pos..pos + 4] == TAG {
+            // Implicit VR: tag, 4-byte length.
+            let len = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().ok()?) as usize;
+            if len >= need && pos + 8 + len == bytes.len() {
+                return Some(pos + 8);
+            }
+            // Explicit VR OW/OB: tag, VR, 2 reserved bytes, 4-byte length.
+            if pos + 12 <= bytes.len()
+                && (&bytes[pos + 4..pos + 6] == b"OW" || &bytes[pos + 4..pos + 6] == b"OB")
+            {
+                let len = u32::from_le_bytes(bytes[pos + 8..pos + 12].try_into().ok()?) as usize;
+                if len >= need && pos + 12 + len == bytes.len() {
+                    return Some(pos + 12);
+                }
+            }
+        }
+        if pos == lowest {
+            return None;
+        }
+        pos -= 1;
+    }
 }
 
 /// The stored values of one frame, masked to BitsStored and sign-extended when signed.

@@ -5,7 +5,10 @@
 //!   `space directions`, `space origin`, LPS/RAS/LAS spaces; `kinds`; key/value pairs) and
 //!   3D Slicer's `.seg.nrrd` segment metadata ([`seg`]),
 //! - NIfTI-1 (`.nii`, `.nii.gz`; sform, else qform, else pixdim — the order nibabel uses),
-//! - MetaImage (`.mha` with LOCAL data, `.mhd` with a detached data file; zlib `CompressedData`).
+//! - MetaImage (`.mha` with LOCAL data, `.mhd` with a detached data file; zlib `CompressedData`),
+//! - DICOM series, read only ([`is_dicom`]): a DICOM file, a zip archive, or a folder of DICOM
+//!   files, optionally followed by `#SERIES` (a SeriesInstanceUID, a unique prefix of one, or a
+//!   SeriesNumber) to choose among several series; decoded by [`ctplan_dicom`].
 //!
 //! Every reader converts to one geometry model ([`ctplan_core::Geometry`], LPS millimetres) and
 //! keeps the stored scalar type, so read → write → read is bit-exact in data and geometry
@@ -89,8 +92,42 @@ fn format_of(path: &Path) -> Result<Format, IoError> {
     })
 }
 
+/// True if `path` names DICOM input rather than a volume file: a file with the DICOM marker, a
+/// zip archive, or a folder with no volume files (by extension) but DICOM files somewhere below;
+/// `PATH#SERIES` when `PATH` is one of these.
+pub fn is_dicom(path: &Path) -> bool {
+    let (base, _) = ctplan_dicom::split_selector(path);
+    if base.is_file() {
+        return Format::from_path(&base).is_none()
+            && (ctplan_dicom::is_dicom_file(&base) || ctplan_dicom::is_zip(&base));
+    }
+    if !base.is_dir() {
+        return false;
+    }
+    let Ok(entries) = std::fs::read_dir(&base) else {
+        return false;
+    };
+    let entries: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    if entries.iter().any(|p| is_volume_file(p)) {
+        return false;
+    }
+    ctplan_dicom::find(&base).is_ok_and(|(found, _)| !found.is_empty())
+}
+
+fn read_dicom(path: &Path) -> Result<Image, IoError> {
+    let loaded = ctplan_dicom::read_series(path, ctplan_dicom::LoadOptions::default())
+        .map_err(|e| IoError::new(&e.path, e.message))?;
+    Ok(Image {
+        volume: loaded.volume,
+        key_values: Vec::new(),
+    })
+}
+
 /// Read a volume in its stored scalar type.
 pub fn read(path: &Path) -> Result<Image, IoError> {
+    if is_dicom(path) {
+        return read_dicom(path);
+    }
     let src = open(path)?;
     let volume = src.layout.decode_volume(src.reader, path)?;
     Ok(Image {
@@ -102,12 +139,24 @@ pub fn read(path: &Path) -> Result<Image, IoError> {
 /// Read a volume as a binary mask (non-zero voxels are foreground), streaming: the stored type
 /// is converted chunk by chunk, so a 32-bit label file costs one byte per voxel in memory.
 pub fn read_mask(path: &Path) -> Result<Mask, IoError> {
+    if is_dicom(path) {
+        return Ok(read_dicom(path)?.volume.to_mask());
+    }
     let src = open(path)?;
     src.layout.decode_mask(src.reader, path)
 }
 
 /// Read only the header: sizes, geometry and scalar type (for `ctplan info` and grid checks).
 pub fn read_header(path: &Path) -> Result<Header, IoError> {
+    if is_dicom(path) {
+        let img = read_dicom(path)?;
+        return Ok(Header {
+            dims: img.volume.dims(),
+            geometry: img.volume.geometry(),
+            scalar_type: img.volume.scalar_type(),
+            key_values: img.key_values,
+        });
+    }
     let src = open(path)?;
     Ok(Header {
         dims: src.layout.dims,
