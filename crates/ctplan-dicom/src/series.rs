@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use crate::DicomError;
 use crate::files::{Origin, Skipped, find};
 use crate::header::{Frame, Instance, MEDIA_STORAGE_DIRECTORY};
-use crate::layout::{Layout, SliceSource, plan};
+use crate::layout::{Layout, SliceSource, cross, dot, plan, sub};
 
 /// One series: its files' headers and the grid they map to.
 #[derive(Debug, Clone)]
@@ -663,13 +663,8 @@ fn deskew(volume: AnyVolume) -> Result<AnyVolume, String> {
         let d = g.direction;
         let r = [d[0][0], d[1][0], d[2][0]];
         let c = [d[0][1], d[1][1], d[2][1]];
-        let n = [
-            r[1] * c[2] - r[2] * c[1],
-            r[2] * c[0] - r[0] * c[2],
-            r[0] * c[1] - r[1] * c[0],
-        ];
-        let along = |p: [f64; 3], a: [f64; 3]| p[0] * a[0] + p[1] * a[1] + p[2] * a[2];
-        let slice_step = along(axes[2], n);
+        let n = cross(r, c);
+        let slice_step = dot(axes[2], n);
         let spacing = [g.spacing[0], g.spacing[1], slice_step.abs()];
         let frame = [r, c, n];
         let mut lo = [f64::INFINITY; 3];
@@ -693,9 +688,9 @@ fn deskew(volume: AnyVolume) -> Result<AnyVolume, String> {
                 },
             ];
             let p = g.index_to_world(idx);
-            let rel = [p[0] - g.origin[0], p[1] - g.origin[1], p[2] - g.origin[2]];
+            let rel = sub(p, g.origin);
             for a in 0..3 {
-                let t = along(rel, frame[a]);
+                let t = dot(rel, frame[a]);
                 lo[a] = lo[a].min(t);
                 hi[a] = hi[a].max(t);
             }
