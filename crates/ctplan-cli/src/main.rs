@@ -8,6 +8,7 @@ mod dicom;
 mod eval;
 mod implant;
 mod info;
+mod lung;
 mod mesh;
 mod rank;
 mod skull;
@@ -47,6 +48,8 @@ enum Command {
     Convert(convert::Args),
     /// DICOM: list the series of a folder, convert one to a volume, de-identify files.
     Dicom(dicom::Args),
+    /// Lung segmentectomy planning on segmented chest anatomy.
+    Lung(lung::Args),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
         Command::Implant(a) => implant::run(a),
         Command::Skull(a) => skull::run(a),
         Command::Mesh(a) => mesh::run(a),
+        Command::Lung(a) => lung::run(a),
         Command::Info(a) => info::run(a),
         Command::Convert(a) => convert::run(a),
         Command::Dicom(a) => dicom::run(a),

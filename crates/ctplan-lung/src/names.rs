@@ -198,6 +198,9 @@ struct LevelMatch {
     confidence: Vec<f64>,
 }
 
+/// Score, chosen element per template, cosine table (template × element), eligibility.
+type Evaluation = (f64, Vec<Option<usize>>, Vec<Vec<f64>>, Vec<bool>);
+
 /// Best injective assignment of templates to elements; returns (score, choice per template).
 fn best_assignment(cos: &[Vec<f64>], eligible: &[bool]) -> (f64, Vec<Option<usize>>) {
     let k = cos.len();
@@ -257,7 +260,7 @@ fn match_level(
 ) -> LevelMatch {
     let k = templates.len();
     let tdir: Vec<[f64; 3]> = templates.iter().map(|&t| unit(t)).collect();
-    let evaluate = |frontier: &[usize]| -> (f64, Vec<Option<usize>>, Vec<Vec<f64>>, Vec<bool>) {
+    let evaluate = |frontier: &[usize]| -> Evaluation {
         let dirs: Vec<[f64; 3]> = frontier
             .iter()
             .map(|&e| {

@@ -176,7 +176,7 @@ fn propagate(work: &Work, domain: &[u8], side: &[u8], seed_side: &[u8], labels: 
 }
 
 /// Split a lung mask into right and left: two large 6-connected pieces if the mask has them,
-/// otherwise the two pieces that appear when the lungs are eroded (1.5 mm steps up to 15 mm),
+/// otherwise the two pieces that appear when the lungs are eroded (1.5, 3, 6, … 20 mm),
 /// grown back through the mask. The piece lying further to the patient's right (−x in LPS) is
 /// the right lung. Returns side labels and a note on how the split was made.
 pub fn split_lungs(lung: &Mask) -> Result<(Volume<u8>, String), String> {
@@ -208,8 +208,7 @@ pub fn split_lungs(lung: &Mask) -> Result<(Volume<u8>, String), String> {
     if found.is_none() {
         let bg: Vec<u8> = domain.iter().map(|&v| u8::from(v == 0)).collect();
         let d2 = squared_edt(&bg, work.dims, lung.geometry.spacing);
-        for step in 1..=10 {
-            let r = 1.5 * step as f64;
+        for r in [1.5, 3.0, 6.0, 9.0, 12.0, 15.0, 20.0] {
             let core = Mask {
                 dims: work.dims,
                 geometry: lung.geometry,

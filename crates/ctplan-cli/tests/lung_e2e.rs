@@ -1,0 +1,77 @@
+//! `ctplan lung plan` end to end on a real Med-MPD patient, and on bad anatomy.
+
+use std::process::Command;
+
+fn ctplan() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ctplan"))
+}
+
+#[test]
+fn med_mpd_patient_plan_tiles_the_lungs_and_checks_the_margin() {
+    let Some(dir) = ctplan_testdata::data_file("lung/med-mpd/Patient2") else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let case = out.path().join("case");
+    let o = ctplan()
+        .args(["lung", "plan"])
+        .arg(&dir)
+        .arg("-o")
+        .arg(&case)
+        .args(["--resect", "RS6", "--fev1", "2.0", "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let named = r["bronchi"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["segment"].is_string() && b["name"].is_string())
+        .count();
+    assert!(named >= 16, "{named} segmental bronchi named");
+    // Segments tile the lungs: fractions add up to one, every segment has volume.
+    let segs = r["segments"].as_array().unwrap();
+    let total: f64 = segs.iter().map(|s| s["fraction"].as_f64().unwrap()).sum();
+    assert!((total - 1.0).abs() < 2e-3, "{total}");
+    let res = &r["resection"];
+    let vol = res["volume_ml"].as_f64().unwrap();
+    let rem = res["remaining_ml"].as_f64().unwrap();
+    assert!((vol + rem - r["lung_volume_ml"].as_f64().unwrap()).abs() < 1.0);
+    // One of 19 segments: 2.0 × 18/19.
+    assert!((res["ppo_fev1_count"].as_f64().unwrap() - 1.89).abs() < 0.01);
+    assert!(res["margin_mm"].is_number() && res["margin_ok"].is_boolean());
+    for f in ["segments.seg.nrrd", "scene.glb", "report.json", "report.md"] {
+        assert!(case.join(f).is_file(), "{f}");
+    }
+    // Labels in the .seg.nrrd equal the reported segment volumes.
+    let (labels, segments) =
+        ctplan_io::seg::read_seg_nrrd(&case.join("segments.seg.nrrd")).unwrap();
+    assert!(segments.iter().any(|s| s.name.starts_with("RS6")));
+    assert_eq!(labels.dims(), [510, 411, 503]);
+}
+
+#[test]
+fn bad_anatomy_gives_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = ctplan_core::Geometry::new([1.0; 3], [0.0; 3]);
+    let empty = ctplan_core::Mask::zeros([8, 8, 8], g);
+    ctplan_io::write_mask(&dir.path().join("airway.nii.gz"), &empty).unwrap();
+    let o = ctplan()
+        .args(["lung", "plan"])
+        .arg(dir.path())
+        .arg("-o")
+        .arg(dir.path().join("case"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("airway mask is empty"), "{err}");
+    let o = ctplan()
+        .args(["lung", "plan", "/nonexistent/anatomy", "-o"])
+        .arg(dir.path().join("case2"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/anatomy"));
+}
