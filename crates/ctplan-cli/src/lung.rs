@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use ctplan_lung::case::{Report, label_map, markdown, scene};
 use ctplan_lung::plan::{
     Margin, Target, analyse, bronchus_reports, crossings, lobe_reports, nodule_reports, resect,
-    resolve_targets, segment_reports,
+    segment_reports,
 };
 use ctplan_mesh::formats::{Part, glb};
 
@@ -114,8 +114,7 @@ fn plan(a: PlanArgs) -> Result<()> {
     let (resection, set) = if targets.is_empty() {
         (None, None)
     } else {
-        let mut r = resect(&model, &targets, a.fev1, margin).map_err(anyhow::Error::msg)?;
-        let (set, _) = resolve_targets(&model, &targets).map_err(anyhow::Error::msg)?;
+        let (mut r, set) = resect(&model, &targets, a.fev1, margin).map_err(anyhow::Error::msg)?;
         r.crossings = crossings(&model, &set);
         (Some(r), Some(set))
     };

@@ -154,21 +154,17 @@ pub fn scene(
     let mut parts = Vec::new();
     let a = &model.anatomy;
     if let Some(t) = &model.territory {
-        let seg_masks: Vec<Mask> = (0..SEGMENTS.len())
-            .map(|s| {
-                let mut m = Mask::zeros(t.dims, t.geometry);
-                for (o, &l) in m.data.iter_mut().zip(&t.data) {
-                    *o = u8::from(l != 0 && model.naming.segment_of[l as usize - 1] == Some(s));
-                }
-                m
-            })
-            .collect();
-        for (s, m) in seg_masks.iter().enumerate() {
+        // One segment's mask at a time: 18 full-grid masks at once would cost 18 bytes a voxel.
+        let mut m = Mask::zeros(t.dims, t.geometry);
+        for s in 0..SEGMENTS.len() {
+            for (o, &l) in m.data.iter_mut().zip(&t.data) {
+                *o = u8::from(l != 0 && model.naming.segment_of[l as usize - 1] == Some(s));
+            }
             let c = segment_color(s);
             let alpha = if resected.is_some() { 0.35 } else { 0.6 };
             parts.push((
                 SEGMENTS[s].segment.to_string(),
-                view_mesh(m),
+                view_mesh(&m),
                 [c[0] as f32, c[1] as f32, c[2] as f32, alpha],
             ));
         }

@@ -713,12 +713,13 @@ pub fn route(model: &Model, nod: &Nodule) -> Route {
 }
 
 /// Re-simulate a resection on the analysed model (fast: counts and a crop around each nodule).
+/// Returns the report and the resected branch set (per branch), for planes and crossings.
 pub fn resect(
     model: &Model,
     targets: &[Target],
     fev1: Option<f64>,
     margin: Margin,
-) -> Result<ResectionReport, String> {
+) -> Result<(ResectionReport, Vec<bool>), String> {
     if model.territory.is_none() {
         return Err("no lung mask: a resection needs the lungs".into());
     }
@@ -858,7 +859,7 @@ pub fn resect(
             }
         }
     }
-    Ok(report)
+    Ok((report, set))
 }
 
 /// Voxels of the resected region (full grid).
