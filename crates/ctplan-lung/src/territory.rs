@@ -102,29 +102,41 @@ impl Work {
         g[0] + nx * (g[1] + ny * g[2])
     }
 
-    /// Copy of a full-grid volume into the working grid (0 in the padding).
-    fn gather<T: Copy + Default>(&self, data: &[T]) -> Vec<T> {
-        let mut out = vec![T::default(); self.len()];
+    /// The interior rows of the working grid: (full-grid start, local start, length) of each.
+    fn rows(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
         let [dx, dy, dz] = self.dims;
         let [nx, ny, _] = self.full;
-        for k in 1..dz - 1 {
-            for j in 1..dy - 1 {
+        (1..dz - 1).flat_map(move |k| {
+            (1..dy - 1).map(move |j| {
                 let gk = (k as i64 + self.start[2]) as usize;
                 let gj = (j as i64 + self.start[1]) as usize;
                 let gi0 = (1 + self.start[0]) as usize;
-                let src = gi0 + nx * (gj + ny * gk);
-                let dst = 1 + dx * (j + dy * k);
-                out[dst..dst + dx - 2].copy_from_slice(&data[src..src + dx - 2]);
-            }
+                (gi0 + nx * (gj + ny * gk), 1 + dx * (j + dy * k), dx - 2)
+            })
+        })
+    }
+
+    /// Copy of a full-grid volume into the working grid (0 in the padding).
+    fn gather<T: Copy + Default>(&self, data: &[T]) -> Vec<T> {
+        let mut out = vec![T::default(); self.len()];
+        for (g, l, n) in self.rows() {
+            out[l..l + n].copy_from_slice(&data[g..g + n]);
         }
         out
+    }
+
+    /// Copy the interior of a working-grid volume back into a full-grid volume (the inverse of
+    /// [`Work::gather`]).
+    fn scatter<T: Copy>(&self, local: &[T], full: &mut [T]) {
+        for (g, l, n) in self.rows() {
+            full[g..g + n].copy_from_slice(&local[l..l + n]);
+        }
     }
 }
 
 /// Multi-source geodesic labelling on the working grid. `domain[l]` says whether a voxel may be
-/// entered; `side[l]` (0 = any) must equal `seed_side[label]` unless either is 0. Labels already
-/// set (non-zero) in `labels` are the seeds.
-fn propagate(work: &Work, domain: &[u8], side: &[u8], seed_side: &[u8], labels: &mut [u32]) {
+/// entered. Labels already set (non-zero) in `labels` are the seeds.
+fn propagate(work: &Work, domain: &[u8], labels: &mut [u32]) {
     let max_w = work.offsets.iter().map(|o| o.1).max().unwrap_or(1) as usize;
     let nb = max_w + 1;
     let mut buckets: Vec<Vec<u32>> = vec![Vec::new(); nb];
@@ -133,6 +145,17 @@ fn propagate(work: &Work, domain: &[u8], side: &[u8], seed_side: &[u8], labels: 
     for (l, &lab) in labels.iter().enumerate() {
         if lab != 0 {
             dist[l] = 0;
+        }
+    }
+    // Only labelled voxels next to an open unlabelled one start the search: the others can never
+    // improve a neighbour (every seed is at distance 0), so leaving them out changes nothing.
+    for (l, &lab) in labels.iter().enumerate() {
+        if lab != 0
+            && work.offsets.iter().any(|&(o, _)| {
+                let m = (l as isize + o) as usize;
+                domain[m] != 0 && labels[m] == 0
+            })
+        {
             buckets[0].push(l as u32);
             pending += 1;
         }
@@ -148,13 +171,9 @@ fn propagate(work: &Work, domain: &[u8], side: &[u8], seed_side: &[u8], labels: 
                 continue;
             }
             let lab = labels[l];
-            let ss = seed_side[lab as usize];
             for &(o, w) in &work.offsets {
                 let m = (l as isize + o) as usize;
                 if domain[m] == 0 {
-                    continue;
-                }
-                if ss != 0 && side[m] != 0 && side[m] != ss {
                     continue;
                 }
                 let nd = d as u32 + w;
@@ -172,6 +191,35 @@ fn propagate(work: &Work, domain: &[u8], side: &[u8], seed_side: &[u8], labels: 
             buckets[b] = reuse;
         }
         d += 1;
+    }
+}
+
+/// Breadth-first growth of the labels through `domain` on the 26-neighbour graph (each unlabelled
+/// voxel takes the label that reaches it in the fewest steps). Used where only the border between
+/// two large regions matters and exact mm distances would be wasted work.
+fn grow(work: &Work, domain: &[u8], labels: &mut [u32]) {
+    let mut queue: std::collections::VecDeque<u32> = labels
+        .iter()
+        .enumerate()
+        .filter(|&(l, &lab)| {
+            lab != 0
+                && work.offsets.iter().any(|&(o, _)| {
+                    let m = (l as isize + o) as usize;
+                    domain[m] != 0 && labels[m] == 0
+                })
+        })
+        .map(|(l, _)| l as u32)
+        .collect();
+    while let Some(lu) = queue.pop_front() {
+        let l = lu as usize;
+        let lab = labels[l];
+        for &(o, _) in &work.offsets {
+            let m = (l as isize + o) as usize;
+            if domain[m] != 0 && labels[m] == 0 {
+                labels[m] = lab;
+                queue.push_back(m as u32);
+            }
+        }
     }
 }
 
@@ -208,7 +256,33 @@ pub fn split_lungs(lung: &Mask) -> Result<(Volume<u8>, String), String> {
     if found.is_none() {
         let bg: Vec<u8> = domain.iter().map(|&v| u8::from(v == 0)).collect();
         let d2 = squared_edt(&bg, work.dims, lung.geometry.spacing);
+        // The erosion depth is searched on every second voxel along each axis (8× fewer voxels
+        // to label); only a depth that separates the lungs there is confirmed on the full grid.
+        let half = [0, 1, 2].map(|d| work.dims[d].div_ceil(2));
+        let sampled = |r: f64| -> Mask {
+            let mut data = vec![0u8; half[0] * half[1] * half[2]];
+            for k in 0..half[2] {
+                for j in 0..half[1] {
+                    for i in 0..half[0] {
+                        let x = d2[2 * i + work.dims[0] * (2 * j + work.dims[1] * 2 * k)];
+                        data[i + half[0] * (j + half[1] * k)] = u8::from(x as f64 > r * r);
+                    }
+                }
+            }
+            let sp = lung.geometry.spacing;
+            Mask {
+                dims: half,
+                geometry: ctplan_core::Geometry::new(
+                    [sp[0] * 2.0, sp[1] * 2.0, sp[2] * 2.0],
+                    [0.0; 3],
+                ),
+                data,
+            }
+        };
         for r in [1.5, 3.0, 6.0, 9.0, 12.0, 15.0, 20.0] {
+            if two(&sampled(r)).is_none() {
+                continue;
+            }
             let core = Mask {
                 dims: work.dims,
                 geometry: lung.geometry,
@@ -228,23 +302,21 @@ pub fn split_lungs(lung: &Mask) -> Result<(Volume<u8>, String), String> {
             "the lung mask ({total} voxels) could not be split into right and left lungs"
         ));
     };
+    // Mean x (LPS) of a piece: the world map is affine, so it is the world point of the mean index.
     let centroid_x = |lab: u32| -> f64 {
-        let (mut s, mut n) = (0.0f64, 0.0f64);
+        let (mut sum, mut n) = ([0.0f64; 3], 0.0f64);
+        let [dx, dy, _] = work.dims;
         for (l, &x) in labels.iter().enumerate() {
             if x == lab {
-                let g = work.global(l);
-                let nx = lung.dims[0];
-                let ny = lung.dims[1];
-                let p = lung.geometry.index_to_world([
-                    (g % nx) as f64,
-                    ((g / nx) % ny) as f64,
-                    (g / (nx * ny)) as f64,
-                ]);
-                s += p[0];
+                sum[0] += (l % dx) as f64;
+                sum[1] += ((l / dx) % dy) as f64;
+                sum[2] += (l / (dx * dy)) as f64;
                 n += 1.0;
             }
         }
-        s / n.max(1.0)
+        let n = n.max(1.0);
+        let mean = [0, 1, 2].map(|d| sum[d] / n + work.start[d] as f64);
+        lung.geometry.index_to_world(mean)[0]
     };
     let (right, _left) = if centroid_x(a) < centroid_x(b) {
         (a, b)
@@ -265,13 +337,13 @@ pub fn split_lungs(lung: &Mask) -> Result<(Volume<u8>, String), String> {
             }
         })
         .collect();
-    let none = vec![0u8; work.len()];
-    propagate(&work, &domain, &none, &[0, 0, 0], &mut side);
-    for (l, &s) in side.iter().enumerate() {
-        if s != 0 && domain[l] != 0 {
-            out.data[work.global(l)] = s as u8;
-        }
-    }
+    grow(&work, &domain, &mut side);
+    let local: Vec<u8> = side
+        .iter()
+        .zip(&domain)
+        .map(|(&s, &d)| if d != 0 { s as u8 } else { 0 })
+        .collect();
+    work.scatter(&local, &mut out.data);
     Ok((out, how))
 }
 
@@ -287,9 +359,47 @@ pub fn assign(
     seeds: &[(usize, u32, u8)],
 ) -> Volume<u32> {
     let mut out: Volume<u32> = Volume::zeros(parenchyma.dims, parenchyma.geometry);
-    let Some(b1) = bounding_box(parenchyma) else {
-        return out;
+    // The two lungs are independent problems (a seed never enters the other lung): solve them on
+    // their own boxes, side by side.
+    let (right, left) = rayon::join(
+        || assign_side(parenchyma, passable, walls, seeds, RIGHT),
+        || assign_side(parenchyma, passable, walls, seeds, LEFT),
+    );
+    for part in [right, left].into_iter().flatten() {
+        for (v, lab) in part {
+            out.data[v] = lab;
+        }
+    }
+    out
+}
+
+/// Labels of the voxels of one side, as (full-grid voxel, label) pairs.
+fn assign_side(
+    parenchyma: &Volume<u8>,
+    passable: &Mask,
+    walls: Option<&Mask>,
+    seeds: &[(usize, u32, u8)],
+    which: u8,
+) -> Option<Vec<(usize, u32)>> {
+    let mine: Vec<(usize, u32)> = seeds
+        .iter()
+        .filter(|s| s.2 == which)
+        .map(|s| (s.0, s.1))
+        .collect();
+    if mine.is_empty() {
+        return None;
+    }
+    let this_side = Mask {
+        dims: parenchyma.dims,
+        geometry: parenchyma.geometry,
+        data: parenchyma
+            .data
+            .iter()
+            .map(|&s| u8::from(s == which))
+            .collect(),
     };
+    let b1 = bounding_box(&this_side)?;
+    drop(this_side);
     let bbox = match bounding_box(passable) {
         Some(b2) => b1.union(&b2),
         None => b1,
@@ -303,38 +413,33 @@ pub fn assign(
     let side = work.gather(&parenchyma.data);
     let pass = work.gather(&passable.data);
     let wall = walls.map(|w| work.gather(&w.data));
-    let max_label = seeds.iter().map(|s| s.1).max().unwrap_or(0) as usize;
-    let mut seed_side = vec![0u8; max_label + 1];
-    for &(_, lab, s) in seeds {
-        seed_side[lab as usize] = s;
-    }
     let mut labels = vec![0u32; work.len()];
-    for &(v, lab, _) in seeds {
+    for &(v, lab) in &mine {
         if let Some(l) = work.local(v) {
             labels[l] = lab;
         }
     }
+    let open = |l: usize| side[l] == which || pass[l] != 0;
     let domain: Vec<u8> = (0..work.len())
         .map(|l| {
-            let open = side[l] != 0 || pass[l] != 0;
             let blocked = wall.as_ref().is_some_and(|w| w[l] != 0);
-            u8::from(open && !blocked)
+            u8::from(open(l) && !blocked)
         })
         .collect();
-    propagate(&work, &domain, &side, &seed_side, &mut labels);
+    propagate(&work, &domain, &mut labels);
     if wall.is_some() {
         // Fissure voxels and pockets behind them: nearest territory without walls.
-        let domain2: Vec<u8> = (0..work.len())
-            .map(|l| u8::from(side[l] != 0 || pass[l] != 0))
-            .collect();
-        propagate(&work, &domain2, &side, &seed_side, &mut labels);
+        let domain2: Vec<u8> = (0..work.len()).map(|l| u8::from(open(l))).collect();
+        propagate(&work, &domain2, &mut labels);
     }
-    for (l, &lab) in labels.iter().enumerate() {
-        if lab != 0 && side[l] != 0 {
-            out.data[work.global(l)] = lab;
-        }
-    }
-    out
+    Some(
+        labels
+            .iter()
+            .enumerate()
+            .filter(|&(l, &lab)| lab != 0 && side[l] == which)
+            .map(|(l, &lab)| (work.global(l), lab))
+            .collect(),
+    )
 }
 
 #[cfg(test)]
