@@ -6,9 +6,10 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use ctplan_lung::case::{Report, label_map, markdown, scene};
+use ctplan_lung::pictures::{airway_picture, segments_picture};
 use ctplan_lung::plan::{
-    Margin, Target, analyse, bronchus_reports, crossings, lobe_reports, nodule_reports, resect,
-    segment_reports,
+    Margin, Target, analyse, bronchus_reports, crossings, each_segment, lobe_reports,
+    nodule_reports, resect, segment_reports,
 };
 use ctplan_mesh::formats::{Part, glb};
 
@@ -30,7 +31,8 @@ struct PlanArgs {
     /// Anatomy: a folder of masks (ctplan, TotalSegmentator or Med-MPD names), a .seg.nrrd, or
     /// one airway mask.
     anatomy: PathBuf,
-    /// Case folder to write (segments.seg.nrrd, scene.glb, report.json, report.md).
+    /// Case folder to write (segments.seg.nrrd, scene.glb, report.json, report.md, airway.png,
+    /// segments.png, resection.png). Written whole or not at all; an existing folder is replaced.
     #[arg(short, long)]
     output: PathBuf,
     /// What to resect: a bronchus/segment/lobe name (RB3, LS1+2, RUL), a branch #N, or a point
@@ -130,6 +132,7 @@ fn plan(a: PlanArgs) -> Result<()> {
             Margin::Ratio(k) => k * n.diameter_mm,
         })
     });
+    let segment_resections = each_segment(&model, a.fev1, margin);
     let mut report = Report {
         bronchi: bronchus_reports(&model),
         segments,
@@ -137,42 +140,114 @@ fn plan(a: PlanArgs) -> Result<()> {
         lung_volume_ml: (lung_volume_ml * 10.0).round() / 10.0,
         nodules,
         resection,
+        segment_resections,
         warnings: model.warnings.clone(),
         seconds: vec![],
     };
-    // Outputs.
-    std::fs::create_dir_all(&a.output)
-        .with_context(|| format!("{}: cannot create the case folder", a.output.display()))?;
-    let (labels, segs) = label_map(&model);
-    ctplan_io::seg::write_seg_nrrd(&a.output.join("segments.seg.nrrd"), &labels, &segs)?;
-    let parts = scene(&model, set.as_deref(), halo);
-    let gl: Vec<Part> = parts
-        .iter()
-        .filter(|p| !p.1.triangles.is_empty())
-        .map(|(name, mesh, color)| Part {
-            name,
-            mesh,
-            color: *color,
-        })
-        .collect();
-    ctplan_io::write_bytes(&a.output.join("scene.glb"), &glb(&gl))?;
-    seconds.push(("outputs".to_string(), t3.elapsed().as_secs_f64()));
-    seconds.push(("total".to_string(), t0.elapsed().as_secs_f64()));
-    report.seconds = seconds
-        .into_iter()
-        .map(|(k, v)| (k, (v * 1000.0).round() / 1000.0))
-        .collect();
-    let json = serde_json::to_string_pretty(&report)?;
-    ctplan_io::write_bytes(&a.output.join("report.json"), json.as_bytes())?;
+    // Outputs: into a hidden folder beside the target, renamed into place once complete.
     let name = case_name(&a.anatomy);
-    ctplan_io::write_bytes(
-        &a.output.join("report.md"),
-        markdown(&report, &name).as_bytes(),
-    )?;
+    let staging = staging_dir(&a.output)?;
+    let written = (|| -> Result<()> {
+        let dir = &staging;
+        let (labels, segs) = label_map(&model);
+        ctplan_io::seg::write_seg_nrrd(&dir.join("segments.seg.nrrd"), &labels, &segs)?;
+        drop(labels);
+        let parts = scene(&model, set.as_deref(), halo);
+        let gl: Vec<Part> = parts
+            .iter()
+            .filter(|p| !p.1.triangles.is_empty())
+            .map(|(name, mesh, color)| Part {
+                name,
+                mesh,
+                color: *color,
+            })
+            .collect();
+        ctplan_io::write_bytes(&dir.join("scene.glb"), &glb(&gl))?;
+        let png = |file: &str, img: ctplan_mesh::render::Image| -> Result<()> {
+            let bytes = ctplan_io::png::encode_rgb(img.width, img.height, &img.rgb);
+            ctplan_io::write_bytes(&dir.join(file), &bytes)?;
+            Ok(())
+        };
+        if let Some((_, airway, _)) = parts.iter().find(|p| p.0 == "airway") {
+            png("airway.png", airway_picture(&model, airway))?;
+        }
+        if model.territory.is_some() {
+            png(
+                "segments.png",
+                segments_picture(&model, &parts, &report.segments, None),
+            )?;
+            if let (Some(set), Some(r)) = (&set, &report.resection) {
+                let what = r.targets.join(" + ");
+                png(
+                    "resection.png",
+                    segments_picture(&model, &parts, &report.segments, Some((set, &what))),
+                )?;
+            }
+        }
+        seconds.push(("outputs".to_string(), t3.elapsed().as_secs_f64()));
+        seconds.push(("total".to_string(), t0.elapsed().as_secs_f64()));
+        report.seconds = seconds
+            .iter()
+            .map(|(k, v)| (k.clone(), (v * 1000.0).round() / 1000.0))
+            .collect();
+        let json = serde_json::to_string_pretty(&report)?;
+        ctplan_io::write_bytes(&dir.join("report.json"), json.as_bytes())?;
+        ctplan_io::write_bytes(&dir.join("report.md"), markdown(&report, &name).as_bytes())?;
+        Ok(())
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e.context(format!("{}: case folder not written", a.output.display())));
+    }
+    publish(&staging, &a.output)?;
     if a.json {
-        println!("{json}");
+        println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_summary(&report, &a.output);
+    }
+    Ok(())
+}
+
+/// A new hidden folder beside `target` for a case being written.
+fn staging_dir(target: &Path) -> Result<PathBuf> {
+    let parent = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent)
+        .with_context(|| format!("{}: cannot create the folder", parent.display()))?;
+    let base = target
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "case".into());
+    let dir = parent.join(format!(".{base}.partial-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir(&dir)
+        .with_context(|| format!("{}: cannot create the case folder", dir.display()))?;
+    Ok(dir)
+}
+
+/// Move a complete case folder into place, replacing an older one at `target` only once the new
+/// one is whole.
+fn publish(staging: &Path, target: &Path) -> Result<()> {
+    let old = staging.with_extension("old");
+    let had_old = target.exists();
+    if had_old {
+        std::fs::rename(target, &old)
+            .with_context(|| format!("{}: cannot replace the case folder", target.display()))?;
+    }
+    if let Err(e) = std::fs::rename(staging, target) {
+        if had_old {
+            let _ = std::fs::rename(&old, target);
+        }
+        let _ = std::fs::remove_dir_all(staging);
+        return Err(anyhow::Error::new(e).context(format!(
+            "{}: cannot move the case folder into place",
+            target.display()
+        )));
+    }
+    if had_old {
+        let _ = std::fs::remove_dir_all(&old);
     }
     Ok(())
 }

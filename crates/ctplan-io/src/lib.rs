@@ -6,6 +6,7 @@
 //!   3D Slicer's `.seg.nrrd` segment metadata ([`seg`]),
 //! - NIfTI-1 (`.nii`, `.nii.gz`; sform, else qform, else pixdim — the order nibabel uses),
 //! - MetaImage (`.mha` with LOCAL data, `.mhd` with a detached data file; zlib `CompressedData`),
+//! - PNG, write only ([`png`]): 8-bit RGB pictures (renders of a case),
 //! - DICOM series, read only ([`is_dicom`]): a DICOM file, a zip archive, or a folder of DICOM
 //!   files, optionally followed by `#SERIES` (a SeriesInstanceUID, a unique prefix of one, or a
 //!   SeriesNumber) to choose among several series; decoded by [`ctplan_dicom`].
@@ -24,6 +25,7 @@ mod error;
 mod metaimage;
 mod nii;
 mod nrrd;
+pub mod png;
 mod raw;
 pub mod seg;
 

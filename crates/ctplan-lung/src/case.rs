@@ -14,7 +14,8 @@ use ctplan_mesh::extract::mask_surface;
 
 use crate::names::SEGMENTS;
 use crate::plan::{
-    BronchusReport, LobeReport, Model, NoduleReport, ResectionReport, SegmentReport, resected_mask,
+    BronchusReport, LobeReport, Model, NoduleReport, ResectionReport, SegmentOption, SegmentReport,
+    resected_mask,
 };
 
 /// The whole report (`report.json`).
@@ -26,6 +27,8 @@ pub struct Report {
     pub lung_volume_ml: f64,
     pub nodules: Vec<NoduleReport>,
     pub resection: Option<ResectionReport>,
+    /// Each segment resected alone (see [`crate::plan::each_segment`]).
+    pub segment_resections: Vec<SegmentOption>,
     pub warnings: Vec<String>,
     pub seconds: Vec<(String, f64)>,
 }
@@ -359,6 +362,28 @@ pub fn markdown(report: &Report, case: &str) -> String {
                     c.note
                 ));
             }
+        }
+    }
+    if !report.segment_resections.is_empty() {
+        s.push_str("\n## Each segment resected alone\n\n| segment | resected mL | remaining mL | ppoFEV1 count L | ppoFEV1 volume L | margin mm | ratio | margin ok | extend with |\n|---|---:|---:|---:|---:|---:|---:|---|---|\n");
+        let opt = |x: Option<f64>| x.map_or("–".to_string(), |v| format!("{v:.2}"));
+        for o in &report.segment_resections {
+            s.push_str(&format!(
+                "| {} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} |\n",
+                o.segment,
+                o.volume_ml,
+                o.remaining_ml,
+                opt(o.ppo_fev1_count),
+                opt(o.ppo_fev1_volume),
+                o.margin_mm.map_or("–".to_string(), |v| format!("{v:.1}")),
+                opt(o.margin_ratio),
+                match o.margin_ok {
+                    Some(true) => "yes",
+                    Some(false) => "no",
+                    None => "–",
+                },
+                o.extend_with.join(" + ")
+            ));
         }
     }
     if !report.warnings.is_empty() {

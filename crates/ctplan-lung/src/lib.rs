@@ -9,11 +9,13 @@
 //! - [`territory`]: right/left lung split and geodesic bronchial territories (segments);
 //! - [`plan`]: the patient model, virtual resection, predicted FEV1, margins, vessels crossing
 //!   the planes, bronchoscopic route;
-//! - [`case`]: the case folder's label map, glTF scene and Markdown summary.
+//! - [`case`]: the case folder's label map, glTF scene and Markdown summary;
+//! - [`pictures`]: the case's pictures (named airway tree, segments, resection), drawn on the CPU.
 
 pub mod anatomy;
 pub mod case;
 pub mod names;
+pub mod pictures;
 pub mod plan;
 pub mod territory;
 pub mod thin;

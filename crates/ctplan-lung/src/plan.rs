@@ -862,6 +862,49 @@ pub fn resect(
     Ok((report, set))
 }
 
+/// One line of the table of single-segment resections.
+#[derive(Debug, Clone, Serialize)]
+pub struct SegmentOption {
+    pub segment: String,
+    pub volume_ml: f64,
+    pub remaining_ml: f64,
+    pub ppo_fev1_count: Option<f64>,
+    pub ppo_fev1_volume: Option<f64>,
+    pub margin_mm: Option<f64>,
+    pub margin_ratio: Option<f64>,
+    pub margin_ok: Option<bool>,
+    pub extend_with: Vec<String>,
+}
+
+/// Every segment whose bronchus was found, resected alone: volumes, predicted FEV1 and the
+/// margin to the (largest) nodule — the table a surgeon scans to see which segmentectomy
+/// clears the lesion. Empty without lungs.
+pub fn each_segment(model: &Model, fev1: Option<f64>, margin: Margin) -> Vec<SegmentOption> {
+    use rayon::prelude::*;
+    if model.territory.is_none() {
+        return vec![];
+    }
+    (0..SEGMENTS.len())
+        .into_par_iter()
+        .filter(|&s| model.naming.primary[s].is_some())
+        .filter_map(|s| {
+            let name = SEGMENTS[s].segment.to_string();
+            let (r, _) = resect(model, &[Target::Name(name.clone())], fev1, margin).ok()?;
+            Some(SegmentOption {
+                segment: name,
+                volume_ml: r.volume_ml,
+                remaining_ml: r.remaining_ml,
+                ppo_fev1_count: r.ppo_fev1_count,
+                ppo_fev1_volume: r.ppo_fev1_volume,
+                margin_mm: r.margin_mm,
+                margin_ratio: r.margin_ratio,
+                margin_ok: r.margin_ok,
+                extend_with: r.extend_with,
+            })
+        })
+        .collect()
+}
+
 /// Voxels of the resected region (full grid).
 pub fn resected_mask(model: &Model, set: &[bool]) -> Mask {
     let t = model

@@ -92,27 +92,6 @@ fn gltf_point(p: [f64; 3]) -> [f32; 3] {
     ]
 }
 
-/// Area-weighted vertex normals, unit length.
-fn vertex_normals(mesh: &TriMesh) -> Vec<[f64; 3]> {
-    let mut n = vec![[0.0; 3]; mesh.vertices.len()];
-    for t in &mesh.triangles {
-        let [a, b, c] = t.map(|i| mesh.vertices[i as usize]);
-        let f = crate::cross(crate::sub(b, a), crate::sub(c, a));
-        for &i in t {
-            for k in 0..3 {
-                n[i as usize][k] += f[k];
-            }
-        }
-    }
-    for v in &mut n {
-        let l = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
-        if l > 0.0 {
-            *v = v.map(|x| x / l);
-        }
-    }
-    n
-}
-
 /// Binary glTF 2.0 (`.glb`): one node, mesh and material per part.
 pub fn glb(parts: &[Part]) -> Vec<u8> {
     let mut bin: Vec<u8> = Vec::new();
@@ -121,7 +100,8 @@ pub fn glb(parts: &[Part]) -> Vec<u8> {
     for (pi, part) in parts.iter().enumerate() {
         let m = part.mesh;
         let pos: Vec<[f32; 3]> = m.vertices.iter().map(|&p| gltf_point(p)).collect();
-        let nrm: Vec<[f32; 3]> = vertex_normals(m)
+        let nrm: Vec<[f32; 3]> = m
+            .vertex_normals()
             .into_iter()
             .map(|n| [n[0] as f32, n[2] as f32, -n[1] as f32])
             .collect();

@@ -8,12 +8,14 @@
 //! - [`smooth`]: Taubin's λ|μ smoothing, which removes the voxel staircase without shrinking;
 //! - [`decimate`]: edge-collapse simplification (meshoptimizer);
 //! - [`check`]: watertightness, manifoldness, orientation, area, volume, Euler characteristic;
-//! - [`formats`]: binary STL, binary PLY, OBJ and binary glTF encoders.
+//! - [`formats`]: binary STL, binary PLY, OBJ and binary glTF encoders;
+//! - [`render`]: software pictures of meshes from the anatomical views, with labels.
 
 pub mod check;
 pub mod decimate;
 pub mod extract;
 pub mod formats;
+pub mod render;
 pub mod smooth;
 
 /// An indexed triangle mesh. Triangles are counter-clockwise seen from outside (outward
@@ -97,6 +99,27 @@ impl TriMesh {
             .iter()
             .map(|t| triangle_area(t.map(|i| self.vertices[i as usize])))
             .sum()
+    }
+
+    /// Area-weighted vertex normals, unit length (zero at a vertex of degenerate triangles only).
+    pub fn vertex_normals(&self) -> Vec<[f64; 3]> {
+        let mut n = vec![[0.0; 3]; self.vertices.len()];
+        for t in &self.triangles {
+            let [a, b, c] = t.map(|i| self.vertices[i as usize]);
+            let f = cross(sub(b, a), sub(c, a));
+            for &i in t {
+                for k in 0..3 {
+                    n[i as usize][k] += f[k];
+                }
+            }
+        }
+        for v in &mut n {
+            let l = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+            if l > 0.0 {
+                *v = v.map(|x| x / l);
+            }
+        }
+        n
     }
 
     /// Unit normal of a triangle (zero for a degenerate one).

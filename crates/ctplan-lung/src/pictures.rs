@@ -1,0 +1,286 @@
+//! Pictures of a plan for the case folder and the docs, drawn by [`ctplan_mesh::render`]: the
+//! named airway tree, the segments from the front and the back with their volumes, and the
+//! planned resection. Anterior views are radiological (the patient's right on the picture's
+//! left); every picture says so in its title.
+
+use ctplan_mesh::TriMesh;
+use ctplan_mesh::render::{Image, Projection, View, bounds, draw_meshes, text_height, text_width};
+
+use crate::case::segment_color;
+use crate::names::SEGMENTS;
+use crate::plan::{Model, SegmentReport};
+
+const BACKGROUND: [u8; 3] = [28, 30, 36];
+const WHITE: [u8; 3] = [245, 245, 245];
+const BLACK: [u8; 3] = [0, 0, 0];
+const NODULE: [u8; 3] = [255, 215, 0];
+
+fn to_u8(c: [f64; 3]) -> [u8; 3] {
+    c.map(|x| (x.clamp(0.0, 1.0) * 255.0).round() as u8)
+}
+
+fn to_f32(c: [f64; 3]) -> [f32; 3] {
+    c.map(|x| x as f32)
+}
+
+/// The segment meshes of a scene, by segment index.
+fn segment_meshes(parts: &[(String, TriMesh, [f32; 4])]) -> Vec<(usize, &TriMesh)> {
+    parts
+        .iter()
+        .filter_map(|(name, mesh, _)| {
+            let s = SEGMENTS.iter().position(|d| d.segment == name)?;
+            (!mesh.triangles.is_empty()).then_some((s, mesh))
+        })
+        .collect()
+}
+
+/// Rectangles already taken by labels: a new one must not overlap them.
+struct Placer {
+    taken: Vec<[i64; 4]>,
+    width: i64,
+    height: i64,
+}
+
+impl Placer {
+    fn free(&self, r: [i64; 4]) -> bool {
+        r[0] >= 0
+            && r[1] >= 0
+            && r[0] + r[2] <= self.width
+            && r[1] + r[3] <= self.height
+            && self.taken.iter().all(|t| {
+                r[0] + r[2] + 3 <= t[0]
+                    || t[0] + t[2] + 3 <= r[0]
+                    || r[1] + r[3] + 2 <= t[1]
+                    || t[1] + t[3] + 2 <= r[1]
+            })
+    }
+
+    /// Place a `w` × `h` label near `anchor`, preferring the direction `outward` (radians,
+    /// picture frame); returns its top-left corner.
+    fn place(&mut self, anchor: [f64; 2], w: i64, h: i64, outward: f64) -> Option<[i64; 2]> {
+        for radius in [16.0, 30.0, 48.0, 70.0, 95.0, 125.0] {
+            for k in 0..12 {
+                let turn = ((k + 1) / 2) as f64 * if k % 2 == 0 { 1.0 } else { -1.0 };
+                let a = outward + turn * std::f64::consts::PI / 6.0;
+                let c = [anchor[0] + radius * a.cos(), anchor[1] + radius * a.sin()];
+                let r = [
+                    (c[0] - w as f64 / 2.0).round() as i64,
+                    (c[1] - h as f64 / 2.0).round() as i64,
+                    w,
+                    h,
+                ];
+                if self.free(r) {
+                    self.taken.push(r);
+                    return Some([r[0], r[1]]);
+                }
+            }
+        }
+        None
+    }
+}
+
+fn title(img: &mut Image, lines: &[&str]) {
+    for (i, l) in lines.iter().enumerate() {
+        img.text(16, 14 + i as i64 * 22, l, 2, WHITE, None);
+    }
+}
+
+fn ring(img: &mut Image, c: [f64; 2], r: f64, color: [u8; 3]) {
+    let n = 48;
+    for k in 0..n {
+        let a0 = k as f64 / n as f64 * std::f64::consts::TAU;
+        let a1 = (k + 1) as f64 / n as f64 * std::f64::consts::TAU;
+        img.line(
+            [c[0] + r * a0.cos(), c[1] + r * a0.sin()],
+            [c[0] + r * a1.cos(), c[1] + r * a1.sin()],
+            3,
+            color,
+        );
+    }
+}
+
+/// The airway surface from the front with its centreline drawn over it, each branch coloured by
+/// the segment it feeds, and every named bronchus labelled.
+pub fn airway_picture(model: &Model, airway: &TriMesh) -> Image {
+    let (w, h) = (1400usize, 1150usize);
+    let mut img = Image::filled(w, h, BACKGROUND);
+    let tree = &model.tree;
+    let mut lo = [f64::INFINITY; 3];
+    let mut hi = [f64::NEG_INFINITY; 3];
+    for p in tree.branches.iter().flat_map(|b| &b.points) {
+        for d in 0..3 {
+            lo[d] = lo[d].min(p[d]);
+            hi[d] = hi[d].max(p[d]);
+        }
+    }
+    if let Some((a, b)) = bounds([airway]) {
+        lo = a;
+        hi = b;
+    }
+    if !lo[0].is_finite() {
+        return img;
+    }
+    let cam = Projection::fit(
+        View::Anterior,
+        lo,
+        hi,
+        [0.0, 70.0, w as f64, h as f64 - 70.0],
+        60.0,
+    );
+    draw_meshes(&mut img, &cam, &[(airway, [0.62, 0.62, 0.66])]);
+    let colour_of = |b: usize| -> [u8; 3] {
+        match model.naming.segment_of[b] {
+            Some(s) => to_u8(segment_color(s)),
+            None => WHITE,
+        }
+    };
+    for (b, br) in tree.branches.iter().enumerate() {
+        for pair in br.points.windows(2) {
+            let p = cam.project(pair[0]);
+            let q = cam.project(pair[1]);
+            img.line([p[0], p[1]], [q[0], q[1]], 3, colour_of(b));
+        }
+    }
+    let root = cam.project(tree.branches[tree.root].end());
+    let mut placer = Placer {
+        taken: vec![[0, 0, w as i64, 60]],
+        width: w as i64,
+        height: h as i64,
+    };
+    // Larger (proximal) names first, so the trachea and lobar labels get the best places.
+    let mut named: Vec<(usize, &str)> = model
+        .naming
+        .names
+        .iter()
+        .enumerate()
+        .filter_map(|(b, n)| n.as_ref().map(|n| (b, n.name.as_str())))
+        .collect();
+    named.sort_by_key(|&(b, _)| tree.branches[b].generation);
+    let scale = 2;
+    for (b, name) in named {
+        let br = &tree.branches[b];
+        let mid = cam.project(br.points[br.points.len() / 2]);
+        let anchor = [mid[0], mid[1]];
+        let outward = (anchor[1] - root[1]).atan2(anchor[0] - root[0]);
+        let tw = text_width(name, scale) + 2 * scale;
+        let th = text_height(scale) + 2 * scale;
+        if let Some([x, y]) = placer.place(anchor, tw, th, outward) {
+            let centre = [(x + tw / 2) as f64, (y + th / 2) as f64];
+            img.line(anchor, centre, 1, [200, 200, 200]);
+            img.fill_rect(
+                anchor[0] as i64 - 3,
+                anchor[1] as i64 - 3,
+                7,
+                7,
+                colour_of(b),
+            );
+            img.text(x + scale, y + scale, name, scale, WHITE, Some(BLACK));
+        }
+    }
+    title(
+        &mut img,
+        &[
+            "AIRWAY TREE, ANTERIOR VIEW (PATIENT RIGHT ON THE LEFT)",
+            "CENTRELINES COLOURED BY THE SEGMENT THEY FEED",
+        ],
+    );
+    img.text(20, h as i64 / 2, "R", 4, WHITE, None);
+    img.text(w as i64 - 40, h as i64 / 2, "L", 4, WHITE, None);
+    img
+}
+
+/// Segments from the front and from the back, with the nodule ringed and a legend of volumes.
+/// With `resected`, segments outside the resection are drawn grey.
+pub fn segments_picture(
+    model: &Model,
+    parts: &[(String, TriMesh, [f32; 4])],
+    segments: &[SegmentReport],
+    resected: Option<(&[bool], &str)>,
+) -> Image {
+    let (w, h) = (1900usize, 1050usize);
+    let mut img = Image::filled(w, h, BACKGROUND);
+    let meshes = segment_meshes(parts);
+    let Some((lo, hi)) = bounds(meshes.iter().map(|m| m.1)) else {
+        title(&mut img, &["NO SEGMENTS"]);
+        return img;
+    };
+    let in_resection: Vec<bool> = (0..SEGMENTS.len())
+        .map(|s| {
+            resected.is_some_and(|(set, _)| {
+                set.iter()
+                    .enumerate()
+                    .any(|(b, &r)| r && model.naming.segment_of[b] == Some(s))
+            })
+        })
+        .collect();
+    let colour = |s: usize| -> [f64; 3] {
+        if resected.is_some() && !in_resection[s] {
+            [0.55, 0.57, 0.6]
+        } else {
+            segment_color(s)
+        }
+    };
+    let drawn: Vec<(&TriMesh, [f32; 3])> = meshes
+        .iter()
+        .map(|&(s, m)| (m, to_f32(colour(s))))
+        .collect();
+    let panel = 800.0;
+    for (i, view) in [View::Anterior, View::Posterior].into_iter().enumerate() {
+        let rect = [i as f64 * panel, 80.0, panel, h as f64 - 80.0];
+        let cam = Projection::fit(view, lo, hi, rect, 30.0);
+        draw_meshes(&mut img, &cam, &drawn);
+        for n in &model.nodules {
+            let p = cam.project(n.centroid);
+            ring(
+                &mut img,
+                [p[0], p[1]],
+                (0.5 * n.diameter_mm * cam.scale + 8.0).max(12.0),
+                NODULE,
+            );
+        }
+        let label = match view {
+            View::Anterior => "ANTERIOR VIEW",
+            _ => "POSTERIOR VIEW",
+        };
+        img.text(
+            (rect[0] + panel / 2.0) as i64 - text_width(label, 2) / 2,
+            h as i64 - 30,
+            label,
+            2,
+            WHITE,
+            None,
+        );
+    }
+    // Legend: colour, segment, mL, % of both lungs.
+    let x0 = (2.0 * panel) as i64 + 20;
+    img.text(x0, 90, "SEGMENT    ML    %", 2, WHITE, None);
+    for (k, g) in segments.iter().enumerate() {
+        let Some(s) = SEGMENTS.iter().position(|d| d.segment == g.name) else {
+            continue;
+        };
+        let y = 125 + k as i64 * 30;
+        img.fill_rect(x0, y - 2, 22, 18, to_u8(colour(s)));
+        let row = format!(
+            "{:<6}{:>6.0}{:>6.1}",
+            g.name,
+            g.volume_ml,
+            100.0 * g.fraction
+        );
+        img.text(x0 + 30, y, &row, 2, WHITE, None);
+    }
+    let y = 125 + segments.len() as i64 * 30 + 10;
+    img.fill_rect(x0, y - 2, 22, 18, NODULE);
+    img.text(x0 + 30, y, "NODULE", 2, WHITE, None);
+    let head = match resected {
+        Some((_, what)) => format!("RESECTION OF {what}: RESECTED SEGMENTS IN COLOUR"),
+        None => "LUNG SEGMENTS (GEODESIC BRONCHIAL TERRITORIES)".to_string(),
+    };
+    title(
+        &mut img,
+        &[
+            &head,
+            "ANTERIOR VIEW LEFT (PATIENT RIGHT ON THE LEFT), POSTERIOR VIEW RIGHT",
+        ],
+    );
+    img
+}
