@@ -8,6 +8,8 @@
 //!   ctplan-bench eval PRED TRUTH DEFECTIVE [REPEAT]  the AutoImplant metrics (files read once)
 //!   ctplan-bench mesh MASK OUT.stl [SMOOTH] [REPEAT]  extract + Taubin smoothing + check +
 //!     binary STL written, the mask already read
+//!   ctplan-bench lung ANATOMY [REPEAT]  analyse a lung anatomy once, then re-simulate the
+//!     resection of every segment (volumes, ppoFEV1, margin and its extension options)
 //!   ctplan-bench rss CMD [ARGS…]      run CMD; print its wall time and peak RSS (from wait4).
 //!     Measuring from this small process matters: a child forked from a large process (a
 //!     Python holding volumes) inherits that process's resident size in its high-water mark.
@@ -127,8 +129,49 @@ fn main() -> Result<()> {
                 serde_json::json!({"op": "rss", "command": &args[1..], "seconds": s, "peak_rss_mib": max_rss_kib as f64 / 1024.0, "exit": status})
             );
         }
+        Some("lung") => {
+            use ctplan_lung::plan::{Margin, Target, analyse, resect};
+            let f = Path::new(args.get(1).context("lung ANATOMY [REPEAT]")?);
+            let t = Instant::now();
+            let anatomy = ctplan_lung::anatomy::load(f).map_err(anyhow::Error::msg)?;
+            let read_s = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            let model = analyse(anatomy, &[]).map_err(anyhow::Error::msg)?;
+            let analyse_s = t.elapsed().as_secs_f64();
+            // The first resection also builds the margin table for the nodule (an EDT around
+            // it); later ones reuse it. Then every segment with a bronchus resected alone, each
+            // the best of REPEAT runs.
+            let t = Instant::now();
+            let first = resect(
+                &model,
+                &[Target::Name("RS1".into())],
+                Some(2.5),
+                Margin::Ratio(2.0),
+            );
+            let first_s = t.elapsed().as_secs_f64();
+            first.map_err(anyhow::Error::msg)?;
+            let mut times = Vec::new();
+            for s in ctplan_lung::names::SEGMENTS.iter() {
+                let target = [Target::Name(s.segment.to_string())];
+                if resect(&model, &target, Some(2.5), Margin::Ratio(2.0)).is_err() {
+                    continue;
+                }
+                let (secs, _) = best_of(repeat(2)?, || {
+                    resect(&model, &target, Some(2.5), Margin::Ratio(2.0))
+                        .map_err(anyhow::Error::msg)
+                })?;
+                times.push(secs);
+            }
+            times.sort_by(f64::total_cmp);
+            let median = times.get(times.len() / 2).copied().unwrap_or(f64::NAN);
+            let max = times.last().copied().unwrap_or(f64::NAN);
+            println!(
+                "{}",
+                serde_json::json!({"op": "lung", "anatomy": f, "read_seconds": read_s, "analyse_seconds": analyse_s, "first_resect_seconds": first_s, "resections": times.len(), "resect_median_seconds": median, "resect_max_seconds": max, "threads": threads})
+            );
+        }
         _ => bail!(
-            "usage: ctplan-bench read|edt FILE [REPEAT] | eval PRED TRUTH DEFECTIVE [REPEAT] | rss CMD [ARGS…]"
+            "usage: ctplan-bench read|edt FILE [REPEAT] | eval PRED TRUTH DEFECTIVE [REPEAT] | lung ANATOMY [REPEAT] | rss CMD [ARGS…]"
         ),
     }
     Ok(())

@@ -133,6 +133,8 @@ fn plan(a: PlanArgs) -> Result<()> {
         })
     });
     let segment_resections = each_segment(&model, a.fev1, margin);
+    seconds.push(("tables".to_string(), t3.elapsed().as_secs_f64()));
+    let t4 = Instant::now();
     let mut report = Report {
         bronchi: bronchus_reports(&model),
         segments,
@@ -184,7 +186,7 @@ fn plan(a: PlanArgs) -> Result<()> {
                 )?;
             }
         }
-        seconds.push(("outputs".to_string(), t3.elapsed().as_secs_f64()));
+        seconds.push(("outputs".to_string(), t4.elapsed().as_secs_f64()));
         seconds.push(("total".to_string(), t0.elapsed().as_secs_f64()));
         report.seconds = seconds
             .iter()

@@ -44,6 +44,26 @@ fn med_mpd_patient_plan_tiles_the_lungs_and_checks_the_margin() {
     for f in ["segments.seg.nrrd", "scene.glb", "report.json", "report.md"] {
         assert!(case.join(f).is_file(), "{f}");
     }
+    // Pictures: PNG files of the documented sizes (IHDR width and height).
+    for (f, w, h) in [
+        ("airway.png", 1400u32, 1150u32),
+        ("segments.png", 1900, 1050),
+        ("resection.png", 1900, 1050),
+    ] {
+        let b = std::fs::read(case.join(f)).unwrap();
+        assert_eq!(&b[..8], b"\x89PNG\r\n\x1a\n", "{f}");
+        let wh = [&b[16..20], &b[20..24]].map(|x| u32::from_be_bytes(x.try_into().unwrap()));
+        assert_eq!(wh, [w, h], "{f}");
+    }
+    // Nothing but the case folder is left beside it (the staging folder was renamed).
+    let beside: Vec<_> = std::fs::read_dir(out.path()).unwrap().collect();
+    assert_eq!(beside.len(), 1);
+    // Every segment with a bronchus resected alone; the RS6 line agrees with the plan.
+    let each = r["segment_resections"].as_array().unwrap();
+    assert_eq!(each.len(), named.min(18));
+    let rs6 = each.iter().find(|o| o["segment"] == "RS6").unwrap();
+    assert_eq!(rs6["volume_ml"], res["volume_ml"]);
+    assert_eq!(rs6["margin_mm"], res["margin_mm"]);
     // Labels in the .seg.nrrd equal the reported segment volumes.
     let (labels, segments) =
         ctplan_io::seg::read_seg_nrrd(&case.join("segments.seg.nrrd")).unwrap();
@@ -67,6 +87,10 @@ fn bad_anatomy_gives_clear_errors() {
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("airway mask is empty"), "{err}");
+    assert!(
+        !dir.path().join("case").exists(),
+        "no case folder on failure"
+    );
     let o = ctplan()
         .args(["lung", "plan", "/nonexistent/anatomy", "-o"])
         .arg(dir.path().join("case2"))

@@ -4,13 +4,14 @@
 
 use serde::Serialize;
 
-use ctplan_core::crop::{bounding_box, crop};
+use ctplan_core::crop::{BoundingBox, bounding_box, crop};
 use ctplan_core::morphology::dilate;
 use ctplan_core::{Mask, Volume};
 use ctplan_io::seg::Segment;
 use ctplan_mesh::TriMesh;
 use ctplan_mesh::decimate::decimate;
 use ctplan_mesh::extract::mask_surface;
+use rayon::prelude::*;
 
 use crate::names::SEGMENTS;
 use crate::plan::{
@@ -157,20 +158,61 @@ pub fn scene(
     let mut parts = Vec::new();
     let a = &model.anatomy;
     if let Some(t) = &model.territory {
-        // One segment's mask at a time: 18 full-grid masks at once would cost 18 bytes a voxel.
-        let mut m = Mask::zeros(t.dims, t.geometry);
-        for s in 0..SEGMENTS.len() {
-            for (o, &l) in m.data.iter_mut().zip(&t.data) {
-                *o = u8::from(l != 0 && model.naming.segment_of[l as usize - 1] == Some(s));
+        // Each segment meshed from a crop of the territory map around it (small masks, meshed
+        // side by side), not from 18 full-grid masks.
+        let [nx, ny, _] = t.dims;
+        let mut boxes: Vec<Option<BoundingBox>> = vec![None; SEGMENTS.len()];
+        for (v, &l) in t.data.iter().enumerate() {
+            if l == 0 {
+                continue;
             }
-            let c = segment_color(s);
-            let alpha = if resected.is_some() { 0.35 } else { 0.6 };
-            parts.push((
-                SEGMENTS[s].segment.to_string(),
-                view_mesh(&m),
-                [c[0] as f32, c[1] as f32, c[2] as f32, alpha],
-            ));
+            let Some(s) = model.naming.segment_of[l as usize - 1] else {
+                continue;
+            };
+            let c = [v % nx, (v / nx) % ny, v / (nx * ny)];
+            let b = boxes[s].get_or_insert(BoundingBox {
+                start: c,
+                end: [c[0] + 1, c[1] + 1, c[2] + 1],
+            });
+            for d in 0..3 {
+                b.start[d] = b.start[d].min(c[d]);
+                b.end[d] = b.end[d].max(c[d] + 1);
+            }
         }
+        let alpha = if resected.is_some() { 0.35 } else { 0.6 };
+        let meshes: Vec<(String, TriMesh, [f32; 4])> = (0..SEGMENTS.len())
+            .into_par_iter()
+            .map(|s| {
+                let mesh = match boxes[s] {
+                    Some(b) => {
+                        let local = crop(t, &b.expand([1, 1, 1], t.dims));
+                        let m = Mask {
+                            dims: local.dims,
+                            geometry: local.geometry,
+                            data: local
+                                .data
+                                .iter()
+                                .map(|&l| {
+                                    u8::from(
+                                        l != 0
+                                            && model.naming.segment_of[l as usize - 1] == Some(s),
+                                    )
+                                })
+                                .collect(),
+                        };
+                        view_mesh(&m)
+                    }
+                    None => TriMesh::default(),
+                };
+                let c = segment_color(s);
+                (
+                    SEGMENTS[s].segment.to_string(),
+                    mesh,
+                    [c[0] as f32, c[1] as f32, c[2] as f32, alpha],
+                )
+            })
+            .collect();
+        parts.extend(meshes);
     }
     parts.push((
         "airway".into(),
@@ -365,11 +407,11 @@ pub fn markdown(report: &Report, case: &str) -> String {
         }
     }
     if !report.segment_resections.is_empty() {
-        s.push_str("\n## Each segment resected alone\n\n| segment | resected mL | remaining mL | ppoFEV1 count L | ppoFEV1 volume L | margin mm | ratio | margin ok | extend with |\n|---|---:|---:|---:|---:|---:|---:|---|---|\n");
+        s.push_str("\n## Each segment resected alone\n\n| segment | resected mL | remaining mL | ppoFEV1 count L | ppoFEV1 volume L | margin mm | ratio | margin ok |\n|---|---:|---:|---:|---:|---:|---:|---|\n");
         let opt = |x: Option<f64>| x.map_or("–".to_string(), |v| format!("{v:.2}"));
         for o in &report.segment_resections {
             s.push_str(&format!(
-                "| {} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {:.0} | {:.0} | {} | {} | {} | {} | {} |\n",
                 o.segment,
                 o.volume_ml,
                 o.remaining_ml,
@@ -382,7 +424,6 @@ pub fn markdown(report: &Report, case: &str) -> String {
                     Some(false) => "no",
                     None => "–",
                 },
-                o.extend_with.join(" + ")
             ));
         }
     }

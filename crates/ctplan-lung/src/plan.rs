@@ -52,7 +52,12 @@ pub struct Model {
     pub vessel_centreline: Vec<(usize, &'static str)>,
     pub voxel_ml: f64,
     pub warnings: Vec<String>,
+    /// Margin tables already computed, by required margin (see [`Halo`]).
+    pub halos: std::sync::Mutex<Vec<HaloEntry>>,
 }
+
+/// A cached margin table: (margin kind, its value's bits) and the table.
+pub type HaloEntry = ((u8, u64), std::sync::Arc<Halo>);
 
 /// What to resect.
 #[derive(Debug, Clone)]
@@ -97,6 +102,14 @@ pub fn analyse(anatomy: Anatomy, renames: &[(usize, String)]) -> Result<Model, S
         rename(&tree, &mut naming, *b, n)?;
     }
     warnings.extend(naming.warnings.iter().map(|w| format!("naming: {w}")));
+    for (s, p) in naming.primary.iter().enumerate() {
+        if p.is_none() && naming.lobar.iter().any(|l| l.is_some()) {
+            warnings.push(format!(
+                "segments: no bronchus {} in the airway mask, so segment {} gets no territory; its lung is counted in the neighbouring segments",
+                SEGMENTS[s].bronchus, SEGMENTS[s].segment
+            ));
+        }
+    }
     let voxel_ml = anatomy.airway.voxel_volume_mm3() / 1000.0;
     let nodules = find_nodules(&anatomy, voxel_ml);
     let (side, territory, branch_voxels) = match &anatomy.lungs {
@@ -204,6 +217,7 @@ pub fn analyse(anatomy: Anatomy, renames: &[(usize, String)]) -> Result<Model, S
         vessel_centreline,
         voxel_ml,
         warnings,
+        halos: Default::default(),
     })
 }
 
@@ -596,25 +610,6 @@ impl NoduleField {
     }
 }
 
-/// Margin (mm) from a nodule to kept parenchyma, given the resected branch set; the crop's
-/// radius when no kept voxel lies within it.
-fn margin_of(model: &Model, field: &NoduleField, resected: &[bool], radius: f64) -> f64 {
-    let (Some(t), Some(side)) = (&model.territory, &model.side) else {
-        return 0.0;
-    };
-    let mut m = radius;
-    field.for_each(t.dims, |v, d| {
-        if side.data[v] != 0 {
-            let l = t.data[v];
-            let kept = l == 0 || !resected[l as usize - 1];
-            if kept && (d as f64) < m {
-                m = d as f64;
-            }
-        }
-    });
-    m
-}
-
 /// Nodule facts that do not depend on the resection.
 pub fn nodule_reports(model: &Model) -> Vec<NoduleReport> {
     model
@@ -720,6 +715,94 @@ pub fn resect(
     fev1: Option<f64>,
     margin: Margin,
 ) -> Result<(ResectionReport, Vec<bool>), String> {
+    let halo = Halo::of(model, margin);
+    resect_with(model, targets, fev1, halo.as_deref(), true)
+}
+
+/// The margin requirement around the largest nodule, reduced to what any resection needs: per
+/// territory label (0 = lung fed by no named branch, else branch + 1), the distance from the
+/// nodule to the label's nearest voxel (the crop radius if none is nearer) and how many of its
+/// voxels lie inside the required margin. The margin of a resection is then the smallest
+/// distance over kept labels, without another pass over the voxels.
+#[derive(Debug, Clone)]
+pub struct Halo {
+    nodule_diameter_mm: f64,
+    required: f64,
+    radius: f64,
+    nearest: Vec<f64>,
+    inside: Vec<usize>,
+}
+
+impl Halo {
+    fn compute(model: &Model, margin: Margin) -> Option<Halo> {
+        let (t, side) = (model.territory.as_ref()?, model.side.as_ref()?);
+        let nodule = model
+            .nodules
+            .iter()
+            .max_by(|a, b| a.volume_ml.total_cmp(&b.volume_ml))?;
+        let required = match margin {
+            Margin::Ratio(k) => k * nodule.diameter_mm,
+            Margin::Mm(mm) => mm,
+        };
+        let radius = required + 10.0;
+        let field = nodule_field(model, nodule, radius);
+        let labels = model.tree.branches.len() + 1;
+        let mut nearest = vec![radius; labels];
+        let mut inside = vec![0usize; labels];
+        field.for_each(t.dims, |v, d| {
+            if side.data[v] != 0 {
+                let l = t.data[v] as usize;
+                let d = d as f64;
+                nearest[l] = nearest[l].min(d);
+                if d < required {
+                    inside[l] += 1;
+                }
+            }
+        });
+        Some(Halo {
+            nodule_diameter_mm: nodule.diameter_mm,
+            required,
+            radius,
+            nearest,
+            inside,
+        })
+    }
+
+    /// The halo for `margin`, computed once per model and margin.
+    fn of(model: &Model, margin: Margin) -> Option<std::sync::Arc<Halo>> {
+        let key = match margin {
+            Margin::Ratio(k) => (0u8, k.to_bits()),
+            Margin::Mm(mm) => (1u8, mm.to_bits()),
+        };
+        let mut cache = model.halos.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, h)) = cache.iter().find(|(k, _)| *k == key) {
+            return Some(h.clone());
+        }
+        let h = std::sync::Arc::new(Halo::compute(model, margin)?);
+        cache.push((key, h.clone()));
+        Some(h)
+    }
+
+    /// Margin (mm) to kept lung when the branches in `resected` are removed.
+    fn margin(&self, resected: &[bool]) -> f64 {
+        self.nearest
+            .iter()
+            .enumerate()
+            .filter(|&(l, _)| l == 0 || !resected[l - 1])
+            .map(|(_, &d)| d)
+            .fold(self.radius, f64::min)
+    }
+}
+
+/// [`resect`] with the halo computed once by the caller; `explore` also searches the segments
+/// whose addition restores an insufficient margin.
+fn resect_with(
+    model: &Model,
+    targets: &[Target],
+    fev1: Option<f64>,
+    halo: Option<&Halo>,
+    explore: bool,
+) -> Result<(ResectionReport, Vec<bool>), String> {
     if model.territory.is_none() {
         return Err("no lung mask: a resection needs the lungs".into());
     }
@@ -781,40 +864,24 @@ pub fn resect(
         crossings: vec![],
     };
     // Margin for the largest nodule.
-    if let Some(nod) = model
-        .nodules
-        .iter()
-        .max_by(|a, b| a.volume_ml.total_cmp(&b.volume_ml))
-    {
-        let required = match margin {
-            Margin::Ratio(k) => k * nod.diameter_mm,
-            Margin::Mm(mm) => mm,
-        };
-        let radius = required + 10.0;
-        let field = nodule_field(model, nod, radius);
-        let m = margin_of(model, &field, &set, radius);
+    if let Some(h) = halo {
+        let required = h.required;
+        let m = h.margin(&set);
         report.margin_required_mm = Some(round2(required));
         report.margin_mm = Some(round2(m));
-        report.margin_ratio = Some(round2(m / nod.diameter_mm));
+        report.margin_ratio = Some(round2(m / h.nodule_diameter_mm));
         report.margin_ok = Some(m >= required);
-        if m < required {
+        if m < required && explore {
             // Segments of kept lung inside the halo, by overlap.
-            let (t, side) = (
-                model.territory.as_ref().expect("checked"),
-                model.side.as_ref().expect("checked"),
-            );
             let mut overlap = vec![0usize; SEGMENTS.len()];
-            field.for_each(t.dims, |v, d| {
-                if side.data[v] != 0 && (d as f64) < required {
-                    let l = t.data[v];
-                    if l != 0
-                        && !set[l as usize - 1]
-                        && let Some(s) = model.naming.segment_of[l as usize - 1]
-                    {
-                        overlap[s] += 1;
-                    }
+            for (l, &n) in h.inside.iter().enumerate().skip(1) {
+                if n > 0
+                    && !set[l - 1]
+                    && let Some(s) = model.naming.segment_of[l - 1]
+                {
+                    overlap[s] += n;
                 }
-            });
+            }
             let mut cands: Vec<usize> = (0..SEGMENTS.len()).filter(|&s| overlap[s] > 0).collect();
             cands.sort_by_key(|&s| std::cmp::Reverse(overlap[s]));
             let with = |add: &[usize]| -> Vec<bool> {
@@ -837,14 +904,14 @@ pub fn resect(
             }
             for opt in options.iter().take(24) {
                 let s2 = with(opt);
-                let m2 = margin_of(model, &field, &s2, radius);
+                let m2 = h.margin(&s2);
                 report.margin_options.push(MarginOption {
                     add: opt
                         .iter()
                         .map(|&s| SEGMENTS[s].segment.to_string())
                         .collect(),
                     margin_mm: round2(m2),
-                    margin_ratio: round2(m2 / nod.diameter_mm),
+                    margin_ratio: round2(m2 / h.nodule_diameter_mm),
                     ok: m2 >= required,
                     volume_ml: round2(resected_ml(&s2)),
                 });
@@ -873,23 +940,26 @@ pub struct SegmentOption {
     pub margin_mm: Option<f64>,
     pub margin_ratio: Option<f64>,
     pub margin_ok: Option<bool>,
-    pub extend_with: Vec<String>,
 }
 
 /// Every segment whose bronchus was found, resected alone: volumes, predicted FEV1 and the
 /// margin to the (largest) nodule — the table a surgeon scans to see which segmentectomy
-/// clears the lesion. Empty without lungs.
+/// clears the lesion (the extensions that would restore a margin are searched only for the
+/// planned resection). Empty without lungs.
 pub fn each_segment(model: &Model, fev1: Option<f64>, margin: Margin) -> Vec<SegmentOption> {
     use rayon::prelude::*;
     if model.territory.is_none() {
         return vec![];
     }
+    let halo = Halo::of(model, margin);
+    let halo = halo.as_deref();
     (0..SEGMENTS.len())
         .into_par_iter()
         .filter(|&s| model.naming.primary[s].is_some())
         .filter_map(|s| {
             let name = SEGMENTS[s].segment.to_string();
-            let (r, _) = resect(model, &[Target::Name(name.clone())], fev1, margin).ok()?;
+            let target = [Target::Name(name.clone())];
+            let (r, _) = resect_with(model, &target, fev1, halo, false).ok()?;
             Some(SegmentOption {
                 segment: name,
                 volume_ml: r.volume_ml,
@@ -899,7 +969,6 @@ pub fn each_segment(model: &Model, fev1: Option<f64>, margin: Margin) -> Vec<Seg
                 margin_mm: r.margin_mm,
                 margin_ratio: r.margin_ratio,
                 margin_ok: r.margin_ok,
-                extend_with: r.extend_with,
             })
         })
         .collect()
@@ -960,7 +1029,8 @@ pub fn crossings(model: &Model, set: &[bool]) -> Vec<Crossing> {
         }
     };
     let mut points: Vec<([f64; 3], &'static str, bool)> = Vec::new();
-    for (&v, &kind) in &on {
+    // In centreline order (not the map's), so that the report is the same on every run.
+    for &(v, kind) in &model.vessel_centreline {
         if state(v) != 2 {
             continue;
         }
