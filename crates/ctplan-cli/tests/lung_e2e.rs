@@ -47,8 +47,8 @@ fn med_mpd_patient_plan_tiles_the_lungs_and_checks_the_margin() {
     // Pictures: PNG files of the documented sizes (IHDR width and height).
     for (f, w, h) in [
         ("airway.png", 1400u32, 1150u32),
-        ("segments.png", 1900, 1050),
-        ("resection.png", 1900, 1050),
+        ("segments.png", 1600, 900),
+        ("resection.png", 1600, 900),
     ] {
         let b = std::fs::read(case.join(f)).unwrap();
         assert_eq!(&b[..8], b"\x89PNG\r\n\x1a\n", "{f}");

@@ -43,6 +43,41 @@ fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
     out.extend_from_slice(&crc.to_be_bytes());
 }
 
+/// Paeth's predictor (section 9.4 of the specification).
+fn paeth(a: u8, b: u8, c: u8) -> u8 {
+    let p = a as i16 + b as i16 - c as i16;
+    let (pa, pb, pc) = (
+        (p - a as i16).abs(),
+        (p - b as i16).abs(),
+        (p - c as i16).abs(),
+    );
+    if pa <= pb && pa <= pc {
+        a
+    } else if pb <= pc {
+        b
+    } else {
+        c
+    }
+}
+
+/// Filter one row (`up`: the previous row, zeros for the first) with filter type `f`
+/// (0 None, 1 Sub, 2 Up, 3 Average, 4 Paeth), 3 bytes a pixel.
+fn apply_filter(f: u8, row: &[u8], up: &[u8], out: &mut [u8]) {
+    for i in 0..row.len() {
+        let a = if i >= 3 { row[i - 3] } else { 0 };
+        let b = up[i];
+        let c = if i >= 3 { up[i - 3] } else { 0 };
+        let pred = match f {
+            0 => 0,
+            1 => a,
+            2 => b,
+            3 => ((a as u16 + b as u16) / 2) as u8,
+            _ => paeth(a, b, c),
+        };
+        out[i] = row[i].wrapping_sub(pred);
+    }
+}
+
 /// The PNG file of a `width` × `height` RGB image (`rgb`: rows top to bottom, 3 bytes a pixel).
 ///
 /// # Panics
@@ -58,12 +93,27 @@ pub fn encode_rgb(width: usize, height: usize, rgb: &[u8]) -> Vec<u8> {
     chunk(&mut out, b"IHDR", &ihdr);
     let stride = width * 3;
     let mut filtered = Vec::with_capacity(height * (stride + 1));
-    for row in rgb.chunks_exact(stride) {
-        filtered.push(1); // Sub: each byte minus the byte one pixel to its left.
-        for (i, &b) in row.iter().enumerate() {
-            let left = if i >= 3 { row[i - 3] } else { 0 };
-            filtered.push(b.wrapping_sub(left));
+    let zero = vec![0u8; stride];
+    let mut line = vec![0u8; stride];
+    for (r, row) in rgb.chunks_exact(stride).enumerate() {
+        let up = if r > 0 {
+            &rgb[(r - 1) * stride..r * stride]
+        } else {
+            &zero[..]
+        };
+        // The filter with the smallest sum of absolute differences (as signed bytes): the
+        // heuristic the specification recommends (section 12.8).
+        let mut best = (u64::MAX, 0u8);
+        for f in 0..5u8 {
+            apply_filter(f, row, up, &mut line);
+            let cost: u64 = line.iter().map(|&b| (b as i8).unsigned_abs() as u64).sum();
+            if cost < best.0 {
+                best = (cost, f);
+            }
         }
+        apply_filter(best.1, row, up, &mut line);
+        filtered.push(best.1);
+        filtered.extend_from_slice(&line);
     }
     let mut z = ZlibEncoder::new(Vec::new(), Compression::default());
     z.write_all(&filtered).expect("writing to memory");
@@ -114,13 +164,27 @@ mod tests {
         assert_eq!(kinds, ["IHDR", "IDAT", "IEND"]);
         let mut raw = Vec::new();
         ZlibDecoder::new(&idat[..]).read_to_end(&mut raw).unwrap();
-        let mut back = Vec::new();
-        for row in raw.chunks_exact(w * 3 + 1) {
-            assert_eq!(row[0], 1);
+        let mut back: Vec<u8> = Vec::new();
+        let stride = w * 3;
+        for (r, row) in raw.chunks_exact(stride + 1).enumerate() {
             let mut line: Vec<u8> = Vec::new();
-            for (i, &b) in row[1..].iter().enumerate() {
-                let left = if i >= 3 { line[i - 3] } else { 0 };
-                line.push(b.wrapping_add(left));
+            for (i, &x) in row[1..].iter().enumerate() {
+                let a = if i >= 3 { line[i - 3] } else { 0 };
+                let b = if r > 0 { back[(r - 1) * stride + i] } else { 0 };
+                let c = if r > 0 && i >= 3 {
+                    back[(r - 1) * stride + i - 3]
+                } else {
+                    0
+                };
+                let pred = match row[0] {
+                    0 => 0,
+                    1 => a,
+                    2 => b,
+                    3 => ((a as u16 + b as u16) / 2) as u8,
+                    4 => paeth(a, b, c),
+                    f => panic!("filter type {f}"),
+                };
+                line.push(x.wrapping_add(pred));
             }
             back.extend(line);
         }

@@ -11,6 +11,7 @@ use ctplan_io::seg::Segment;
 use ctplan_mesh::TriMesh;
 use ctplan_mesh::decimate::decimate;
 use ctplan_mesh::extract::mask_surface;
+use ctplan_mesh::smooth::taubin;
 use rayon::prelude::*;
 
 use crate::names::SEGMENTS;
@@ -118,7 +119,8 @@ pub fn label_map(model: &Model) -> (Volume<u8>, Vec<Segment>) {
 }
 
 /// A surface mesh of a mask for viewing: sampled every second voxel along axes finer than
-/// 1 mm (a quarter to an eighth of the triangles), then decimated to at most 30 000 triangles.
+/// 1 mm (a quarter to an eighth of the triangles), smoothed, then decimated to at most 30 000
+/// triangles.
 fn view_mesh(m: &Mask) -> TriMesh {
     let Some(b) = bounding_box(m) else {
         return TriMesh::default();
@@ -139,7 +141,9 @@ fn view_mesh(m: &Mask) -> TriMesh {
             }
         }
     }
-    let mesh = mask_surface(&sub);
+    let mut mesh = mask_surface(&sub);
+    // The voxel staircase smoothed away (Taubin λ|μ, no shrinking) before simplification.
+    taubin(&mut mesh, 10);
     let n = mesh.triangles.len();
     if n > 30_000 {
         decimate(&mesh, 30_000.0 / n as f64, 1.0)

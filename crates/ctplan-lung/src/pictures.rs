@@ -197,7 +197,7 @@ pub fn segments_picture(
     segments: &[SegmentReport],
     resected: Option<(&[bool], &str)>,
 ) -> Image {
-    let (w, h) = (1900usize, 1050usize);
+    let (w, h) = (1600usize, 900usize);
     let mut img = Image::filled(w, h, BACKGROUND);
     let meshes = segment_meshes(parts);
     let Some((lo, hi)) = bounds(meshes.iter().map(|m| m.1)) else {
@@ -224,7 +224,8 @@ pub fn segments_picture(
         .iter()
         .map(|&(s, m)| (m, to_f32(colour(s))))
         .collect();
-    let panel = 800.0;
+    // Two views side by side, the legend in the last 270 pixels.
+    let panel = (w as f64 - 270.0) / 2.0;
     for (i, view) in [View::Anterior, View::Posterior].into_iter().enumerate() {
         let rect = [i as f64 * panel, 80.0, panel, h as f64 - 80.0];
         let cam = Projection::fit(view, lo, hi, rect, 30.0);
@@ -252,7 +253,7 @@ pub fn segments_picture(
         );
     }
     // Legend: colour, segment, mL, % of both lungs.
-    let x0 = (2.0 * panel) as i64 + 20;
+    let x0 = (2.0 * panel) as i64 + 15;
     img.text(x0, 90, "SEGMENT    ML    %", 2, WHITE, None);
     for (k, g) in segments.iter().enumerate() {
         let Some(s) = SEGMENTS.iter().position(|d| d.segment == g.name) else {

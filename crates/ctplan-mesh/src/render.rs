@@ -281,7 +281,9 @@ pub fn draw_meshes(image: &mut Image, camera: &Projection, parts: &[(&TriMesh, [
                     let i = y * w + x;
                     if z > depth[i] {
                         depth[i] = z;
-                        let shade = (w0 * la + w1 * lb + w2 * lc) / area;
+                        // Shading in 1/32 steps: smooth to the eye, and flat runs of colour keep
+                        // pictures small.
+                        let shade = ((w0 * la + w1 * lb + w2 * lc) / area * 32.0).round() / 32.0;
                         color[i] = base
                             .map(|x| ((x as f64 * shade).clamp(0.0, 1.0) * 255.0).round() as u8);
                     }
