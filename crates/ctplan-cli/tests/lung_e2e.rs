@@ -34,6 +34,14 @@ fn med_mpd_patient_plan_tiles_the_lungs_and_checks_the_margin() {
     let segs = r["segments"].as_array().unwrap();
     let total: f64 = segs.iter().map(|s| s["fraction"].as_f64().unwrap()).sum();
     assert!((total - 1.0).abs() < 2e-3, "{total}");
+    // No parenchyma voxel left without a segment (the analysis warns of any gap).
+    let warnings = r["warnings"].as_array().unwrap();
+    assert!(
+        !warnings
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("have no segment")),
+        "{warnings:?}"
+    );
     let res = &r["resection"];
     let vol = res["volume_ml"].as_f64().unwrap();
     let rem = res["remaining_ml"].as_f64().unwrap();
