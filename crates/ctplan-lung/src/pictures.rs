@@ -105,21 +105,9 @@ pub fn airway_picture(model: &Model, airway: &TriMesh) -> Image {
     let (w, h) = (1400usize, 1150usize);
     let mut img = Image::filled(w, h, BACKGROUND);
     let tree = &model.tree;
-    let mut lo = [f64::INFINITY; 3];
-    let mut hi = [f64::NEG_INFINITY; 3];
-    for p in tree.branches.iter().flat_map(|b| &b.points) {
-        for d in 0..3 {
-            lo[d] = lo[d].min(p[d]);
-            hi[d] = hi[d].max(p[d]);
-        }
-    }
-    if let Some((a, b)) = bounds([airway]) {
-        lo = a;
-        hi = b;
-    }
-    if !lo[0].is_finite() {
+    let Some((lo, hi)) = bounds([airway]) else {
         return img;
-    }
+    };
     let cam = Projection::fit(
         View::Anterior,
         lo,

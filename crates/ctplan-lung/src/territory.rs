@@ -93,15 +93,6 @@ impl Work {
         Some(l[0] + self.dims[0] * (l[1] + self.dims[1] * l[2]))
     }
 
-    /// Full-grid linear index of an interior local index.
-    fn global(&self, l: usize) -> usize {
-        let [dx, dy, _] = self.dims;
-        let c = [l % dx, (l / dx) % dy, l / (dx * dy)];
-        let [nx, ny, _] = self.full;
-        let g = [0, 1, 2].map(|d| (c[d] as i64 + self.start[d]) as usize);
-        g[0] + nx * (g[1] + ny * g[2])
-    }
-
     /// The interior rows of the working grid: (full-grid start, local start, length) of each.
     fn rows(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
         let [dx, dy, dz] = self.dims;
@@ -365,22 +356,27 @@ pub fn assign(
         || assign_side(parenchyma, passable, walls, seeds, RIGHT),
         || assign_side(parenchyma, passable, walls, seeds, LEFT),
     );
-    for part in [right, left].into_iter().flatten() {
-        for (v, lab) in part {
-            out.data[v] = lab;
+    // The boxes overlap (both hold the airway), so only labelled voxels are copied back.
+    for (work, labels) in [right, left].into_iter().flatten() {
+        for (g, l, n) in work.rows() {
+            for (o, &lab) in out.data[g..g + n].iter_mut().zip(&labels[l..l + n]) {
+                if lab != 0 {
+                    *o = lab;
+                }
+            }
         }
     }
     out
 }
 
-/// Labels of the voxels of one side, as (full-grid voxel, label) pairs.
+/// Labels of one side on its working grid (0 off that side's parenchyma).
 fn assign_side(
     parenchyma: &Volume<u8>,
     passable: &Mask,
     walls: Option<&Mask>,
     seeds: &[(usize, u32, u8)],
     which: u8,
-) -> Option<Vec<(usize, u32)>> {
+) -> Option<(Work, Vec<u32>)> {
     let mine: Vec<(usize, u32)> = seeds
         .iter()
         .filter(|s| s.2 == which)
@@ -432,14 +428,12 @@ fn assign_side(
         let domain2: Vec<u8> = (0..work.len()).map(|l| u8::from(open(l))).collect();
         propagate(&work, &domain2, &mut labels);
     }
-    Some(
-        labels
-            .iter()
-            .enumerate()
-            .filter(|&(l, &lab)| lab != 0 && side[l] == which)
-            .map(|(l, &lab)| (work.global(l), lab))
-            .collect(),
-    )
+    for (lab, &sd) in labels.iter_mut().zip(&side) {
+        if sd != which {
+            *lab = 0;
+        }
+    }
+    Some((work, labels))
 }
 
 #[cfg(test)]

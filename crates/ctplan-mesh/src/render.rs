@@ -143,15 +143,6 @@ impl View {
             View::Left => ([0.0, -1.0, 0.0], up, [1.0, 0.0, 0.0]),
         }
     }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            View::Anterior => "anterior",
-            View::Posterior => "posterior",
-            View::Right => "right",
-            View::Left => "left",
-        }
-    }
 }
 
 /// An orthographic camera: LPS millimetres → picture pixels.
