@@ -1,12 +1,13 @@
 //! A shape prior for the cranial vault: a library of complete skulls, each stored as its inner
 //! and outer radius fields on the vault map of [`crate::implant`].
 //!
-//! The implant design fills the defect with the trend of the templates that best match the
-//! intact bone around it (each corrected by a low-order fit on that ring), the template-based
-//! completion of the atlas approach to skull reconstruction (see e.g. Li, Egger et al., "AutoImplant
-//! 2020 — First MICCAI Challenge on Automatic Cranial Implant Design", IEEE TMI 2021, where shape
-//! priors of complete skulls are among the classical methods). A template holds no voxels, just two
-//! radius maps at 1° per bin, so the whole library is a few megabytes.
+//! The implant design fills the defect with the trend of a statistical shape model of these
+//! templates (their mean and a ridge-regularised combination of their deviations from it) fitted
+//! to the intact bone around the defect, the shape-prior approach to skull reconstruction (see
+//! e.g. Li, Egger et al., "AutoImplant 2020 — First MICCAI Challenge on Automatic Cranial Implant
+//! Design", IEEE TMI 2021, where shape priors of complete skulls are among the classical
+//! methods). A template holds no voxels, just two radius maps at 1° per bin, so the whole library
+//! is a few megabytes.
 //!
 //! File format (`.ctprior`): a text header of `key: value` lines starting with the line
 //! `ctplan shape prior 1`, an empty line, then the zlib-deflated fields: for each case, the inner
