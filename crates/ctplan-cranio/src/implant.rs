@@ -381,8 +381,8 @@ pub fn design(
             ring_of(blend_bins, &this_region),
         );
         let mut unknown: Vec<usize> = (0..n * n).filter(|&b| this_region[b]).collect();
-        // The trend across the region: from the best-matching complete skulls of the prior;
-        // without a prior (or when no template covers the region), zero, and the blending
+        // The trend across the region: the prior's shape model fitted to the ring; without a
+        // prior (or when no template covers the region), zero, and the blending
         // quadratic alone makes the trend.
         let mut trends =
             prior.and_then(|p| prior_trend(p, map, &matching, &unknown, [&r_in, &r_out], o.ridge));
