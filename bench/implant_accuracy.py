@@ -1,0 +1,86 @@
+"""Implant accuracy on held-out SkullFix cases and on injected defects of every style.
+
+  .venv/bin/python bench/implant_accuracy.py [--data ../shared/data] [--work DIR] [--no-inject]
+
+Runs the release binary as a user would (`cargo build --release` first):
+
+- Split A: the 14 cases 000, 005, …, 065 that the shipped prior leaves out, designed with the
+  shipped prior and with `--no-prior`.
+- Split B: the 14 cases 001, 006, …, 066, designed with a prior built without them
+  (`ctplan skull prior … --hold-out …`), and with `--no-prior`.
+- Injected: every style of `ctplan skull inject` (seed 0, one defect) on split A's complete
+  skulls, designed with the shipped prior.
+
+Each set is scored by `ctplan eval` (official AutoImplant definitions, bDSC band 10 mm) and
+printed as one Markdown row: mean DSC, bDSC, HD95 and the lowest DSC with its case.
+"""
+
+import argparse
+import csv
+import subprocess
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CTPLAN = ROOT / "target/release/ctplan"
+SPLIT_A = [f"{i:03d}" for i in range(0, 70, 5)]
+SPLIT_B = [f"{i:03d}" for i in range(1, 70, 5)]
+STYLES = ["cube", "sphere", "craniotomy", "random", "bilateral", "frontoorbital", "parietotemporal"]
+
+
+def run(*args):
+    subprocess.run([str(CTPLAN), *map(str, args)], check=True, capture_output=True, text=True)
+
+
+def link_split(train: Path, cases, dest: Path):
+    for role in ["defective_skull", "implant", "complete_skull"]:
+        (dest / role).mkdir(parents=True)
+        for c in cases:
+            (dest / role / f"{c}.nrrd").symlink_to(train / role / f"{c}.nrrd")
+    return dest
+
+
+def score(pred: Path, truth: Path, defective: Path, table: Path) -> str:
+    run("eval", "--pred", pred, "--truth", truth, "--defective", defective, "--csv", table)
+    rows = list(csv.DictReader(open(table)))
+    mean = lambda k: sum(float(r[k]) for r in rows) / len(rows)
+    low = min(rows, key=lambda r: float(r["dsc"]))
+    return (f"{len(rows)} | {mean('dsc'):.3f} | {mean('bdsc'):.3f} | {mean('hd95_mm'):.2f} | "
+            f"{float(low['dsc']):.3f} ({low['case'][:3]})")
+
+
+def design_and_score(split: Path, out: Path, *extra) -> str:
+    run("implant", split / "defective_skull", "-o", out, *extra)
+    return score(out, split / "implant", split / "defective_skull", out.with_suffix(".csv"))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default=str(ROOT.parent / "shared/data"))
+    ap.add_argument("--work", help="keep the outputs here (default: a temporary folder)")
+    ap.add_argument("--no-inject", action="store_true", help="held-out splits only")
+    a = ap.parse_args()
+    train = Path(a.data) / "skullfix" / "training_set"
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(a.work) if a.work else Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        A = link_split(train, SPLIT_A, work / "A")
+        B = link_split(train, SPLIT_B, work / "B")
+        prior_b = work / "B.ctprior"
+        run("skull", "prior", train / "complete_skull", "--hold-out", ",".join(SPLIT_B), "-o", prior_b)
+        print("| set | method | cases | DSC | bDSC | HD95 mm | lowest DSC |")
+        print("|---|---|---:|---:|---:|---:|---:|")
+        print(f"| A | geometric only | {design_and_score(A, work / 'A_geo', '--no-prior')} |")
+        print(f"| A | shape prior | {design_and_score(A, work / 'A_prior')} |")
+        print(f"| B | geometric only | {design_and_score(B, work / 'B_geo', '--no-prior')} |")
+        print(f"| B | shape prior (built without B) | {design_and_score(B, work / 'B_prior', '--prior', prior_b)} |")
+        if a.no_inject:
+            return
+        for style in STYLES:
+            inj = work / "inject" / style
+            run("skull", "inject", A / "complete_skull", "-o", inj, "--style", style, "--seed", "0")
+            print(f"| A, {style} | shape prior | {design_and_score(inj, inj / 'pred')} |")
+
+
+if __name__ == "__main__":
+    main()
