@@ -769,7 +769,7 @@ fn prior_trend(
     for i in 0..m {
         gram[i * m + i] += lambda.max(1e-9);
     }
-    let alpha = solve(gram, rhs, m)?;
+    let alpha = solve(gram, rhs, m, 1e-12)?;
     let mut out = [vec![f64::NAN; n * n], vec![f64::NAN; n * n]];
     for f in 0..2 {
         for (k, &b) in all.iter().enumerate() {
@@ -793,11 +793,11 @@ fn prior_trend(
 }
 
 /// Solve the dense `k × k` system `a x = y` (row-major) by Gaussian elimination with partial
-/// pivoting; `None` if it is singular.
-fn solve(mut a: Vec<f64>, mut y: Vec<f64>, k: usize) -> Option<Vec<f64>> {
+/// pivoting; `None` if a pivot falls below `tol` (singular).
+fn solve(mut a: Vec<f64>, mut y: Vec<f64>, k: usize, tol: f64) -> Option<Vec<f64>> {
     for c in 0..k {
         let p = (c..k).max_by(|&i, &j| a[i * k + c].abs().total_cmp(&a[j * k + c].abs()))?;
-        if a[p * k + c].abs() < 1e-12 {
+        if a[p * k + c].abs() < tol {
             return None;
         }
         for q in 0..k {
@@ -823,38 +823,18 @@ fn solve(mut a: Vec<f64>, mut y: Vec<f64>, k: usize) -> Option<Vec<f64>> {
 /// (u, v in bins); `None` if the normal equations are singular.
 fn quadratic_fit(at: &[usize], n: usize, field: &[f64]) -> Option<[f64; 6]> {
     let k = 6;
-    let mut m = [[0.0f64; 6]; 6];
-    let mut y = [0.0f64; 6];
+    let mut m = vec![0.0f64; k * k];
+    let mut y = vec![0.0f64; k];
     for &b in at {
         let x = basis(b, n);
         for i in 0..k {
             y[i] += x[i] * field[b];
             for j in 0..k {
-                m[i][j] += x[i] * x[j];
+                m[i * k + j] += x[i] * x[j];
             }
         }
     }
-    // Gaussian elimination with partial pivoting.
-    for c in 0..k {
-        let p = (c..k).max_by(|&a, &b| m[a][c].abs().total_cmp(&m[b][c].abs()))?;
-        if m[p][c].abs() < 1e-9 {
-            return None;
-        }
-        m.swap(c, p);
-        y.swap(c, p);
-        for r in c + 1..k {
-            let f = m[r][c] / m[c][c];
-            for q in c..k {
-                m[r][q] -= f * m[c][q];
-            }
-            y[r] -= f * y[c];
-        }
-    }
-    let mut x = [0.0; 6];
-    for c in (0..k).rev() {
-        x[c] = (y[c] - (c + 1..k).map(|q| m[c][q] * x[q]).sum::<f64>()) / m[c][c];
-    }
-    Some(x)
+    solve(m, y, k, 1e-9)?.try_into().ok()
 }
 
 /// Quadratic basis at bin `b`, coordinates scaled to about ±1 over the map.
@@ -950,6 +930,45 @@ mod tests {
         let without = dsc(&design(&p.defective, None, &o).unwrap().implant, &p.implant);
         // Measured 0.921 with the template, 0.919 without.
         assert!(with > 0.9 && with > without, "{with} vs {without}");
+    }
+
+    #[test]
+    fn inner_radius_is_the_outermost_run_of_bone() {
+        // A plate of bone inside the vault (as the orbital roof lies behind the forehead) must
+        // not move the inner table of the bins whose rays meet it.
+        let p = skull(&PhantomSpec::default());
+        let [nx, ny, nz] = p.complete.dims;
+        let mut plated = p.complete.clone();
+        for k in nz / 2..nz / 2 + 3 {
+            for j in ny / 3..2 * ny / 3 {
+                for i in nx / 3..2 * nx / 3 {
+                    plated.data[i + nx * (j + ny * k)] = 1;
+                }
+            }
+        }
+        let (bin, polar) = (1f64.to_radians(), 105f64.to_radians());
+        let a = shell(&p.complete, Some(bin), bin, polar).unwrap();
+        let centre = a.centre;
+        let b = shell(&plated, Some(bin), bin, polar).unwrap();
+        // The plate moves the centre a little; compare against the same centre's view.
+        let moved = dist(&centre, &b.centre);
+        assert!(moved < 3.0, "{moved}");
+        let both: Vec<usize> = (0..a.r_in.len())
+            .filter(|&i| a.known(i) && b.known(i))
+            .collect();
+        let thick = |s: &Shell, i: usize| s.r_out[i] - s.r_in[i];
+        let median = |s: &Shell| {
+            let mut t: Vec<f64> = both.iter().map(|&i| thick(s, i)).collect();
+            t.sort_by(f64::total_cmp);
+            (t[t.len() / 2], t[t.len() * 99 / 100])
+        };
+        let ((ma, pa), (mb, pb)) = (median(&a), median(&b));
+        // Measured: median 5.4 mm and 99th percentile 6.6 / 6.5 mm without / with the plate
+        // (taking the innermost bone as the inner table, the 99th percentile reads 72 mm).
+        assert!(
+            (ma - mb).abs() < 0.5 && pb < pa + 2.0,
+            "{ma} {pa} vs {mb} {pb}"
+        );
     }
 
     #[test]
