@@ -36,7 +36,7 @@ enum Command {
     Eval(eval::Args),
     /// Rank several submissions (mean DSC, bDSC, HD95) with Welch t-tests between them.
     Rank(rank::Args),
-    /// Design the implant for a defective skull (geometric vault completion).
+    /// Design the implant for a defective skull (vault completion by a shape model of complete skulls).
     Implant(implant::Args),
     /// The skull data pipeline: segment a skull from CT, clean a mask, inject defects.
     Skull(skull::Args),
