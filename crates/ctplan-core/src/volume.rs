@@ -120,6 +120,13 @@ impl<T: Scalar> Volume<T> {
     }
 }
 
+/// The voxels of the 3×3×3 block around `p` (`p` itself included) that lie inside a grid of
+/// `dims`, in x-fastest order: the 26-neighbourhood plus the centre.
+pub fn block3(p: [usize; 3], dims: [usize; 3]) -> impl Iterator<Item = [usize; 3]> {
+    let range = move |a: usize| p[a].saturating_sub(1)..(p[a] + 2).min(dims[a]);
+    range(2).flat_map(move |k| range(1).flat_map(move |j| range(0).map(move |i| [i, j, k])))
+}
+
 /// A volume of any scalar type, as read from a file.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AnyVolume {
@@ -225,6 +232,15 @@ any_from!(f64, F64);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn block3_stays_inside_the_grid() {
+        assert_eq!(block3([1, 1, 1], [3, 3, 3]).count(), 27);
+        assert_eq!(block3([0, 0, 0], [3, 3, 3]).count(), 8);
+        assert_eq!(block3([2, 0, 1], [3, 1, 3]).count(), 6);
+        let b: Vec<[usize; 3]> = block3([0, 0, 0], [2, 2, 1]).collect();
+        assert_eq!(b, [[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0]]);
+    }
 
     #[test]
     fn index_is_x_fastest() {

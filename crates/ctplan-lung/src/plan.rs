@@ -18,6 +18,7 @@ use serde::Serialize;
 use ctplan_core::crop::BoundingBox;
 use ctplan_core::edt::squared_edt;
 use ctplan_core::label::{Connectivity, label};
+use ctplan_core::volume::block3;
 use ctplan_core::{Mask, Volume};
 
 use crate::anatomy::Anatomy;
@@ -1034,27 +1035,18 @@ pub fn crossings(model: &Model, set: &[bool]) -> Vec<Crossing> {
         if state(v) != 2 {
             continue;
         }
-        let c = coords(dims, v);
-        for dk in -1i64..=1 {
-            for dj in -1i64..=1 {
-                for di in -1i64..=1 {
-                    let q = [c[0] as i64 + di, c[1] as i64 + dj, c[2] as i64 + dk];
-                    if q.iter().zip(dims).any(|(&x, n)| x < 0 || x >= n as i64) {
-                        continue;
-                    }
-                    let w = q[0] as usize + dims[0] * (q[1] as usize + dims[1] * q[2] as usize);
-                    if on.contains_key(&w) && state(w) == 1 {
-                        let pk = world(m, v);
-                        let pr = world(m, w);
-                        let mid = [
-                            (pk[0] + pr[0]) / 2.0,
-                            (pk[1] + pr[1]) / 2.0,
-                            (pk[2] + pr[2]) / 2.0,
-                        ];
-                        let h = hilum(mid);
-                        points.push((mid, kind, dist(pk, h) > dist(pr, h)));
-                    }
-                }
+        for q in block3(coords(dims, v), dims) {
+            let w = q[0] + dims[0] * (q[1] + dims[1] * q[2]);
+            if on.contains_key(&w) && state(w) == 1 {
+                let pk = world(m, v);
+                let pr = world(m, w);
+                let mid = [
+                    (pk[0] + pr[0]) / 2.0,
+                    (pk[1] + pr[1]) / 2.0,
+                    (pk[2] + pr[2]) / 2.0,
+                ];
+                let h = hilum(mid);
+                points.push((mid, kind, dist(pk, h) > dist(pr, h)));
             }
         }
     }

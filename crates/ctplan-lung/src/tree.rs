@@ -19,6 +19,7 @@ use ctplan_core::Mask;
 use ctplan_core::crop::{bounding_box, crop};
 use ctplan_core::edt::squared_edt;
 use ctplan_core::label::{Connectivity, label};
+use ctplan_core::volume::block3;
 
 /// One branch: the centreline from its parent's junction to its own distal node.
 #[derive(Debug, Clone)]
@@ -176,27 +177,11 @@ pub fn build(tube: &Mask, skeleton: &Mask, root: Root, opts: TreeOptions) -> Opt
         g.index_to_world([c[0] as f64, c[1] as f64, c[2] as f64])
     };
     let neighbours = |v: usize| -> Vec<usize> {
-        let [i, j, k] = coords(v);
-        let mut out = Vec::with_capacity(26);
-        for dk in -1i64..=1 {
-            for dj in -1i64..=1 {
-                for di in -1i64..=1 {
-                    if di == 0 && dj == 0 && dk == 0 {
-                        continue;
-                    }
-                    let (a, b, c) = (i as i64 + di, j as i64 + dj, k as i64 + dk);
-                    if a < 0 || b < 0 || c < 0 || a >= nx as i64 || b >= ny as i64 || c >= nz as i64
-                    {
-                        continue;
-                    }
-                    let w = a as usize + nx * (b as usize + ny * c as usize);
-                    if let Some(&x) = id.get(&w) {
-                        out.push(x);
-                    }
-                }
-            }
-        }
-        out
+        block3(coords(v), [nx, ny, nz])
+            .map(|[a, b, c]| a + nx * (b + ny * c))
+            .filter(|&w| w != v)
+            .filter_map(|w| id.get(&w).copied())
+            .collect()
     };
     let adj: Vec<Vec<usize>> = vox.iter().map(|&v| neighbours(v)).collect();
     // Nodes: clusters of junction voxels, and end voxels.

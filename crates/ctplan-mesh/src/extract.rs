@@ -49,7 +49,7 @@ const EDGES: [(usize, usize); 12] = [
 ];
 
 /// The 6 faces as corner cycles, counter-clockwise seen from outside the cube.
-const FACES: [[usize; 4]; 6] = [
+pub(crate) const FACES: [[usize; 4]; 6] = [
     [0, 4, 6, 2],
     [1, 3, 7, 5],
     [0, 1, 5, 4],

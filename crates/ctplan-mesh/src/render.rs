@@ -378,16 +378,8 @@ mod tests {
                 if i & 4 != 0 { hi[2] } else { lo[2] },
             ]
         };
-        let quads = [
-            [0, 2, 3, 1],
-            [4, 5, 7, 6],
-            [0, 1, 5, 4],
-            [2, 6, 7, 3],
-            [0, 4, 6, 2],
-            [1, 3, 7, 5],
-        ];
         let mut triangles = Vec::new();
-        for q in quads {
+        for q in crate::extract::FACES.map(|f| f.map(|c| c as u32)) {
             triangles.push([q[0], q[1], q[2]]);
             triangles.push([q[0], q[2], q[3]]);
         }
