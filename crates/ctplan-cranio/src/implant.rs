@@ -342,16 +342,27 @@ pub fn design(
     for b in enclosed_regions(&empty, map).into_iter().flatten() {
         candidate[b] = true;
     }
+    let mut loose = vec![false; n * n];
     if let Some(p) = prior {
-        let missing = missing_vault(p, &s, defective.dims);
+        let (strict, l) = missing_vault(p, &s, defective.dims);
         for b in 0..n * n {
-            candidate[b] |= missing[b];
+            candidate[b] |= strict[b];
         }
+        loose = l;
     }
     let mut comps = components(&candidate, n);
     let bin_deg2 = bin.to_degrees().powi(2);
     let largest = comps.iter().map(Vec::len).max().unwrap_or(0);
     comps.retain(|c| c.len() as f64 * bin_deg2 >= MIN_DEFECT_DEG2 && 5 * c.len() >= largest);
+    // A defect goes on over the empty bins next to it where the templates, each offset onto
+    // this skull, agree that the vault should be.
+    if loose.iter().any(|&l| l) {
+        let mut kept = vec![false; n * n];
+        for &b in comps.iter().flatten() {
+            kept[b] = true;
+        }
+        comps = components(&flooded(&kept, &loose, n), n);
+    }
     if comps.is_empty() {
         return Err(DesignError::NoDefect);
     }
@@ -556,57 +567,123 @@ fn components(set: &[bool], n: usize) -> Vec<Vec<usize>> {
     out
 }
 
-/// Bins where the vault is missing although the prior expects it: the complete skulls agree on
-/// the outer radius in that direction (at least `EXPECTED_FRACTION` of them have bone there,
-/// spread under `EXPECTED_SPREAD_MM`), the expected point lies inside the scanned grid (a
-/// direction that leaves the scan is unobserved, not a defect), and this skull has no bone
-/// there, or only bone far inside the vault (the petrous bone or the orbital roof seen through
-/// a defect that reaches low on the side or the front).
-fn missing_vault(p: &ShapePrior, s: &Shell, dims: [usize; 3]) -> Vec<bool> {
+/// Bins where the vault is missing although the prior expects it, as two sets.
+///
+/// `strict`: the complete skulls agree on the outer radius in that direction (at least
+/// `EXPECTED_FRACTION` of them have bone there, spread under `EXPECTED_SPREAD_MM`), the expected
+/// point (their median, shifted by this skull's median size difference) lies inside the scanned
+/// grid (a direction that leaves the scan is unobserved, not a defect), and this skull has no
+/// bone there, or only bone far inside the vault (the petrous bone or the orbital roof seen
+/// through a defect that reaches low on the side or the front).
+///
+/// `loose`: this skull has no bone in that direction, and the templates agree once each is
+/// offset onto this skull by its own median difference: a spread that measures shape, not head
+/// size. Head widths differ more than vault heights, so on the side of the head the raw radii
+/// spread too much to call a direction missing; the offset ones do not. Thin temporal bone
+/// that the threshold lost is also empty there, so these bins only extend a defect found by
+/// other means (see [`flooded`]).
+fn missing_vault(p: &ShapePrior, s: &Shell, dims: [usize; 3]) -> (Vec<bool>, Vec<bool>) {
     let map = &s.map;
     let n = map.n;
-    let expected: Vec<Option<f64>> = (0..n * n)
+    let none = || (vec![false; n * n], vec![false; n * n]);
+    if p.is_empty() {
+        return none();
+    }
+    let inside = |b: usize| map.disk_margin(b % n, b / n) > 0.0;
+    // The templates' agreed radius in a bin, each offset by `off(t)`.
+    let agreed = |b: usize, off: &(dyn Fn(usize) -> Option<f64> + Sync)| -> Option<f64> {
+        let (u, v) = map.uv(b);
+        let mut radii: Vec<f64> = (0..p.len())
+            .filter_map(|t| Some(p.sample(t, 1, u, v)? + off(t)?))
+            .collect();
+        if (radii.len() as f64) < EXPECTED_FRACTION * p.len() as f64 {
+            return None;
+        }
+        radii.sort_by(|a, b| a.total_cmp(b));
+        let q = |f: f64| radii[((radii.len() - 1) as f64 * f).round() as usize];
+        (q(0.75) - q(0.25) <= EXPECTED_SPREAD_MM).then(|| q(0.5))
+    };
+    let in_grid = |b: usize, r: f64| {
+        let d = map.direction(b);
+        let q = [0, 1, 2].map(|a| s.centre[a] + r * d[a]);
+        s.geometry
+            .world_to_index(q)
+            .is_some_and(|i| (0..3).all(|a| i[a] >= 0.0 && i[a] <= dims[a] as f64 - 1.0))
+    };
+    let median = |mut x: Vec<f64>| -> Option<f64> {
+        if x.is_empty() {
+            return None;
+        }
+        let mid = x.len() / 2;
+        let (_, &mut m, _) = x.select_nth_unstable_by(mid, |a, b| a.total_cmp(b));
+        Some(m)
+    };
+    let raw: Vec<Option<f64>> = (0..n * n)
         .into_par_iter()
         .map(|b| {
-            if p.is_empty() || map.disk_margin(b % n, b / n) <= 0.0 {
-                return None;
+            if inside(b) {
+                agreed(b, &|_| Some(0.0))
+            } else {
+                None
             }
-            let (u, v) = map.uv(b);
-            let mut radii: Vec<f64> = (0..p.len()).filter_map(|t| p.sample(t, 1, u, v)).collect();
-            if (radii.len() as f64) < EXPECTED_FRACTION * p.len() as f64 {
-                return None;
-            }
-            radii.sort_by(|a, b| a.total_cmp(b));
-            let q = |f: f64| radii[((radii.len() - 1) as f64 * f).round() as usize];
-            (q(0.75) - q(0.25) <= EXPECTED_SPREAD_MM).then(|| q(0.5))
         })
         .collect();
     // This skull's size against the templates': the median difference where both have bone.
-    let mut diffs: Vec<f64> = (0..n * n)
-        .filter_map(|b| expected[b].filter(|_| s.known(b)).map(|e| s.r_out[b] - e))
+    let Some(offset) = median(
+        (0..n * n)
+            .filter_map(|b| raw[b].filter(|_| s.known(b)).map(|e| s.r_out[b] - e))
+            .collect(),
+    ) else {
+        return none();
+    };
+    // Each template's own offset onto this skull.
+    let offsets: Vec<Option<f64>> = (0..p.len())
+        .into_par_iter()
+        .map(|t| {
+            median(
+                (0..n * n)
+                    .filter(|&b| s.known(b) && inside(b))
+                    .filter_map(|b| {
+                        let (u, v) = map.uv(b);
+                        p.sample(t, 1, u, v).map(|r| s.r_out[b] - r)
+                    })
+                    .collect(),
+            )
+        })
         .collect();
-    if diffs.is_empty() {
-        return vec![false; n * n];
-    }
-    let mid = diffs.len() / 2;
-    let (_, &mut offset, _) = diffs.select_nth_unstable_by(mid, |a, b| a.total_cmp(b));
     (0..n * n)
         .into_par_iter()
         .map(|b| {
-            let Some(e) = expected[b] else {
-                return false;
-            };
-            let r = e + offset;
-            if s.known(b) && s.r_out[b] > r - INSIDE_VAULT_MM {
-                return false;
-            }
-            let d = map.direction(b);
-            let q = [0, 1, 2].map(|a| s.centre[a] + r * d[a]);
-            s.geometry
-                .world_to_index(q)
-                .is_some_and(|i| (0..3).all(|a| i[a] >= 0.0 && i[a] <= dims[a] as f64 - 1.0))
+            let strict = raw[b].is_some_and(|e| {
+                let r = e + offset;
+                !(s.known(b) && s.r_out[b] > r - INSIDE_VAULT_MM) && in_grid(b, r)
+            });
+            let loose = inside(b)
+                && !s.known(b)
+                && agreed(b, &|t| offsets[t]).is_some_and(|r| in_grid(b, r));
+            (strict, loose)
         })
-        .collect()
+        .unzip()
+}
+
+/// `defect` grown, through 4-neighbours, over the bins of `more`.
+fn flooded(defect: &[bool], more: &[bool], n: usize) -> Vec<bool> {
+    let mut out = defect.to_vec();
+    let mut stack: Vec<usize> = (0..n * n).filter(|&b| defect[b]).collect();
+    while let Some(b) = stack.pop() {
+        let (iu, iv) = (b % n, b / n);
+        for nb in [b.wrapping_sub(1), b + 1, b.wrapping_sub(n), b + n] {
+            if nb < n * n
+                && (nb % n).abs_diff(iu) + (nb / n).abs_diff(iv) == 1
+                && more[nb]
+                && !out[nb]
+            {
+                out[nb] = true;
+                stack.push(nb);
+            }
+        }
+    }
+    out
 }
 
 /// `set` grown by `steps` bins (4-neighbourhood).
@@ -969,6 +1046,29 @@ mod tests {
             (ma - mb).abs() < 0.5 && pb < pa + 2.0,
             "{ma} {pa} vs {mb} {pb}"
         );
+    }
+
+    #[test]
+    fn a_defect_floods_only_the_bins_connected_to_it() {
+        // 6 × 6 map: the defect at (1, 1); `more` holds a path (2, 1)–(3, 1)–(3, 2) joined to
+        // it and a separate bin (5, 5), which must stay out; diagonal steps do not join.
+        let n = 6;
+        let at = |u: usize, v: usize| u + n * v;
+        let mut defect = vec![false; n * n];
+        defect[at(1, 1)] = true;
+        let mut more = vec![false; n * n];
+        for (u, v) in [(2, 1), (3, 1), (3, 2), (5, 5), (4, 3)] {
+            more[at(u, v)] = true;
+        }
+        let f = flooded(&defect, &more, n);
+        let got: Vec<usize> = (0..n * n).filter(|&b| f[b]).collect();
+        assert_eq!(got, vec![at(1, 1), at(2, 1), at(3, 1), at(3, 2)]);
+        // No wrap-around from the end of one row to the start of the next.
+        let mut edge = vec![false; n * n];
+        edge[at(5, 0)] = true;
+        let mut next_row = vec![false; n * n];
+        next_row[at(0, 1)] = true;
+        assert_eq!(flooded(&edge, &next_row, n), edge);
     }
 
     #[test]
