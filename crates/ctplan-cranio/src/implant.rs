@@ -71,7 +71,7 @@ const EXPECTED_SPREAD_MM: f64 = 6.0;
 /// Bone this far inside the expected outer radius is not the vault.
 const INSIDE_VAULT_MM: f64 = 12.0;
 
-/// A ring bin whose outer radius lies this far from the prior's trend (or its inner radius 1.5
+/// A ring bin whose outer radius lies this far inside the prior's trend (or its inner radius 1.5
 /// times as far) is not the intact vault's shell, mm.
 const OFF_TREND_MM: f64 = 4.0;
 
@@ -397,17 +397,19 @@ pub fn design(
         // quadratic alone makes the trend.
         let mut trends =
             prior.and_then(|p| prior_trend(p, map, &matching, &unknown, [&r_in, &r_out], o.ridge));
-        // Ring bins far off the prior's trend hold bone that is not this vault's shell (the
+        // Ring bins far inside the prior's trend hold bone that is not this vault's shell (the
         // orbital roof seen through a forehead defect, the petrous bone behind the temple):
-        // they join the region and the trend is fitted again without them.
+        // they join the region and the trend is fitted again without them. Only inside: bone
+        // seen through a defect always lies deeper than the vault, while bone further out than
+        // the trend is this vault itself (a forehead over a large frontal sinus, a brow ridge)
+        // and is what the refit must follow.
         for _ in 0..2 {
             let Some(([ti, to], _)) = &trends else { break };
             let off: Vec<usize> = matching
                 .iter()
                 .copied()
                 .filter(|&b| {
-                    (r_out[b] - to[b]).abs() > OFF_TREND_MM
-                        || (r_in[b] - ti[b]).abs() > 1.5 * OFF_TREND_MM
+                    to[b] - r_out[b] > OFF_TREND_MM || ti[b] - r_in[b] > 1.5 * OFF_TREND_MM
                 })
                 .collect();
             if off.is_empty() {
