@@ -87,7 +87,7 @@ pub enum DefectError {
         extent: [f64; 3],
     },
     #[error(
-        "could not place a {0} defect that cuts through the full bone thickness after {1} tries"
+        "could not place a {0} defect that removes the vault's shell through its full thickness after {1} tries"
     )]
     CannotPlace(&'static str, usize),
 }
