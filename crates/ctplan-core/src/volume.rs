@@ -63,6 +63,17 @@ impl<T: Scalar> Volume<T> {
         i + self.dims[0] * (j + self.dims[1] * k)
     }
 
+    /// World position (LPS mm) of the voxel centre at linear index `i` (x fastest).
+    #[inline]
+    pub fn world_of(&self, i: usize) -> [f64; 3] {
+        let [nx, ny, _] = self.dims;
+        self.geometry.index_to_world([
+            (i % nx) as f64,
+            ((i / nx) % ny) as f64,
+            (i / (nx * ny)) as f64,
+        ])
+    }
+
     /// Voxel value at `(i, j, k)`.
     #[inline]
     pub fn get(&self, i: usize, j: usize, k: usize) -> T {
@@ -249,6 +260,15 @@ mod tests {
         assert_eq!(idx, 2 + 3 * (1 + 4 * 3));
         v.data[idx] = 7;
         assert_eq!(v.get(2, 1, 3), 7);
+    }
+
+    #[test]
+    fn world_of_a_linear_index_is_that_voxel_through_the_geometry() {
+        let g = Geometry::new([0.5, 2.0, 3.0], [10.0, -4.0, 1.0]);
+        let v: Volume<u8> = Volume::zeros([3, 4, 5], g);
+        let idx = v.index(2, 1, 3);
+        assert_eq!(v.world_of(idx), [11.0, -2.0, 10.0]);
+        assert_eq!(v.world_of(idx), g.index_to_world([2.0, 1.0, 3.0]));
     }
 
     #[test]

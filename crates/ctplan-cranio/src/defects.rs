@@ -155,15 +155,10 @@ struct Frame<'a> {
 
 impl<'a> Frame<'a> {
     fn new(skull: &'a Mask) -> Option<Self> {
-        let [nx, ny, _] = skull.dims;
         let (mut sum, mut n) = ([0.0; 3], 0usize);
         let (mut top, mut bottom) = (f64::NEG_INFINITY, f64::INFINITY);
         for (i, _) in skull.data.iter().enumerate().filter(|(_, v)| **v != 0) {
-            let p = skull.geometry.index_to_world([
-                (i % nx) as f64,
-                ((i / nx) % ny) as f64,
-                (i / (nx * ny)) as f64,
-            ]);
+            let p = skull.world_of(i);
             sum = add(sum, p);
             n += 1;
             top = top.max(p[2]);
@@ -238,7 +233,6 @@ impl<'a> Frame<'a> {
     /// outermost run of bone along the ray from the centroid through them: the vault's shell,
     /// not the orbital roof, the ethmoid or the skull base seen further in.
     fn shell_share(&self, implant: &Mask) -> f64 {
-        let [nx, ny, _] = implant.dims;
         let voxels: Vec<usize> = (0..implant.data.len())
             .filter(|&i| implant.data[i] != 0)
             .collect();
@@ -250,12 +244,7 @@ impl<'a> Frame<'a> {
         let in_shell = sample
             .par_iter()
             .filter(|&&i| {
-                let p = implant.geometry.index_to_world([
-                    (i % nx) as f64,
-                    ((i / nx) % ny) as f64,
-                    (i / (nx * ny)) as f64,
-                ]);
-                let d = sub(p, self.centroid);
+                let d = sub(implant.world_of(i), self.centroid);
                 let t = dot(d, d).sqrt();
                 if t == 0.0 {
                     return false;

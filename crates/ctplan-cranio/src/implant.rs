@@ -189,7 +189,6 @@ pub(crate) fn shell(
     max_polar: f64,
 ) -> Result<Shell, DesignError> {
     let g: Geometry = mask.geometry;
-    let [nx, ny, _] = mask.dims;
     let idx: Vec<usize> = mask
         .data
         .iter()
@@ -200,17 +199,9 @@ pub(crate) fn shell(
     if idx.is_empty() {
         return Err(DesignError::Empty);
     }
-    let world = |i: usize| {
-        g.index_to_world([
-            (i % nx) as f64,
-            ((i / nx) % ny) as f64,
-            (i / (nx * ny)) as f64,
-        ])
-    };
+    let world = |i: usize| mask.world_of(i);
     // Centre: horizontal centroid of the upper half of the bone, at its median height.
-    let mut zs: Vec<f64> = idx.iter().map(|&i| world(i)[2]).collect();
-    let mid = zs.len() / 2;
-    let (_, &mut zmed, _) = zs.select_nth_unstable_by(mid, |a, b| a.total_cmp(b));
+    let zmed = median(idx.iter().map(|&i| world(i)[2]).collect()).ok_or(DesignError::Empty)?;
     let upper: Vec<[f64; 3]> = idx
         .iter()
         .map(|&i| world(i))
@@ -223,9 +214,7 @@ pub(crate) fn shell(
         zmed,
     ];
     let bin = bin.unwrap_or_else(|| {
-        let mut radii: Vec<f64> = upper.iter().map(|p| dist(p, &centre)).collect();
-        let rmid = radii.len() / 2;
-        let (_, &mut r_med, _) = radii.select_nth_unstable_by(rmid, |a, b| a.total_cmp(b));
+        let r_med = median(upper.iter().map(|p| dist(p, &centre)).collect()).unwrap_or(1.0);
         let max_spacing = g.spacing.iter().copied().fold(0.0f64, f64::max);
         min_bin.max(1.2 * max_spacing / r_med.max(1.0))
     });
@@ -272,6 +261,16 @@ pub(crate) fn shell(
         r_in,
         r_out,
     })
+}
+
+/// The median of `x` (the upper one of the middle two for an even count); `None` if empty.
+fn median(mut x: Vec<f64>) -> Option<f64> {
+    if x.is_empty() {
+        return None;
+    }
+    let mid = x.len() / 2;
+    let (_, &mut m, _) = x.select_nth_unstable_by(mid, |a, b| a.total_cmp(b));
+    Some(m)
 }
 
 fn dist(p: &[f64; 3], q: &[f64; 3]) -> f64 {
@@ -612,14 +611,6 @@ fn missing_vault(p: &ShapePrior, s: &Shell, dims: [usize; 3]) -> (Vec<bool>, Vec
             .world_to_index(q)
             .is_some_and(|i| (0..3).all(|a| i[a] >= 0.0 && i[a] <= dims[a] as f64 - 1.0))
     };
-    let median = |mut x: Vec<f64>| -> Option<f64> {
-        if x.is_empty() {
-            return None;
-        }
-        let mid = x.len() / 2;
-        let (_, &mut m, _) = x.select_nth_unstable_by(mid, |a, b| a.total_cmp(b));
-        Some(m)
-    };
     let raw: Vec<Option<f64>> = (0..n * n)
         .into_par_iter()
         .map(|b| {
@@ -668,20 +659,15 @@ fn missing_vault(p: &ShapePrior, s: &Shell, dims: [usize; 3]) -> (Vec<bool>, Vec
         .unzip()
 }
 
-/// `defect` grown, through 4-neighbours, over the bins of `more`.
+/// `defect` grown, through 4-neighbours, over the bins of `more`: the components of both
+/// together that hold a defect bin.
 fn flooded(defect: &[bool], more: &[bool], n: usize) -> Vec<bool> {
-    let mut out = defect.to_vec();
-    let mut stack: Vec<usize> = (0..n * n).filter(|&b| defect[b]).collect();
-    while let Some(b) = stack.pop() {
-        let (iu, iv) = (b % n, b / n);
-        for nb in [b.wrapping_sub(1), b + 1, b.wrapping_sub(n), b + n] {
-            if nb < n * n
-                && (nb % n).abs_diff(iu) + (nb / n).abs_diff(iv) == 1
-                && more[nb]
-                && !out[nb]
-            {
-                out[nb] = true;
-                stack.push(nb);
+    let both: Vec<bool> = defect.iter().zip(more).map(|(&d, &m)| d || m).collect();
+    let mut out = vec![false; n * n];
+    for c in components(&both, n) {
+        if c.iter().any(|&b| defect[b]) {
+            for b in c {
+                out[b] = true;
             }
         }
     }
