@@ -140,6 +140,36 @@ fn skullbreak_input_gets_a_plausible_watertight_implant() {
     assert!((3.0..15.0).contains(&t), "thickness {t}");
 }
 
+/// `ctplan implant` on the folder `defective` into `pred`, then `ctplan eval` against `truth`:
+/// each case's (name, DSC, bDSC), in the order eval reports them.
+fn design_and_score(defective: &Path, truth: &Path, pred: &Path) -> Vec<(String, f64, f64)> {
+    ok(&ctplan(&["implant", s(defective), "-o", s(pred)]));
+    let o = ctplan(&[
+        "eval",
+        "--json",
+        "--pred",
+        s(pred),
+        "--truth",
+        s(truth),
+        "--defective",
+        s(defective),
+    ]);
+    ok(&o);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["case"].as_str().unwrap().to_string(),
+                r["dsc"].as_f64().unwrap(),
+                r["bdsc"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn held_out_cases_keep_their_accuracy() {
     let Some(data) = ctplan_testdata::data_dir() else {
@@ -164,26 +194,15 @@ fn held_out_cases_keep_their_accuracy() {
             .unwrap();
         }
     }
-    let pred = tmp.path().join("pred");
-    let def = tmp.path().join("defective_skull");
-    ok(&ctplan(&["implant", s(&def), "-o", s(&pred)]));
-    let o = ctplan(&[
-        "eval",
-        "--json",
-        "--pred",
-        s(&pred),
-        "--truth",
-        s(&tmp.path().join("implant")),
-        "--defective",
-        s(&def),
-    ]);
-    ok(&o);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    for (k, (c, dsc, bdsc)) in cases.iter().enumerate() {
-        let r = &v["cases"][k];
-        assert_eq!(r["case"], *c);
-        let (d, b) = (r["dsc"].as_f64().unwrap(), r["bdsc"].as_f64().unwrap());
-        assert!(d >= *dsc && b >= *bdsc, "{c}: DSC {d:.4} bDSC {b:.4}");
+    let scores = design_and_score(
+        &tmp.path().join("defective_skull"),
+        &tmp.path().join("implant"),
+        &tmp.path().join("pred"),
+    );
+    assert_eq!(scores.len(), cases.len());
+    for ((c, dsc, bdsc), (name, d, b)) in cases.iter().zip(&scores) {
+        assert_eq!(name, c);
+        assert!(d >= dsc && b >= bdsc, "{c}: DSC {d:.4} bDSC {b:.4}");
     }
 }
 
@@ -217,25 +236,14 @@ fn a_low_temporal_defect_is_rebuilt_up_to_its_upper_rim() {
         "--seed",
         "0",
     ]));
-    let def = inj.join("defective_skull");
-    let pred = tmp.path().join("pred");
-    ok(&ctplan(&["implant", s(&def), "-o", s(&pred)]));
-    let o = ctplan(&[
-        "eval",
-        "--json",
-        "--pred",
-        s(&pred),
-        "--truth",
-        s(&inj.join("implant")),
-        "--defective",
-        s(&def),
-    ]);
-    ok(&o);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let r = &v["cases"][0];
-    assert_eq!(r["case"], "015_parietotemporal_s0_0");
-    let d = r["dsc"].as_f64().unwrap();
-    assert!(d >= 0.841, "DSC {d:.4}");
+    let scores = design_and_score(
+        &inj.join("defective_skull"),
+        &inj.join("implant"),
+        &tmp.path().join("pred"),
+    );
+    let (name, d, _) = &scores[0];
+    assert_eq!(name, "015_parietotemporal_s0_0");
+    assert!(*d >= 0.841, "DSC {d:.4}");
 }
 
 #[test]
