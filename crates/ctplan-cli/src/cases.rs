@@ -5,6 +5,29 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+/// Create the folder `dir` for a batch's outputs, with any missing parents; returns the folders
+/// made here, for [`remove_created`].
+pub fn create_output_dir(dir: &Path) -> Result<Vec<PathBuf>> {
+    let created: Vec<PathBuf> = dir
+        .ancestors()
+        .take_while(|p| !p.as_os_str().is_empty() && !p.exists())
+        .map(Path::to_path_buf)
+        .collect();
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("{}: cannot create folder", dir.display()))?;
+    Ok(created)
+}
+
+/// Remove the folders a batch made (see [`create_output_dir`]) when no case wrote into them:
+/// a batch whose every case failed leaves nothing behind. Only empty folders go.
+pub fn remove_created(created: &[PathBuf]) {
+    let mut deepest_first = created.to_vec();
+    deepest_first.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+    for d in deepest_first {
+        let _ = std::fs::remove_dir(d);
+    }
+}
+
 /// Case name of a volume file: its name without the volume extension (`070.nrrd` → `070`).
 pub fn case_name(path: &Path) -> Option<String> {
     let name = path.file_name()?.to_string_lossy().into_owned();

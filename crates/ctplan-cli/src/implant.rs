@@ -10,7 +10,7 @@ use ctplan_cranio::implant::{DesignOptions, design};
 use ctplan_cranio::prior::ShapePrior;
 use rayon::prelude::*;
 
-use crate::cases::volumes_in;
+use crate::cases::{create_output_dir, remove_created, volumes_in};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -154,9 +154,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
         if a.mesh.is_some() || a.completed.is_some() {
             bail!("--mesh and --completed take a single input file");
         }
-        std::fs::create_dir_all(&a.output)
-            .with_context(|| format!("{}: cannot create folder", a.output.display()))?;
         let inputs = volumes_in(&a.input)?;
+        let created = create_output_dir(&a.output)?;
         let results: Vec<(String, Result<serde_json::Value>)> = inputs
             .par_iter()
             .map(|(name, p)| {
@@ -177,6 +176,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
                     eprintln!("error: {name}: {e:#}");
                 }
             }
+        }
+        if failed == results.len() {
+            remove_created(&created);
         }
         return Ok(if failed > 0 {
             ExitCode::FAILURE

@@ -11,7 +11,7 @@ use ctplan_cranio::rng::Rng;
 use ctplan_cranio::skull::{SkullGuard, clean, fill_small_cavities, segment};
 use rayon::prelude::*;
 
-use crate::cases::volumes_in;
+use crate::cases::{create_output_dir, remove_created, volumes_in};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -135,10 +135,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 bail!("--count must be at least 1");
             }
             let inputs = volumes_in(&complete)?;
+            let mut created = Vec::new();
             for sub in ["defective_skull", "implant"] {
-                std::fs::create_dir_all(output.join(sub)).with_context(|| {
-                    format!("{}: cannot create folder", output.join(sub).display())
-                })?;
+                created.extend(create_output_dir(&output.join(sub))?);
             }
             let results: Vec<Result<Vec<String>>> = inputs
                 .par_iter()
@@ -171,17 +170,17 @@ pub fn run(a: Args) -> Result<ExitCode> {
                     Ok(lines)
                 })
                 .collect();
-            let mut failed = false;
-            for r in results {
+            let failed = results.iter().filter(|r| r.is_err()).count();
+            for r in &results {
                 match r {
                     Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
-                    Err(e) => {
-                        failed = true;
-                        eprintln!("error: {e:#}");
-                    }
+                    Err(e) => eprintln!("error: {e:#}"),
                 }
             }
-            if failed {
+            if failed == results.len() {
+                remove_created(&created);
+            }
+            if failed > 0 {
                 return Ok(ExitCode::FAILURE);
             }
         }

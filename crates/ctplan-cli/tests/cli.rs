@@ -252,6 +252,36 @@ fn bad_inputs_give_one_line_errors() {
 }
 
 #[test]
+fn a_batch_whose_every_case_fails_leaves_no_output_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let inputs = d.join("in");
+    std::fs::create_dir(&inputs).unwrap();
+    std::fs::write(inputs.join("bad.nrrd"), b"not a volume").unwrap();
+    let out = d.join("out").join("nested");
+    let o = ctplan(&[
+        "skull",
+        "inject",
+        s(&inputs),
+        "-o",
+        s(&out),
+        "--style",
+        "cube",
+    ]);
+    assert_clean_failure(&o, "bad.nrrd: not a NRRD file");
+    assert!(!d.join("out").exists(), "inject left {}", out.display());
+    let o = ctplan(&["implant", s(&inputs), "-o", s(&out)]);
+    assert_clean_failure(&o, "bad.nrrd: not a NRRD file");
+    assert!(!d.join("out").exists(), "implant left {}", out.display());
+    // A folder that was there before stays.
+    let existing = d.join("existing");
+    std::fs::create_dir(&existing).unwrap();
+    let o = ctplan(&["implant", s(&inputs), "-o", s(&existing)]);
+    assert_clean_failure(&o, "bad.nrrd");
+    assert!(existing.is_dir());
+}
+
+#[test]
 fn convert_and_info_keep_oblique_geometry() {
     let Some(src) = ctplan_testdata::data_file("skullfix/training_set/defective_skull/000.nrrd")
     else {
