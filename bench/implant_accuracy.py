@@ -17,6 +17,7 @@ printed as one Markdown row: mean DSC, bDSC, HD95 and the lowest DSC with its ca
 """
 
 import argparse
+import contextlib
 import csv
 import subprocess
 import tempfile
@@ -70,17 +71,30 @@ def design_and_score(split: Path, out: Path, *extra) -> str:
     return score(out, truth, defective, out.with_suffix(".csv"), refused)
 
 
-def main():
+def parser() -> argparse.ArgumentParser:
+    """The options every implant bench takes: the data folder and where to keep the outputs."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=str(ROOT.parent / "shared/data"))
     ap.add_argument("--work", help="keep the outputs here (default: a temporary folder)")
-    ap.add_argument("--no-inject", action="store_true", help="held-out splits only")
-    a = ap.parse_args()
-    train = Path(a.data) / "skullfix" / "training_set"
+    return ap
+
+
+@contextlib.contextmanager
+def workspace(a):
+    """The training set and a work folder holding split A's cases linked (`--work` or a
+    temporary folder)."""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(a.work) if a.work else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        A = link_split(train, SPLIT_A, work / "A")
+        train = Path(a.data) / "skullfix" / "training_set"
+        yield train, work, link_split(train, SPLIT_A, work / "A")
+
+
+def main():
+    ap = parser()
+    ap.add_argument("--no-inject", action="store_true", help="held-out splits only")
+    a = ap.parse_args()
+    with workspace(a) as (train, work, A):
         B = link_split(train, SPLIT_B, work / "B")
         prior_b = work / "B.ctprior"
         run("skull", "prior", train / "complete_skull", "--hold-out", ",".join(SPLIT_B), "-o", prior_b)

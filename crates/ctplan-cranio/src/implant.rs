@@ -181,12 +181,15 @@ impl Shell {
 }
 
 /// The shell of a skull mask. `bin` fixes the bin size (radians); `None` picks the finest size
-/// not below `min_bin` that intact bone fills at this voxel size.
+/// not below `min_bin` that intact bone fills at this voxel size. `centre` fixes the centre
+/// (LPS mm); `None` takes the skull's own (the horizontal centroid of the upper half of the
+/// bone, at its median height).
 pub(crate) fn shell(
     mask: &Mask,
     bin: Option<f64>,
     min_bin: f64,
     max_polar: f64,
+    centre: Option<[f64; 3]>,
 ) -> Result<Shell, DesignError> {
     let g: Geometry = mask.geometry;
     let idx: Vec<usize> = mask
@@ -208,11 +211,11 @@ pub(crate) fn shell(
         .filter(|p| p[2] >= zmed)
         .collect();
     let n_up = upper.len() as f64;
-    let centre = [
+    let centre = centre.unwrap_or([
         upper.iter().map(|p| p[0]).sum::<f64>() / n_up,
         upper.iter().map(|p| p[1]).sum::<f64>() / n_up,
         zmed,
-    ];
+    ]);
     let bin = bin.unwrap_or_else(|| {
         let r_med = median(upper.iter().map(|p| dist(p, &centre)).collect()).unwrap_or(1.0);
         let max_spacing = g.spacing.iter().copied().fold(0.0f64, f64::max);
@@ -311,6 +314,46 @@ pub fn design(
     prior: Option<&ShapePrior>,
     o: &DesignOptions,
 ) -> Result<Design, DesignError> {
+    design_with(defective, prior, o, None)
+}
+
+/// What a reference design ([`design_against`]) takes from the complete skull.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reference {
+    /// The complete skull's own inner and outer radius over the rebuilt region: the best the
+    /// two-radii map can hold.
+    Map,
+    /// The shape model fitted to the complete skull over the ring and the rebuilt region, then
+    /// blended into the rim as usual: the best the prior's shapes can hold.
+    ShapeModel,
+}
+
+/// The design of [`design`] with the answer known: the same defects and rebuilt regions, but
+/// the fields across them taken from `complete` (the skull before the defect, on the same grid)
+/// as `what` says. A measuring tool, not a design method: it separates what the map
+/// representation loses from what the shape model loses and from what fitting the model to the
+/// rim alone loses (`examples/implant_ceiling.rs`, `bench/implant_ceiling.py`).
+pub fn design_against(
+    defective: &Mask,
+    complete: &Mask,
+    prior: Option<&ShapePrior>,
+    o: &DesignOptions,
+    what: Reference,
+) -> Result<Design, DesignError> {
+    if complete.dims != defective.dims {
+        return Err(DesignError::NotASkull(
+            "the complete skull is not on the defective skull's grid".into(),
+        ));
+    }
+    design_with(defective, prior, o, Some((complete, what)))
+}
+
+fn design_with(
+    defective: &Mask,
+    prior: Option<&ShapePrior>,
+    o: &DesignOptions,
+    reference: Option<(&Mask, Reference)>,
+) -> Result<Design, DesignError> {
     let g: Geometry = defective.geometry;
     let [nx, ny, _] = defective.dims;
     let s = shell(
@@ -318,8 +361,23 @@ pub fn design(
         None,
         o.bin_deg.to_radians(),
         o.max_polar_deg.to_radians(),
+        None,
     )?;
     is_skull_like(defective, &s)?;
+    // The complete skull seen from the defective skull's centre, on the same map.
+    let reference = match reference {
+        Some((m, what)) => Some((
+            shell(
+                m,
+                Some(s.map.bin),
+                s.map.bin,
+                s.map.max_polar,
+                Some(s.centre),
+            )?,
+            what,
+        )),
+        None => None,
+    };
     let (map, centre) = (&s.map, s.centre);
     let (n, bin) = (map.n, map.bin);
     let mut r_in = s.r_in.clone();
@@ -424,32 +482,50 @@ pub fn design(
                 .and_then(|p| prior_trend(p, map, &matching, &unknown, [&r_in, &r_out], o.ridge));
         }
         let this_region = this_region;
-        let (t_in, t_out) = match trends {
+        let (mut t_in, mut t_out) = match trends {
             Some(([a, b], names)) => {
                 templates.extend(names);
                 (Some(a), Some(b))
             }
             None => (None, None),
         };
-        let (fi, fo) = (t_in.as_deref(), t_out.as_deref());
-        fill(
-            &mut r_in,
-            fi,
-            &blending,
-            &unknown,
-            &this_region,
-            &known_bins,
-            n,
-        );
-        fill(
-            &mut r_out,
-            fo,
-            &blending,
-            &unknown,
-            &this_region,
-            &known_bins,
-            n,
-        );
+        match &reference {
+            None => {}
+            Some((c, Reference::Map)) => {
+                for &b in unknown.iter().filter(|&&b| c.known(b)) {
+                    r_in[b] = c.r_in[b];
+                    r_out[b] = c.r_out[b];
+                }
+            }
+            Some((c, Reference::ShapeModel)) => {
+                let (mut ci, mut co) = (r_in.clone(), r_out.clone());
+                for &b in unknown.iter().filter(|&&b| c.known(b)) {
+                    ci[b] = c.r_in[b];
+                    co[b] = c.r_out[b];
+                }
+                let fit: Vec<usize> = (matching.iter().copied())
+                    .chain(unknown.iter().copied().filter(|&b| c.known(b)))
+                    .collect();
+                if let Some(([a, b], _)) =
+                    prior.and_then(|p| prior_trend(p, map, &fit, &unknown, [&ci, &co], o.ridge))
+                {
+                    (t_in, t_out) = (Some(a), Some(b));
+                }
+            }
+        }
+        if !matches!(reference, Some((_, Reference::Map))) {
+            for (field, trend) in [(&mut r_in, &t_in), (&mut r_out, &t_out)] {
+                fill(
+                    field,
+                    trend.as_deref(),
+                    &blending,
+                    &unknown,
+                    &this_region,
+                    &known_bins,
+                    n,
+                );
+            }
+        }
         for &b in &unknown {
             region[b] = true;
         }
@@ -983,6 +1059,27 @@ mod tests {
     }
 
     #[test]
+    fn the_answer_s_own_map_bounds_the_design() {
+        // With the complete skull's radii over the rebuilt region the implant is the true one up
+        // to the map's bins and the rim; the design without the answer scores lower.
+        let p = skull(&PhantomSpec::default());
+        let o = DesignOptions::default();
+        let best = design_against(&p.defective, &p.complete, None, &o, Reference::Map).unwrap();
+        let d = design(&p.defective, None, &o).unwrap();
+        let (ceiling, plain) = (dsc(&best.implant, &p.implant), dsc(&d.implant, &p.implant));
+        // Measured 0.999 against the design's 0.919.
+        assert!(ceiling > 0.98 && ceiling > plain, "{ceiling} vs {plain}");
+        // Same defect: the reference changes the fields, not the region.
+        assert_eq!(best.defect_bins, d.defect_bins);
+        let smaller = Mask {
+            dims: [1, 1, 1],
+            data: vec![0],
+            ..p.complete.clone()
+        };
+        assert!(design_against(&p.defective, &smaller, None, &o, Reference::Map).is_err());
+    }
+
+    #[test]
     fn follows_a_template_of_the_same_skull() {
         // A prior holding the phantom's own complete skull: the fill follows it closely.
         let p = skull(&PhantomSpec::default());
@@ -1012,9 +1109,9 @@ mod tests {
             }
         }
         let (bin, polar) = (1f64.to_radians(), 105f64.to_radians());
-        let a = shell(&p.complete, Some(bin), bin, polar).unwrap();
+        let a = shell(&p.complete, Some(bin), bin, polar, None).unwrap();
         let centre = a.centre;
-        let b = shell(&plated, Some(bin), bin, polar).unwrap();
+        let b = shell(&plated, Some(bin), bin, polar, None).unwrap();
         // The plate moves the centre a little; compare against the same centre's view.
         let moved = dist(&centre, &b.centre);
         assert!(moved < 3.0, "{moved}");

@@ -60,7 +60,7 @@ impl ShapePrior {
     /// The template of one complete skull: its inner and outer radius fields.
     pub fn template(complete: &Mask) -> Result<Template, DesignError> {
         let bin = BIN_DEG.to_radians();
-        let s = shell(complete, Some(bin), bin, MAX_POLAR_DEG.to_radians())?;
+        let s = shell(complete, Some(bin), bin, MAX_POLAR_DEG.to_radians(), None)?;
         let conv = |f: &[f64]| -> Vec<f32> {
             f.iter()
                 .map(|&r| if r.is_finite() { r as f32 } else { f32::NAN })
