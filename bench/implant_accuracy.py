@@ -13,7 +13,8 @@ Runs the release binary as a user would (`cargo build --release` first):
   on split B's skulls, designed with the prior built without them.
 
 Each set is scored by `ctplan eval` (official AutoImplant definitions, bDSC band 10 mm) and
-printed as one Markdown row: mean DSC, bDSC, HD95 and the lowest DSC with its case.
+printed as one Markdown row: mean DSC, bDSC, HD95, the lowest DSC with its case, and how many
+designs raised a concern (`warning:` on standard error; docs/cranio.md) with their mean DSC.
 """
 
 import argparse
@@ -42,21 +43,28 @@ def link_split(train: Path, cases, dest: Path):
     return dest
 
 
-def score(pred: Path, truth: Path, defective: Path, table: Path, refused=()) -> str:
+def score(pred: Path, truth: Path, defective: Path, table: Path, refused=(), flagged=None) -> str:
     run("eval", "--pred", pred, "--truth", truth, "--defective", defective, "--csv", table)
     rows = list(csv.DictReader(open(table)))
     mean = lambda k: sum(float(r[k]) for r in rows) / len(rows)
     low = min(rows, key=lambda r: float(r["dsc"]))
     cases = f"{len(rows)}" + (f" ({', '.join(refused)} refused)" if refused else "")
-    return (f"{cases} | {mean('dsc'):.3f} | {mean('bdsc'):.3f} | {mean('hd95_mm'):.2f} | "
-            f"{float(low['dsc']):.3f} ({low['case'][:3]})")
+    out = (f"{cases} | {mean('dsc'):.3f} | {mean('bdsc'):.3f} | {mean('hd95_mm'):.2f} | "
+           f"{float(low['dsc']):.3f} ({low['case'][:3]})")
+    if flagged is not None:
+        hit = [float(r["dsc"]) for r in rows if r["case"] in flagged]
+        out += f" | {len(hit)}" + (f" ({sum(hit) / len(hit):.3f})" if hit else "")
+    return out
 
 
 def design_and_score(split: Path, out: Path, *extra) -> str:
     # A case the design refuses ("no defect found") is reported and the others still run; the
     # means are over the designed cases and the row names the refused ones.
-    subprocess.run([str(CTPLAN), "implant", str(split / "defective_skull"), "-o", str(out),
-                    *map(str, extra)], capture_output=True, text=True)
+    # The cases whose design raised a concern ("warning: CASE: defect …" on standard error).
+    design = subprocess.run([str(CTPLAN), "implant", str(split / "defective_skull"), "-o", str(out),
+                             *map(str, extra)], capture_output=True, text=True)
+    flagged = {line.split(": ")[1].removesuffix(".nrrd")
+               for line in design.stderr.splitlines() if line.startswith("warning: ")}
     names = sorted(p.name for p in (split / "defective_skull").glob("*.nrrd"))
     done = [n for n in names if (out / n).exists()]
     refused = [n.split("_")[0] for n in names if n not in done]
@@ -68,7 +76,7 @@ def design_and_score(split: Path, out: Path, *extra) -> str:
             for n in done:
                 (scored / role / n).symlink_to((src / n).resolve())
         truth, defective = scored / "implant", scored / "defective_skull"
-    return score(out, truth, defective, out.with_suffix(".csv"), refused)
+    return score(out, truth, defective, out.with_suffix(".csv"), refused, flagged)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -98,8 +106,8 @@ def main():
         B = link_split(train, SPLIT_B, work / "B")
         prior_b = work / "B.ctprior"
         run("skull", "prior", train / "complete_skull", "--hold-out", ",".join(SPLIT_B), "-o", prior_b)
-        print("| set | method | cases | DSC | bDSC | HD95 mm | lowest DSC |")
-        print("|---|---|---:|---:|---:|---:|---:|")
+        print("| set | method | cases | DSC | bDSC | HD95 mm | lowest DSC | with concerns (their DSC) |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|")
         print(f"| A | geometric only | {design_and_score(A, work / 'A_geo', '--no-prior')} |")
         print(f"| A | shape prior | {design_and_score(A, work / 'A_prior')} |")
         print(f"| B | geometric only | {design_and_score(B, work / 'B_geo', '--no-prior')} |")

@@ -37,6 +37,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     )
     .context("designing the demo implant")?;
     let design_secs = t.elapsed().as_secs_f64();
+    let concerns = design.concerns();
     let pred = design.implant;
     for sub in [
         "complete_skull",
@@ -117,6 +118,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
         ml(&pred),
         design_secs
     );
+    for c in &concerns {
+        println!("  design note: {c}");
+    }
     println!();
     print!("{text}");
     println!(

@@ -123,6 +123,10 @@ fn one(
         "mean_thickness_mm": d.mean_thickness_mm,
         "defect_bins": d.defect_bins,
         "templates": d.templates,
+        "defects": d.defects.iter().map(|r| serde_json::json!({
+            "region_bins": r.region_bins, "fit_rms_mm": r.fit_rms_mm,
+            "open_border": r.open_border})).collect::<Vec<_>>(),
+        "concerns": d.concerns(),
         "mesh": mesh_report,
         "seconds": {"read": t_read, "design": t_design, "write": t_write, "mesh": mesh_secs,
             "total": t0.elapsed().as_secs_f64()},
@@ -166,11 +170,14 @@ pub fn run(a: Args) -> Result<ExitCode> {
         let mut failed = 0;
         for (name, r) in &results {
             match r {
-                Ok(v) => println!(
-                    "{name}: implant {:.1} mL in {:.2} s",
-                    v["implant_ml"].as_f64().unwrap_or(0.0),
-                    v["seconds"]["total"].as_f64().unwrap_or(0.0)
-                ),
+                Ok(v) => {
+                    println!(
+                        "{name}: implant {:.1} mL in {:.2} s",
+                        v["implant_ml"].as_f64().unwrap_or(0.0),
+                        v["seconds"]["total"].as_f64().unwrap_or(0.0)
+                    );
+                    print_concerns(name, v);
+                }
                 Err(e) => {
                     failed += 1;
                     eprintln!("error: {name}: {e:#}");
@@ -200,6 +207,15 @@ pub fn run(a: Args) -> Result<ExitCode> {
             a.output.display(),
             v["seconds"]["total"].as_f64().unwrap_or(0.0)
         );
+        print_concerns(&a.input.display().to_string(), &v);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The design's concerns (see `DefectReport::concerns`) as warnings on standard error: the
+/// implant is written, but whoever prints it should look at it first.
+fn print_concerns(name: &str, v: &serde_json::Value) {
+    for c in v["concerns"].as_array().into_iter().flatten() {
+        eprintln!("warning: {name}: {}", c.as_str().unwrap_or_default());
+    }
 }
