@@ -87,6 +87,8 @@ pub enum DesignError {
     NoDefect,
     #[error("not a skull: {0}")]
     NotASkull(String),
+    #[error("the complete skull is not on the defective skull's grid: {0}")]
+    GridMismatch(String),
 }
 
 /// A designed implant.
@@ -402,11 +404,9 @@ pub fn design_against(
     o: &DesignOptions,
     what: Reference,
 ) -> Result<Design, DesignError> {
-    if complete.dims != defective.dims {
-        return Err(DesignError::NotASkull(
-            "the complete skull is not on the defective skull's grid".into(),
-        ));
-    }
+    complete
+        .check_same_grid(defective, 1e-6)
+        .map_err(|e| DesignError::GridMismatch(e.to_string()))?;
     design_with(defective, prior, o, Some((complete, what)))
 }
 
@@ -1153,7 +1153,10 @@ mod tests {
             data: vec![0],
             ..p.complete.clone()
         };
-        assert!(design_against(&p.defective, &smaller, None, &o, Reference::Map).is_err());
+        assert!(matches!(
+            design_against(&p.defective, &smaller, None, &o, Reference::Map),
+            Err(DesignError::GridMismatch(_))
+        ));
     }
 
     #[test]
