@@ -44,6 +44,11 @@ pub struct DesignOptions {
     /// Ridge regularisation of the shape model's fit, relative to the mean squared norm of a
     /// template's deviation on the matching ring: larger keeps the trend nearer the mean skull.
     pub ridge: f64,
+    /// The ridge for a defect whose rebuilt region has more than [`OPEN_BORDER_CONCERN`] of
+    /// its border without bone (it reaches the map's edge or an orbit): intact bone on one side
+    /// only constrains the fit less, and the stronger pull towards the mean skull bent low
+    /// temporal walls inwards.
+    pub open_ridge: f64,
     /// A voxel belongs to the implant when its centre lies between the filled inner and outer
     /// radius widened by this margin, mm: the fields are averages (of templates, of bilinear
     /// samples, of the harmonic fill) that pull the extreme radii of bone voxels inwards.
@@ -59,6 +64,7 @@ impl Default for DesignOptions {
             match_deg: 8.0,
             blend_deg: 5.0,
             ridge: 0.1,
+            open_ridge: 0.01,
             surface_margin_mm: 0.2,
         }
     }
@@ -515,8 +521,13 @@ fn design_with(
         // The trend across the region: the prior's shape model fitted to the ring; without a
         // prior (or when no template covers the region), zero, and the blending
         // quadratic alone makes the trend.
+        let ridge = if open_fraction(&this_region, &known_bins, n) > OPEN_BORDER_CONCERN {
+            o.open_ridge
+        } else {
+            o.ridge
+        };
         let mut trends =
-            prior.and_then(|p| prior_trend(p, map, &matching, &unknown, [&r_in, &r_out], o.ridge));
+            prior.and_then(|p| prior_trend(p, map, &matching, &unknown, [&r_in, &r_out], ridge));
         // Ring bins far inside the prior's trend hold bone that is not this vault's shell (the
         // orbital roof seen through a forehead defect, the petrous bone behind the temple):
         // they join the region and the trend is fitted again without them. Only inside: bone
@@ -542,21 +553,16 @@ fn design_with(
             blending = ring_of(blend_bins, &this_region);
             unknown = (0..n * n).filter(|&b| this_region[b]).collect();
             trends = prior
-                .and_then(|p| prior_trend(p, map, &matching, &unknown, [&r_in, &r_out], o.ridge));
+                .and_then(|p| prior_trend(p, map, &matching, &unknown, [&r_in, &r_out], ridge));
         }
         let this_region = this_region;
-        let border = grown(&this_region, n, 1);
-        let border: Vec<usize> = (0..n * n)
-            .filter(|&b| border[b] && !this_region[b])
-            .collect();
         reports.push(DefectReport {
             region_bins: unknown.len(),
             fit_rms_mm: trends.as_ref().map(|([_, to], _)| {
                 let sq = matching.iter().map(|&b| (to[b] - r_out[b]).powi(2));
                 (sq.sum::<f64>() / matching.len() as f64).sqrt()
             }),
-            open_border: border.iter().filter(|&&b| !known(b)).count() as f64
-                / border.len().max(1) as f64,
+            open_border: open_fraction(&this_region, &known_bins, n),
         });
         let (mut t_in, mut t_out) = match trends {
             Some(([a, b], names)) => {
@@ -583,7 +589,7 @@ fn design_with(
                     .chain(unknown.iter().copied().filter(|&b| c.known(b)))
                     .collect();
                 if let Some(([a, b], _)) =
-                    prior.and_then(|p| prior_trend(p, map, &fit, &unknown, [&ci, &co], o.ridge))
+                    prior.and_then(|p| prior_trend(p, map, &fit, &unknown, [&ci, &co], ridge))
                 {
                     (t_in, t_out) = (Some(a), Some(b));
                 }
@@ -825,6 +831,16 @@ fn flooded(defect: &[bool], more: &[bool], n: usize) -> Vec<bool> {
         }
     }
     out
+}
+
+/// The fraction of the bins just outside `region` (its 4-neighbours) that hold no bone.
+fn open_fraction(region: &[bool], known: &[bool], n: usize) -> f64 {
+    let ring = grown(region, n, 1);
+    let border = (0..n * n).filter(|&b| ring[b] && !region[b]);
+    let (all, open) = border.fold((0usize, 0usize), |(a, o), b| {
+        (a + 1, o + usize::from(!known[b]))
+    });
+    open as f64 / all.max(1) as f64
 }
 
 /// `set` grown by `steps` bins (4-neighbourhood).
