@@ -6,8 +6,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use ctplan_core::{AnyVolume, Mask, Scalar, with_volume};
-use ctplan_cranio::implant::{DesignOptions, design};
+use ctplan_cranio::implant::{DesignOptions, design, design_learned};
 use ctplan_cranio::prior::ShapePrior;
+use ctplan_cranio::shapenet::ShapeNet;
 use rayon::prelude::*;
 
 use crate::cases::{create_output_dir, remove_created, volumes_in};
@@ -31,9 +32,20 @@ pub struct Args {
     /// Shape prior to use instead of the shipped one (built by `ctplan skull prior`).
     #[arg(long, conflicts_with = "no_prior")]
     prior: Option<PathBuf>,
-    /// Geometric completion only, without the shape prior.
+    /// Geometric completion only, without the shape prior (nor the network).
     #[arg(long)]
     no_prior: bool,
+    /// Correct the shape prior's trend with these network weights (made by
+    /// `training/shapenet.py`; experimental, see docs/cranio.md, "Learned correction").
+    #[arg(long, conflicts_with = "no_prior")]
+    net: Option<PathBuf>,
+}
+
+/// What completes the vault: the shape prior, and the network that corrects its trend.
+#[derive(Clone, Copy)]
+struct Method<'a> {
+    prior: Option<&'a ShapePrior>,
+    net: Option<&'a ShapeNet>,
 }
 
 /// The implant as a volume of the input's scalar type.
@@ -64,19 +76,21 @@ struct Extras<'a> {
     completed: Option<&'a Path>,
 }
 
-fn one(
-    input: &Path,
-    output: &Path,
-    extras: Extras,
-    prior: Option<&ShapePrior>,
-) -> Result<serde_json::Value> {
+fn one(input: &Path, output: &Path, extras: Extras, method: Method) -> Result<serde_json::Value> {
     let t0 = Instant::now();
     let img = ctplan_io::read(input)?;
     let defective = with_volume!(&img.volume, v => v.to_mask());
     let t_read = t0.elapsed().as_secs_f64();
     let t = Instant::now();
-    let d = design(&defective, prior, &DesignOptions::default())
-        .with_context(|| format!("{}", input.display()))?;
+    let o = DesignOptions::default();
+    let d = match method {
+        Method {
+            prior: Some(p),
+            net: Some(n),
+        } => design_learned(&defective, p, n, &o),
+        Method { prior, .. } => design(&defective, prior, &o),
+    }
+    .with_context(|| format!("{}", input.display()))?;
     let t_design = t.elapsed().as_secs_f64();
     let t = Instant::now();
     ctplan_io::write(
@@ -125,7 +139,7 @@ fn one(
         "templates": d.templates,
         "defects": d.defects.iter().map(|r| serde_json::json!({
             "region_bins": r.region_bins, "fit_rms_mm": r.fit_rms_mm,
-            "open_border": r.open_border})).collect::<Vec<_>>(),
+            "open_border": r.open_border, "learned": r.learned})).collect::<Vec<_>>(),
         "concerns": d.concerns(),
         "mesh": mesh_report,
         "seconds": {"read": t_read, "design": t_design, "write": t_write, "mesh": mesh_secs,
@@ -154,6 +168,18 @@ pub fn run(a: Args) -> Result<ExitCode> {
     } else {
         Some(ShapePrior::shipped())
     };
+    let loaded_net;
+    let net = if prior.is_none() {
+        None
+    } else if let Some(p) = &a.net {
+        let bytes = std::fs::read(p).with_context(|| format!("{}: cannot read", p.display()))?;
+        loaded_net =
+            ShapeNet::from_safetensors(&bytes).with_context(|| format!("{}", p.display()))?;
+        Some(&loaded_net)
+    } else {
+        None
+    };
+    let method = Method { prior, net };
     if a.input.is_dir() && !ctplan_io::is_dicom(&a.input) {
         if a.mesh.is_some() || a.completed.is_some() {
             bail!("--mesh and --completed take a single input file");
@@ -164,7 +190,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
             .par_iter()
             .map(|(name, p)| {
                 let out = a.output.join(p.file_name().unwrap());
-                (name.clone(), one(p, &out, Extras::default(), prior))
+                (name.clone(), one(p, &out, Extras::default(), method))
             })
             .collect();
         let mut failed = 0;
@@ -197,7 +223,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         mesh: a.mesh.as_deref(),
         completed: a.completed.as_deref(),
     };
-    let v = one(&a.input, &a.output, extras, prior)?;
+    let v = one(&a.input, &a.output, extras, method)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {

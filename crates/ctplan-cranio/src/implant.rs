@@ -23,6 +23,7 @@ use ctplan_core::{Geometry, Mask};
 use rayon::prelude::*;
 
 use crate::prior::ShapePrior;
+use crate::shapenet::{self, ShapeNet};
 use crate::skull::{SkullGuard, world_extent};
 
 /// Options of the design.
@@ -130,6 +131,9 @@ pub struct DefectReport {
     /// reaches the map's edge, an orbit or another gap, and the fill there is extrapolated
     /// from one side instead of interpolated between rims.
     pub open_border: f64,
+    /// The learned correction ([`crate::shapenet`]) shaped this defect's fill; false without a
+    /// network, or where its correction was implausible and the shape model's trend was kept.
+    pub learned: bool,
 }
 
 /// A defect is reported as less certain above these (see [`DefectReport::concerns`]). On the
@@ -386,7 +390,20 @@ pub fn design(
     prior: Option<&ShapePrior>,
     o: &DesignOptions,
 ) -> Result<Design, DesignError> {
-    design_with(defective, prior, o, None)
+    design_with(defective, prior, None, o, None)
+}
+
+/// [`design`] with the learned correction of the shape model's trend ([`crate::shapenet`]):
+/// the network sees the defective skull's fields and the trend on its coarse map and predicts
+/// how far the complete skull lies from the trend across each defect. A defect whose
+/// correction is implausible keeps the trend alone, and its report says so.
+pub fn design_learned(
+    defective: &Mask,
+    prior: &ShapePrior,
+    net: &ShapeNet,
+    o: &DesignOptions,
+) -> Result<Design, DesignError> {
+    design_with(defective, Some(prior), Some(net), o, None)
 }
 
 /// What a reference design ([`design_against`]) takes from the complete skull.
@@ -415,17 +432,41 @@ pub fn design_against(
     complete
         .check_same_grid(defective, 1e-6)
         .map_err(|e| DesignError::GridMismatch(e.to_string()))?;
-    design_with(defective, prior, o, Some((complete, what)))
+    design_with(defective, prior, None, o, Some((complete, what)))
 }
 
-fn design_with(
+/// One defect as planned: the bins rebuilt, the rings around them and the shape model's trend.
+pub(crate) struct DefectPlan {
+    /// The rebuilt region as a bin mask, and as a list (`unknown`).
+    pub region: Vec<bool>,
+    pub unknown: Vec<usize>,
+    /// Intact bins around the region on which the shape model is matched, and on which the
+    /// fill is blended into the bone.
+    pub matching: Vec<usize>,
+    pub blending: Vec<usize>,
+    /// The ridge the shape model was fitted with.
+    pub ridge: f64,
+    /// The shape model's trend over `matching` ∪ `unknown` (inner, outer), and the names of its
+    /// heaviest shapes; `None` without a prior.
+    pub trends: Option<([Vec<f64>; 2], Vec<String>)>,
+    pub report: DefectReport,
+}
+
+/// The first stage of the design: the defective skull's shell, its defects, the regions to
+/// rebuild and the shape model's trend across each.
+pub(crate) struct Plan {
+    pub shell: Shell,
+    pub known: Vec<bool>,
+    /// Defect bins (all defects).
+    pub defect: Vec<bool>,
+    pub defects: Vec<DefectPlan>,
+}
+
+pub(crate) fn plan(
     defective: &Mask,
     prior: Option<&ShapePrior>,
     o: &DesignOptions,
-    reference: Option<(&Mask, Reference)>,
-) -> Result<Design, DesignError> {
-    let g: Geometry = defective.geometry;
-    let [nx, ny, _] = defective.dims;
+) -> Result<Plan, DesignError> {
     let s = shell(
         defective,
         None,
@@ -434,24 +475,9 @@ fn design_with(
         None,
     )?;
     is_skull_like(defective, &s)?;
-    // The complete skull seen from the defective skull's centre, on the same map.
-    let reference = match reference {
-        Some((m, what)) => Some((
-            shell(
-                m,
-                Some(s.map.bin),
-                s.map.bin,
-                s.map.max_polar,
-                Some(s.centre),
-            )?,
-            what,
-        )),
-        None => None,
-    };
-    let (map, centre) = (&s.map, s.centre);
+    let map = &s.map;
     let (n, bin) = (map.n, map.bin);
-    let mut r_in = s.r_in.clone();
-    let mut r_out = s.r_out.clone();
+    let (r_in, r_out) = (&s.r_in, &s.r_out);
     let known_bins: Vec<bool> = (0..n * n).map(|b| s.known(b)).collect();
     let known = |b: usize| known_bins[b];
     // Empty bins inside the disk; the defect is made of the empty regions that do not reach the
@@ -494,9 +520,7 @@ fn design_with(
         return Err(DesignError::NoDefect);
     }
     let mut defect = vec![false; n * n];
-    let mut region = vec![false; n * n];
-    let mut templates = Vec::new();
-    let mut reports = Vec::new();
+    let mut defects = Vec::new();
     // Region to rebuild: the defect grown by a few bins. Bins at the rim hold bone cut at an
     // angle, whose radii understate the thickness, so they are rebuilt too, from intact bone.
     let grow = (o.rim_deg.to_radians() / bin).round().max(1.0) as usize;
@@ -529,7 +553,7 @@ fn design_with(
             o.ridge
         };
         let mut trends =
-            prior.and_then(|p| prior_trend(p, map, &matching, &unknown, [&r_in, &r_out], ridge));
+            prior.and_then(|p| prior_trend(p, map, &matching, &unknown, [r_in, r_out], ridge));
         // Ring bins far inside the prior's trend hold bone that is not this vault's shell (the
         // orbital roof seen through a forehead defect, the petrous bone behind the temple):
         // they join the region and the trend is fitted again without them. Only inside: bone
@@ -554,19 +578,79 @@ fn design_with(
             matching = ring_of(match_bins, &this_region);
             blending = ring_of(blend_bins, &this_region);
             unknown = (0..n * n).filter(|&b| this_region[b]).collect();
-            trends = prior
-                .and_then(|p| prior_trend(p, map, &matching, &unknown, [&r_in, &r_out], ridge));
+            trends =
+                prior.and_then(|p| prior_trend(p, map, &matching, &unknown, [r_in, r_out], ridge));
         }
-        let this_region = this_region;
-        reports.push(DefectReport {
+        let report = DefectReport {
             region_bins: unknown.len(),
             fit_rms_mm: trends.as_ref().map(|([_, to], _)| {
                 let sq = matching.iter().map(|&b| (to[b] - r_out[b]).powi(2));
                 (sq.sum::<f64>() / matching.len() as f64).sqrt()
             }),
             open_border: open_fraction(&this_region, &known_bins, n),
+            learned: false,
+        };
+        defects.push(DefectPlan {
+            region: this_region,
+            unknown,
+            matching,
+            blending,
+            ridge,
+            trends,
+            report,
         });
-        let (mut t_in, mut t_out) = match trends {
+    }
+    Ok(Plan {
+        shell: s,
+        known: known_bins,
+        defect,
+        defects,
+    })
+}
+
+fn design_with(
+    defective: &Mask,
+    prior: Option<&ShapePrior>,
+    net: Option<&ShapeNet>,
+    o: &DesignOptions,
+    reference: Option<(&Mask, Reference)>,
+) -> Result<Design, DesignError> {
+    let g: Geometry = defective.geometry;
+    let [nx, ny, _] = defective.dims;
+    let Plan {
+        shell: s,
+        known: known_bins,
+        defect,
+        defects: mut plans,
+    } = plan(defective, prior, o)?;
+    // The complete skull seen from the defective skull's centre, on the same map.
+    let reference = match reference {
+        Some((m, what)) => Some((
+            shell(
+                m,
+                Some(s.map.bin),
+                s.map.bin,
+                s.map.max_polar,
+                Some(s.centre),
+            )?,
+            what,
+        )),
+        None => None,
+    };
+    if let Some(net) = net {
+        shapenet::correct(net, &s, &known_bins, &mut plans);
+    }
+    let (map, centre) = (&s.map, s.centre);
+    let n = map.n;
+    let mut r_in = s.r_in.clone();
+    let mut r_out = s.r_out.clone();
+    let mut region = vec![false; n * n];
+    let mut templates = Vec::new();
+    let mut reports = Vec::new();
+    for pl in plans {
+        reports.push(pl.report);
+        let (unknown, matching) = (&pl.unknown, &pl.matching);
+        let (mut t_in, mut t_out) = match pl.trends {
             Some(([a, b], names)) => {
                 templates.extend(names);
                 (Some(a), Some(b))
@@ -591,7 +675,7 @@ fn design_with(
                     .chain(unknown.iter().copied().filter(|&b| c.known(b)))
                     .collect();
                 if let Some(([a, b], _)) =
-                    prior.and_then(|p| prior_trend(p, map, &fit, &unknown, [&ci, &co], ridge))
+                    prior.and_then(|p| prior_trend(p, map, &fit, unknown, [&ci, &co], pl.ridge))
                 {
                     (t_in, t_out) = (Some(a), Some(b));
                 }
@@ -602,15 +686,15 @@ fn design_with(
                 fill(
                     field,
                     trend.as_deref(),
-                    &blending,
-                    &unknown,
-                    &this_region,
+                    &pl.blending,
+                    unknown,
+                    &pl.region,
                     &known_bins,
                     n,
                 );
             }
         }
-        for &b in &unknown {
+        for &b in unknown {
             region[b] = true;
         }
     }
@@ -1205,6 +1289,7 @@ mod tests {
                     region_bins: 10,
                     fit_rms_mm: Some(2.5),
                     open_border: 0.25,
+                    learned: false,
                 },
             ],
             ..d

@@ -5,6 +5,7 @@
 //! - [`defects`]: artificial, reproducible defects for training pairs;
 //! - [`implant`]: the implant for a defective skull (vault completion across the defect);
 //! - [`prior`]: the shape prior of complete skulls that guides the completion;
+//! - [`shapenet`]: the learned correction of the shape prior's trend;
 //! - [`phantom`]: a synthetic skull for the demo and tests.
 
 pub mod defects;
@@ -12,4 +13,5 @@ pub mod implant;
 pub mod phantom;
 pub mod prior;
 pub mod rng;
+pub mod shapenet;
 pub mod skull;

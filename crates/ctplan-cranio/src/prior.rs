@@ -84,6 +84,19 @@ impl ShapePrior {
         }
     }
 
+    /// The prior without the templates of the named cases (to fit a case that is one of the
+    /// templates as if it were not: leave-one-out).
+    pub fn without(&self, cases: &[&str]) -> ShapePrior {
+        let keep: Vec<usize> = (0..self.len())
+            .filter(|&t| !cases.contains(&self.cases[t].as_str()))
+            .collect();
+        ShapePrior {
+            cases: keep.iter().map(|&t| self.cases[t].clone()).collect(),
+            fields: keep.iter().map(|&t| self.fields[t].clone()).collect(),
+            ..*self
+        }
+    }
+
     /// Number of templates.
     pub fn len(&self) -> usize {
         self.fields.len()

@@ -1,0 +1,336 @@
+"""Train the learned correction of the shape model's trend (ctplan_cranio::shapenet).
+
+One command trains and exports a network (`ctplan implant --net FILE` uses it):
+
+    python training/shapenet.py all --work /tmp/shapenet --out /tmp/shapenet/skull_net.safetensors
+
+Stages (each resumable; `all` runs them in order):
+  samples  build the training samples with the Rust example `shapenet_samples` from
+           ../shared/data/skullfix/training_set: for each case of the shipped shape prior (the
+           training cases that the held-out split A never contributes to), its SkullFix defect and
+           PER_STYLE defects of every `ctplan skull inject` style, each planned with the prior
+           without that case (leave-one-out), so the trend errs as on an unseen skull.
+  train    train the 2-D U-Net in runs of at most --minutes (checkpoint after every epoch,
+           resume from it), with random mirror images (left/right), rotations about the
+           vertical axis (+-12 deg) and scalings (0.93-1.07) of each sample.
+  export   write the weights as safetensors (f32) with the training record in its metadata, and
+           the record as JSON beside it.
+  fixture  (alone) a seeded random network and PyTorch's output on a synthetic input, the
+           fixture of the Rust forward-pass test.
+
+Runs on a CUDA GPU where torch sees one, else on the CPU (the record says which).
+Needs: torch, numpy (PyTorch is used for training only; ctplan runs the network in Rust).
+"""
+
+import argparse
+import json
+import os
+import random
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parent.parent
+N = 112  # NET_N
+C_IN = 7  # IN_CHANNELS
+WIDTHS = [16, 32, 64, 96]
+SHIFT = [0.0, 0.0, 0.0, 0.0, 75.0, 6.0, 0.0]
+SCALE = [1.0, 1.0, 1.0, 1.0, 10.0, 2.0, 1.0]
+# Cases of the shipped prior kept out of training to validate on (every eleventh).
+VALIDATION = ["011", "024", "038", "051", "064"]
+
+
+def block(cin, cout):
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(), nn.Conv2d(cout, cout, 3, padding=1), nn.ReLU()
+    )
+
+
+class ShapeNet(nn.Module):
+    """The architecture that crates/ctplan-cranio/src/shapenet.rs runs (same tensor names)."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("shift", torch.tensor(SHIFT))
+        self.register_buffer("scale", torch.tensor(SCALE))
+        w = WIDTHS
+        self.enc = nn.ModuleList([block(C_IN if l == 0 else w[l - 1], w[l]) for l in range(4)])
+        self.dec = nn.ModuleList([block(w[l + 1] + w[l], w[l]) for l in range(3)])
+        self.head = nn.Conv2d(w[0], 2, 1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, raw):
+        # Features (as ShapeNet::predict in shapenet.rs): masks; the intact bone's offset from
+        # the trend where both are defined; the trend's outer radius and thickness.
+        obs = (raw[:, 0:1] > 0.5).float()
+        tr = (raw[:, 6:7] > 0.5).float()
+        f = torch.cat(
+            [raw[:, 0:2], (raw[:, 2:4] - raw[:, 4:6]) * obs * tr, raw[:, 4:5], raw[:, 4:5] - raw[:, 5:6], raw[:, 6:7]], 1
+        )
+        x = (f - self.shift[None, :, None, None]) / self.scale[None, :, None, None]
+        x = torch.cat([x[:, 0:4], x[:, 4:6] * tr, x[:, 6:7]], 1)
+        skips = []
+        for l, e in enumerate(self.enc):
+            if l > 0:
+                x = F.avg_pool2d(x, 2)
+            x = e(x)
+            if l < 3:
+                skips.append(x)
+        for l in (2, 1, 0):
+            x = F.interpolate(x, scale_factor=2, mode="nearest")
+            x = self.dec[l](torch.cat([x, skips[l]], 1))
+        return self.head(x)
+
+
+def load(work):
+    names = sorted(p.stem for p in (work / "samples").glob("*.f32"))
+    data = np.stack([np.fromfile(work / "samples" / f"{n}.f32", dtype="<f4").reshape(C_IN + 3, N, N) for n in names])
+    return names, data
+
+
+def augment(batch, rng):
+    """Mirror (u -> -u, the last axis), rotate about the pole, scale every radius."""
+    b = batch.clone()
+    for i in range(b.shape[0]):
+        if rng.random() < 0.5:
+            b[i] = torch.flip(b[i], dims=[2])
+        s = rng.uniform(0.93, 1.07)
+        b[i, 2:6] *= s
+        b[i, 7:9] *= s
+    ang = torch.tensor([rng.uniform(-12, 12) for _ in range(b.shape[0])]) * np.pi / 180
+    cos, sin = torch.cos(ang), torch.sin(ang)
+    theta = torch.zeros(b.shape[0], 2, 3)
+    theta[:, 0, 0], theta[:, 0, 1], theta[:, 1, 0], theta[:, 1, 1] = cos, -sin, sin, cos
+    grid = F.affine_grid(theta, list(b.shape), align_corners=False)
+    return F.grid_sample(b, grid, mode="nearest", padding_mode="zeros", align_corners=False)
+
+
+def loss_terms(model, batch):
+    """L1 (mm) of the corrected trend against the complete skull, over the rebuilt region
+    (weight 1) and the matching ring (weight 0.5); and the same for the trend alone."""
+    raw, target, known = batch[:, :C_IN], batch[:, 7:9], batch[:, 9:10]
+    w = known * (raw[:, 6:7] > 0.5).float() * (0.5 + 0.5 * (raw[:, 1:2] > 0.5).float())
+    pred = model(raw)
+    err = ((pred - target).abs() * w).sum() / (2 * w.sum())
+    base = (target.abs() * w).sum() / (2 * w.sum())
+    return err, base
+
+
+def region_l1(model, data):
+    """Mean L1 (mm) over rebuilt-region bins: (trend alone, corrected)."""
+    model.eval()
+    tot = np.zeros(3)
+    with torch.no_grad():
+        for i in range(0, len(data), 16):
+            batch = torch.from_numpy(data[i : i + 16])
+            raw, target, known = batch[:, :C_IN], batch[:, 7:9], batch[:, 9:10]
+            w = known * (raw[:, 1:2] > 0.5).float() * (raw[:, 6:7] > 0.5).float()
+            pred = model(raw)
+            tot += [(target.abs() * w).sum().item(), ((pred - target).abs() * w).sum().item(), 2 * w.sum().item()]
+    model.train()
+    return tot[0] / tot[2], tot[1] / tot[2]
+
+
+def stage_samples(a):
+    work = Path(a.work)
+    if (work / "samples.done").exists():
+        print("samples: already built")
+        return
+    subprocess.run(
+        ["cargo", "build", "--release", "-p", "ctplan-cranio", "--example", "shapenet_samples"], cwd=ROOT, check=True
+    )
+    exe = ROOT / "target" / "release" / "examples" / "shapenet_samples"
+    prior = ROOT / "crates" / "ctplan-cranio" / "assets" / "skull_prior.ctprior"
+    subprocess.run([str(exe), a.data, str(prior), str(work / "samples"), str(a.per_style), str(a.seed)], check=True)
+    (work / "samples.done").write_text("ok\n")
+
+
+def split(names):
+    val = [i for i, n in enumerate(names) if n.split("_")[0] in VALIDATION]
+    train = [i for i, n in enumerate(names) if n.split("_")[0] not in VALIDATION]
+    return train, val
+
+
+def stage_train(a):
+    work = Path(a.work)
+    torch.manual_seed(a.seed)
+    rng = random.Random(a.seed)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        torch.set_num_threads(os.cpu_count() or 1)
+    names, data = load(work)
+    train, val = split(names)
+    model = ShapeNet().to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=a.lr)
+    ckpt = work / "ckpt.pt"
+    state = {"epoch": 0, "history": []}
+    if ckpt.exists():
+        c = torch.load(ckpt, map_location=device, weights_only=False)
+        model.load_state_dict(c["model"])
+        opt.load_state_dict(c["opt"])
+        state = c["state"]
+        rng.setstate(c["rng"])
+        print(f"resumed at epoch {state['epoch']}")
+    start = time.time()
+    while state["epoch"] < a.epochs and time.time() - start < 60 * a.minutes:
+        ep = state["epoch"]
+        lr = a.lr * 0.5 * (1 + np.cos(np.pi * ep / a.epochs))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        order = train[:]
+        rng.shuffle(order)
+        t0, tot = time.time(), 0.0
+        for i in range(0, len(order), a.batch):
+            batch = augment(torch.from_numpy(data[order[i : i + a.batch]]), rng).to(device)
+            err, _ = loss_terms(model, batch)
+            opt.zero_grad()
+            err.backward()
+            opt.step()
+            tot += err.item() * len(order[i : i + a.batch])
+        base, corr = region_l1(model.cpu(), data[val])
+        model.to(device)
+        state["epoch"] = ep + 1
+        state["history"].append({"epoch": ep + 1, "train_l1": tot / len(order), "val_trend_l1": base, "val_l1": corr})
+        print(f"epoch {ep + 1}: train {tot / len(order):.4f} mm, validation region L1 trend {base:.4f} -> {corr:.4f} mm ({time.time() - t0:.0f} s)", flush=True)
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state, "rng": rng.getstate()}, ckpt)
+    if state["epoch"] < a.epochs:
+        print(f"stopped after {a.minutes} min at epoch {state['epoch']}; run again to resume")
+        sys.exit(3)
+    (work / "device.txt").write_text(device + ("" if device == "cpu" else f" ({torch.cuda.get_device_name()})") + "\n")
+
+
+def write_safetensors(path, tensors, metadata):
+    header = {"__metadata__": metadata}
+    blobs, off = [], 0
+    for name, t in tensors.items():
+        b = t.detach().cpu().float().contiguous().numpy().astype("<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    tmp = Path(str(path) + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+    os.replace(tmp, path)
+
+
+def probe_input():
+    """A synthetic input (formula repeated in shapenet.rs's test): a disk of bone, a region in
+    it, smooth radii."""
+    y, x = np.mgrid[0:N, 0:N].astype(np.float64)
+    ch = np.zeros((C_IN, N, N))
+    ch[0] = ((x - 56) ** 2 + (y - 56) ** 2 < 50**2) & ~((x - 70) ** 2 + (y - 50) ** 2 < 15**2)
+    ch[1] = (x - 70) ** 2 + (y - 50) ** 2 < 15**2
+    ch[2] = 75 + 5 * np.sin(x / 9)
+    ch[3] = ch[2] - 6 - np.cos(y / 7)
+    ch[4] = ch[2] + 0.5
+    ch[5] = ch[3] + 0.3
+    ch[6] = (x - 70) ** 2 + (y - 50) ** 2 < 20**2
+    return ch.astype(np.float32)
+
+
+def stage_export(a):
+    work = Path(a.work)
+    c = torch.load(work / "ckpt.pt", map_location="cpu", weights_only=False)
+    model = ShapeNet()
+    model.load_state_dict(c["model"])
+    names, data = load(work)
+    train, val = split(names)
+    base, corr = region_l1(model, data[val])
+    per_case = {}
+    for i in val:
+        if names[i].endswith("_skullfix"):
+            t, c_ = region_l1(model, data[i : i + 1])
+            per_case[names[i].split("_")[0]] = [round(t, 4), round(c_, 4)]
+    record = {
+        "data": "skullfix/training_set: the cases of the shipped shape prior (split A held out), "
+        f"each its SkullFix defect and {a.per_style} injected defects of every style (seed {a.seed})",
+        "train_cases": sorted({names[i].split("_")[0] for i in train}),
+        "validation_cases": VALIDATION,
+        "samples": {"train": len(train), "validation": len(val)},
+        "sample_names": names,
+        "epochs": c["state"]["epoch"],
+        "batch": a.batch,
+        "lr": a.lr,
+        "augmentation": "mirror u, rotation +-12 deg about the pole, scale 0.93-1.07",
+        "device": (work / "device.txt").read_text().strip() if (work / "device.txt").exists() else "unknown",
+        "validation_region_l1_mm": {"trend": round(base, 4), "corrected": round(corr, 4)},
+        # The SkullFix defect of each validation case: [trend alone, corrected] (the test
+        # crates/ctplan-cranio/tests/shapenet_record.rs recomputes these).
+        "validation_skullfix_l1_mm": per_case,
+        "history": c["state"]["history"],
+    }
+    # A probe anyone can rebuild: the network's output on a synthetic input (probe_input), for
+    # the Rust test that checks its forward pass against PyTorch's.
+    with torch.no_grad():
+        y = model(torch.from_numpy(probe_input())[None])[0].numpy()
+    record["probe"] = {
+        "sum": [float(y[0].sum()), float(y[1].sum())],
+        "abs_sum": [float(np.abs(y[0]).sum()), float(np.abs(y[1]).sum())],
+        "at": [[c, yy, xx, float(y[c, yy, xx])] for c, yy, xx in [(0, 50, 70), (1, 50, 70), (0, 40, 60), (1, 60, 80)]],
+    }
+    tensors = {k: v for k, v in model.state_dict().items()}
+    meta = {k: json.dumps(v) if not isinstance(v, str) else v for k, v in record.items() if k not in ("history", "sample_names")}
+    out = Path(a.out)
+    write_safetensors(out, tensors, meta)
+    out.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
+    print(f"wrote {out} ({out.stat().st_size} bytes): validation region L1 {base:.4f} -> {corr:.4f} mm")
+
+
+def stage_fixture(a):
+    """A seeded, randomly initialised network (every layer non-zero) with its probe, for the
+    Rust test of the forward pass (crates/ctplan-cranio/tests/data/shapenet_fixture.safetensors)."""
+    torch.manual_seed(a.seed)
+    model = ShapeNet()
+    nn.init.normal_(model.head.weight, std=0.1)
+    nn.init.normal_(model.head.bias, std=0.1)
+    with torch.no_grad():
+        y = model(torch.from_numpy(probe_input())[None])[0].numpy()
+    probe = {
+        "sum": [float(y[0].sum()), float(y[1].sum())],
+        "abs_sum": [float(np.abs(y[0]).sum()), float(np.abs(y[1]).sum())],
+        "at": [[c, yy, xx, float(y[c, yy, xx])] for c, yy, xx in [(0, 50, 70), (1, 50, 70), (0, 40, 60), (1, 60, 80)]],
+    }
+    out = Path(a.out)
+    write_safetensors(out, dict(model.state_dict()), {"probe": json.dumps(probe), "seed": str(a.seed)})
+    print(f"wrote {out}: {probe}")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("stage", choices=["samples", "train", "export", "all", "fixture"])
+    p.add_argument("--work", required=True, help="work folder (samples, checkpoint)")
+    p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "skullfix" / "training_set"))
+    p.add_argument("--out", required=True, help="weights file (safetensors) to write")
+    p.add_argument("--per-style", type=int, default=3)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--minutes", type=float, default=10.0, help="stop (resumable) after this long")
+    a = p.parse_args()
+    Path(a.work).mkdir(parents=True, exist_ok=True)
+    if a.stage in ("samples", "all"):
+        stage_samples(a)
+    if a.stage in ("train", "all"):
+        stage_train(a)
+    if a.stage in ("export", "all"):
+        stage_export(a)
+    if a.stage == "fixture":
+        stage_fixture(a)
+
+
+if __name__ == "__main__":
+    main()
