@@ -254,6 +254,24 @@ impl Shell {
     pub fn known(&self, b: usize) -> bool {
         self.r_out[b] > f64::NEG_INFINITY
     }
+
+    /// Another mask (the complete skull) seen from this shell's centre, on the same map.
+    pub fn seen_from_here(&self, m: &Mask) -> Result<Shell, DesignError> {
+        shell(
+            m,
+            Some(self.map.bin),
+            self.map.bin,
+            self.map.max_polar,
+            Some(self.centre),
+        )
+    }
+}
+
+/// A complete skull given beside a defective one must lie on its grid.
+pub(crate) fn check_reference_grid(complete: &Mask, defective: &Mask) -> Result<(), DesignError> {
+    complete
+        .check_same_grid(defective, 1e-6)
+        .map_err(|e| DesignError::GridMismatch(e.to_string()))
 }
 
 /// The shell of a skull mask. `bin` fixes the bin size (radians); `None` picks the finest size
@@ -429,9 +447,7 @@ pub fn design_against(
     o: &DesignOptions,
     what: Reference,
 ) -> Result<Design, DesignError> {
-    complete
-        .check_same_grid(defective, 1e-6)
-        .map_err(|e| DesignError::GridMismatch(e.to_string()))?;
+    check_reference_grid(complete, defective)?;
     design_with(defective, prior, None, o, Some((complete, what)))
 }
 
@@ -625,16 +641,7 @@ fn design_with(
     } = plan(defective, prior, o)?;
     // The complete skull seen from the defective skull's centre, on the same map.
     let reference = match reference {
-        Some((m, what)) => Some((
-            shell(
-                m,
-                Some(s.map.bin),
-                s.map.bin,
-                s.map.max_polar,
-                Some(s.centre),
-            )?,
-            what,
-        )),
+        Some((m, what)) => Some((s.seen_from_here(m)?, what)),
         None => None,
     };
     if let Some(net) = net {

@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use ctplan_core::Mask;
 use rayon::prelude::*;
 
-use crate::implant::{DefectPlan, DesignError, DesignOptions, Shell, plan, shell};
+use crate::implant::{DefectPlan, DesignError, DesignOptions, Shell, check_reference_grid, plan};
 use crate::prior::ShapePrior;
 
 /// Bin size of the network's map, degrees.
@@ -275,8 +275,15 @@ impl ShapeNet {
 
     /// The correction (outer, inner; mm) on the network's map for raw inputs
     /// `[IN_CHANNELS][NET_N][NET_N]` as [`inputs`] makes them.
+    ///
+    /// Panics if `raw` does not hold `IN_CHANNELS × NET_N × NET_N` values.
     pub fn predict(&self, raw: &[f32]) -> [Vec<f32>; 2] {
         let nn = NET_N * NET_N;
+        assert_eq!(
+            raw.len(),
+            IN_CHANNELS * nn,
+            "network input of the wrong size"
+        );
         let mut data = vec![0f32; IN_CHANNELS * nn];
         // Features: the masks as they are; where both are defined, how far the intact bone
         // lies from the trend (outer, inner); where the trend is defined, its outer radius and
@@ -464,18 +471,10 @@ pub fn learning_sample(
     prior: &ShapePrior,
     o: &DesignOptions,
 ) -> Result<Vec<f32>, DesignError> {
-    complete
-        .check_same_grid(defective, 1e-6)
-        .map_err(|e| DesignError::GridMismatch(e.to_string()))?;
+    check_reference_grid(complete, defective)?;
     let p = plan(defective, Some(prior), o)?;
     let s = &p.shell;
-    let c = shell(
-        complete,
-        Some(s.map.bin),
-        s.map.bin,
-        s.map.max_polar,
-        Some(s.centre),
-    )?;
+    let c = s.seen_from_here(complete)?;
     let n = s.map.n;
     let mut delta = [vec![f64::NAN; n * n], vec![f64::NAN; n * n]];
     for pl in &p.defects {
