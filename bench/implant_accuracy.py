@@ -1,20 +1,28 @@
 """Implant accuracy on held-out SkullFix cases and on injected defects of every style.
 
   .venv/bin/python bench/implant_accuracy.py [--data ../shared/data] [--work DIR] [--no-inject]
+      [--net-b NET_B.safetensors]
 
 Runs the release binary as a user would (`cargo build --release` first):
 
-- Split A: the 14 cases 000, 005, …, 065 that the shipped prior leaves out, designed with the
-  shipped prior and with `--no-prior`.
+- Split A: the 14 cases 000, 005, …, 065 that the shipped prior and the shipped network leave
+  out, designed as shipped (shape prior and the network's correction), with the shape prior
+  alone (`--no-net`) and with `--no-prior`.
 - Split B: the 14 cases 001, 006, …, 066, designed with a prior built without them
-  (`ctplan skull prior … --hold-out …`), and with `--no-prior`.
+  (`ctplan skull prior … --hold-out …`) alone, and with `--no-prior`. The shipped network
+  learned from these cases, so it is not measured here; `--net-b` names a twin trained without
+  them (`training/shapenet.py all --hold-out 001,006,…,066 …`, docs/cranio.md), measured with
+  that prior.
 - Injected: every style of `ctplan skull inject` (seed 0, one defect) on split A's complete
-  skulls, designed with the shipped prior; the fronto-orbital and parietotemporal styles also
-  on split B's skulls, designed with the prior built without them.
+  skulls, designed as shipped and with the shape prior alone; the fronto-orbital and
+  parietotemporal styles also on split B's skulls, designed with the prior built without them
+  (and the twin network, with `--net-b`).
 
 Each set is scored by `ctplan eval` (official AutoImplant definitions, bDSC band 10 mm) and
-printed as one Markdown row: mean DSC, bDSC, HD95, the lowest DSC with its case, and how many
-designs raised a concern (`warning:` on standard error; docs/cranio.md) with their mean DSC.
+printed as one Markdown row: mean DSC, bDSC, HD95, the lowest DSC with its case, how many
+designs raised a concern (`warning:` on standard error; docs/cranio.md) with their mean DSC,
+and with a network, how many designs kept the shape prior's fill for a defect because the
+network's correction was implausible (`note:` on standard error).
 """
 
 import argparse
@@ -65,6 +73,8 @@ def design_and_score(split: Path, out: Path, *extra) -> str:
                              *map(str, extra)], capture_output=True, text=True)
     flagged = {line.split(": ")[1].removesuffix(".nrrd")
                for line in design.stderr.splitlines() if line.startswith("warning: ")}
+    # Designs where the network's correction was refused as implausible ("note: CASE: …").
+    fell_back = {line.split(": ")[1] for line in design.stderr.splitlines() if line.startswith("note: ")}
     names = sorted(p.name for p in (split / "defective_skull").glob("*.nrrd"))
     done = [n for n in names if (out / n).exists()]
     refused = [n.split("_")[0] for n in names if n not in done]
@@ -76,7 +86,9 @@ def design_and_score(split: Path, out: Path, *extra) -> str:
             for n in done:
                 (scored / role / n).symlink_to((src / n).resolve())
         truth, defective = scored / "implant", scored / "defective_skull"
-    return score(out, truth, defective, out.with_suffix(".csv"), refused, flagged)
+    networked = "--no-net" not in extra and "--no-prior" not in extra
+    return (score(out, truth, defective, out.with_suffix(".csv"), refused, flagged)
+            + (f" | {len(fell_back)}" if networked else " | –"))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -101,30 +113,41 @@ def workspace(a):
 def main():
     ap = parser()
     ap.add_argument("--no-inject", action="store_true", help="held-out splits only")
+    ap.add_argument("--net-b", help="a network trained without split B's cases, to measure on them")
     a = ap.parse_args()
     with workspace(a) as (train, work, A):
         B = link_split(train, SPLIT_B, work / "B")
         prior_b = work / "B.ctprior"
         run("skull", "prior", train / "complete_skull", "--hold-out", ",".join(SPLIT_B), "-o", prior_b)
-        print("| set | method | cases | DSC | bDSC | HD95 mm | lowest DSC | with concerns (their DSC) |")
-        print("|---|---|---:|---:|---:|---:|---:|---:|")
+        print("| set | method | cases | DSC | bDSC | HD95 mm | lowest DSC | with concerns (their DSC) "
+              "| network refused |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
         print(f"| A | geometric only | {design_and_score(A, work / 'A_geo', '--no-prior')} |")
-        print(f"| A | shape prior | {design_and_score(A, work / 'A_prior')} |")
+        print(f"| A | shape prior | {design_and_score(A, work / 'A_prior', '--no-net')} |")
+        print(f"| A | shape prior + network (shipped) | {design_and_score(A, work / 'A_net')} |")
         print(f"| B | geometric only | {design_and_score(B, work / 'B_geo', '--no-prior')} |")
-        print(f"| B | shape prior (built without B) | {design_and_score(B, work / 'B_prior', '--prior', prior_b)} |")
+        print(f"| B | shape prior (built without B) | "
+              f"{design_and_score(B, work / 'B_prior', '--prior', prior_b, '--no-net')} |")
+        if a.net_b:
+            print(f"| B | shape prior + network (both without B) | "
+                  f"{design_and_score(B, work / 'B_net', '--prior', prior_b, '--net', a.net_b)} |")
         if a.no_inject:
             return
         for style in STYLES:
             inj = work / "inject" / style
             run("skull", "inject", A / "complete_skull", "-o", inj, "--style", style, "--seed", "0")
-            print(f"| A, {style} | shape prior | {design_and_score(inj, inj / 'pred')} |")
+            print(f"| A, {style} | shape prior | {design_and_score(inj, inj / 'pred', '--no-net')} |")
+            print(f"| A, {style} | shape prior + network | {design_and_score(inj, inj / 'pred_net')} |")
         # The two styles that reach below the vault, once more on split B's skulls with the
         # prior built without them: a check of the choices made on split A's injected defects.
         for style in ["frontoorbital", "parietotemporal"]:
             inj = work / "inject_B" / style
             run("skull", "inject", B / "complete_skull", "-o", inj, "--style", style, "--seed", "0")
             print(f"| B, {style} | shape prior (built without B) | "
-                  f"{design_and_score(inj, inj / 'pred', '--prior', prior_b)} |")
+                  f"{design_and_score(inj, inj / 'pred', '--prior', prior_b, '--no-net')} |")
+            if a.net_b:
+                print(f"| B, {style} | shape prior + network (both without B) | "
+                      f"{design_and_score(inj, inj / 'pred_net', '--prior', prior_b, '--net', a.net_b)} |")
 
 
 if __name__ == "__main__":

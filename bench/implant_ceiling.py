@@ -7,7 +7,8 @@ On split A's held-out SkullFix cases and on the styles of `ctplan skull inject` 
 (seed 0, split A's complete skulls), three designs of the same defects and rebuilt regions,
 scored by `ctplan eval` (official definitions, bDSC band 10 mm):
 
-- design: `ctplan implant` as shipped (the shape model fitted to the ring of intact bone);
+- design: `ctplan implant --no-net` (the shape model fitted to the ring of intact bone, without
+  the network's correction of its fill);
 - shape model fitted to the answer: the same model fitted to the complete skull over the ring
   and the rebuilt region, then blended as usual (`implant_ceiling … model`): the best the
   prior's shapes can hold;
@@ -39,7 +40,7 @@ def row(label: str, split: Path, complete: Path, work: Path) -> str:
     names = sorted(p.name for p in defective.glob("*.nrrd"))
     com = complete_like(names, complete, work / "complete")
     cells = []
-    subprocess.run([str(CTPLAN), "implant", str(defective), "-o", str(work / "design")],
+    subprocess.run([str(CTPLAN), "implant", str(defective), "-o", str(work / "design"), "--no-net"],
                    check=True, capture_output=True)
     cells.append(score(work / "design", truth, defective, work / "design.csv"))
     for what in ["model", "map"]:

@@ -39,10 +39,10 @@ import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
 N = 112  # NET_N
-C_IN = 7  # IN_CHANNELS
+C_IN = 9  # IN_CHANNELS
 WIDTHS = [16, 32, 64, 96]
-SHIFT = [0.0, 0.0, 0.0, 0.0, 75.0, 6.0, 0.0]
-SCALE = [1.0, 1.0, 1.0, 1.0, 10.0, 2.0, 1.0]
+SHIFT = [0.0, 0.0, 0.0, 0.0, 75.0, 6.0, 0.0, 0.0, 0.0]
+SCALE = [1.0, 1.0, 1.0, 1.0, 10.0, 2.0, 1.0, 1.0, 1.0]
 # Cases of the shipped prior kept out of training to validate on (every eleventh).
 VALIDATION = ["011", "024", "038", "051", "064"]
 
@@ -69,14 +69,24 @@ class ShapeNet(nn.Module):
 
     def forward(self, raw):
         # Features (as ShapeNet::predict in shapenet.rs): masks; the intact bone's offset from
-        # the trend where both are defined; the trend's outer radius and thickness.
+        # the trend where both are defined; the trend's outer radius and thickness; the fill's
+        # offset from the trend over the rebuilt region.
         obs = (raw[:, 0:1] > 0.5).float()
+        reg = (raw[:, 1:2] > 0.5).float()
         tr = (raw[:, 6:7] > 0.5).float()
         f = torch.cat(
-            [raw[:, 0:2], (raw[:, 2:4] - raw[:, 4:6]) * obs * tr, raw[:, 4:5], raw[:, 4:5] - raw[:, 5:6], raw[:, 6:7]], 1
+            [
+                raw[:, 0:2],
+                (raw[:, 2:4] - raw[:, 4:6]) * obs * tr,
+                raw[:, 4:5],
+                raw[:, 4:5] - raw[:, 5:6],
+                raw[:, 6:7],
+                (raw[:, 7:9] - raw[:, 4:6]) * reg * tr,
+            ],
+            1,
         )
         x = (f - self.shift[None, :, None, None]) / self.scale[None, :, None, None]
-        x = torch.cat([x[:, 0:4], x[:, 4:6] * tr, x[:, 6:7]], 1)
+        x = torch.cat([x[:, 0:4], x[:, 4:6] * tr, x[:, 6:9]], 1)
         skips = []
         for l, e in enumerate(self.enc):
             if l > 0:
@@ -104,7 +114,7 @@ def augment(batch, rng):
             b[i] = torch.flip(b[i], dims=[2])
         s = rng.uniform(0.93, 1.07)
         b[i, 2:6] *= s
-        b[i, 7:9] *= s
+        b[i, 7:11] *= s
     ang = torch.tensor([rng.uniform(-12, 12) for _ in range(b.shape[0])]) * np.pi / 180
     cos, sin = torch.cos(ang), torch.sin(ang)
     theta = torch.zeros(b.shape[0], 2, 3)
@@ -114,9 +124,10 @@ def augment(batch, rng):
 
 
 def loss_terms(model, batch):
-    """L1 (mm) of the corrected trend against the complete skull, over the rebuilt region
-    (weight 1) and the matching ring (weight 0.5); and the same for the trend alone."""
-    raw, target, known = batch[:, :C_IN], batch[:, 7:9], batch[:, 9:10]
+    """L1 (mm) of the corrected fill against the complete skull, over the rebuilt region
+    (weight 1) and the matching ring (weight 0.5, where the target is the intact bone); and the
+    same for the fill alone."""
+    raw, target, known = batch[:, :C_IN], batch[:, C_IN : C_IN + 2], batch[:, C_IN + 2 : C_IN + 3]
     w = known * (raw[:, 6:7] > 0.5).float() * (0.5 + 0.5 * (raw[:, 1:2] > 0.5).float())
     pred = model(raw)
     err = ((pred - target).abs() * w).sum() / (2 * w.sum())
@@ -125,13 +136,13 @@ def loss_terms(model, batch):
 
 
 def region_l1(model, data):
-    """Mean L1 (mm) over rebuilt-region bins: (trend alone, corrected)."""
+    """Mean L1 (mm) over rebuilt-region bins: (the fill alone, corrected)."""
     model.eval()
     tot = np.zeros(3)
     with torch.no_grad():
         for i in range(0, len(data), 16):
             batch = torch.from_numpy(data[i : i + 16])
-            raw, target, known = batch[:, :C_IN], batch[:, 7:9], batch[:, 9:10]
+            raw, target, known = batch[:, :C_IN], batch[:, C_IN : C_IN + 2], batch[:, C_IN + 2 : C_IN + 3]
             w = known * (raw[:, 1:2] > 0.5).float() * (raw[:, 6:7] > 0.5).float()
             pred = model(raw)
             tot += [(target.abs() * w).sum().item(), ((pred - target).abs() * w).sum().item(), 2 * w.sum().item()]
@@ -153,10 +164,16 @@ def stage_samples(a):
     (work / "samples.done").write_text("ok\n")
 
 
-def split(names):
+def split(names, hold_out=()):
+    """Sample indices for training and validation; cases in `hold_out` are in neither (a twin
+    network for an independent check on them)."""
     val = [i for i, n in enumerate(names) if n.split("_")[0] in VALIDATION]
-    train = [i for i, n in enumerate(names) if n.split("_")[0] not in VALIDATION]
+    train = [i for i, n in enumerate(names) if n.split("_")[0] not in VALIDATION + list(hold_out)]
     return train, val
+
+
+def held_out(a):
+    return [c for c in a.hold_out.split(",") if c]
 
 
 def stage_train(a):
@@ -167,7 +184,7 @@ def stage_train(a):
     if device == "cpu":
         torch.set_num_threads(os.cpu_count() or 1)
     names, data = load(work)
-    train, val = split(names)
+    train, val = split(names, held_out(a))
     model = ShapeNet().to(device)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     ckpt = work / "ckpt.pt"
@@ -198,8 +215,8 @@ def stage_train(a):
         base, corr = region_l1(model.cpu(), data[val])
         model.to(device)
         state["epoch"] = ep + 1
-        state["history"].append({"epoch": ep + 1, "train_l1": tot / len(order), "val_trend_l1": base, "val_l1": corr})
-        print(f"epoch {ep + 1}: train {tot / len(order):.4f} mm, validation region L1 trend {base:.4f} -> {corr:.4f} mm ({time.time() - t0:.0f} s)", flush=True)
+        state["history"].append({"epoch": ep + 1, "train_l1": tot / len(order), "val_fill_l1": base, "val_l1": corr})
+        print(f"epoch {ep + 1}: train {tot / len(order):.4f} mm, validation region L1 fill {base:.4f} -> {corr:.4f} mm ({time.time() - t0:.0f} s)", flush=True)
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state, "rng": rng.getstate()}, ckpt)
     if state["epoch"] < a.epochs:
         print(f"stopped after {a.minutes} min at epoch {state['epoch']}; run again to resume")
@@ -238,7 +255,18 @@ def probe_input():
     ch[4] = ch[2] + 0.5
     ch[5] = ch[3] + 0.3
     ch[6] = (x - 70) ** 2 + (y - 50) ** 2 < 20**2
+    ch[7] = np.where(ch[1] > 0, ch[2] + 0.8 + 0.2 * np.sin(y / 5), 0)
+    ch[8] = np.where(ch[1] > 0, ch[3] + 0.1, 0)
     return ch.astype(np.float32)
+
+
+def kinds(names):
+    """How many samples of each kind (`skullfix` or an injection style) there are."""
+    out = {}
+    for n in names:
+        k = n.split("_")[1]
+        out[k] = out.get(k, 0) + 1
+    return out
 
 
 def stage_export(a):
@@ -247,7 +275,7 @@ def stage_export(a):
     model = ShapeNet()
     model.load_state_dict(c["model"])
     names, data = load(work)
-    train, val = split(names)
+    train, val = split(names, held_out(a))
     base, corr = region_l1(model, data[val])
     per_case = {}
     for i in val:
@@ -256,8 +284,10 @@ def stage_export(a):
             per_case[names[i].split("_")[0]] = [round(t, 4), round(c_, 4)]
     record = {
         "data": "skullfix/training_set: the cases of the shipped shape prior (split A held out), "
-        f"each its SkullFix defect and {a.per_style} injected defects of every style (seed {a.seed})",
+        f"their SkullFix defects and injected defects (seed {a.seed}), samples per kind: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(kinds(names).items())),
         "train_cases": sorted({names[i].split("_")[0] for i in train}),
+        "held_out_cases": held_out(a),
         "validation_cases": VALIDATION,
         "samples": {"train": len(train), "validation": len(val)},
         "sample_names": names,
@@ -266,8 +296,8 @@ def stage_export(a):
         "lr": a.lr,
         "augmentation": "mirror u, rotation +-12 deg about the pole, scale 0.93-1.07",
         "device": (work / "device.txt").read_text().strip() if (work / "device.txt").exists() else "unknown",
-        "validation_region_l1_mm": {"trend": round(base, 4), "corrected": round(corr, 4)},
-        # The SkullFix defect of each validation case: [trend alone, corrected] (the test
+        "validation_region_l1_mm": {"fill": round(base, 4), "corrected": round(corr, 4)},
+        # The SkullFix defect of each validation case: [fill alone, corrected] (the test
         # crates/ctplan-cranio/tests/shapenet_record.rs recomputes these).
         "validation_skullfix_l1_mm": per_case,
         "history": c["state"]["history"],
@@ -320,6 +350,7 @@ def main():
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--minutes", type=float, default=10.0, help="stop (resumable) after this long")
+    p.add_argument("--hold-out", default="", help="cases (comma-separated) to train without, e.g. a split to check on")
     a = p.parse_args()
     Path(a.work).mkdir(parents=True, exist_ok=True)
     if a.stage in ("samples", "all"):

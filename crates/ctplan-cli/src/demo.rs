@@ -12,9 +12,10 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use ctplan_core::Mask;
-use ctplan_cranio::implant::{DesignOptions, design};
+use ctplan_cranio::implant::{DesignOptions, design_learned};
 use ctplan_cranio::phantom::{PhantomSpec, skull};
 use ctplan_cranio::prior::ShapePrior;
+use ctplan_cranio::shapenet::ShapeNet;
 use ctplan_metrics::EvalOptions;
 
 use crate::eval::{CaseResult, Report, render_report, summarize_cases};
@@ -30,9 +31,10 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let t0 = Instant::now();
     let p = skull(&PhantomSpec::default());
     let t = Instant::now();
-    let design = design(
+    let design = design_learned(
         &p.defective,
-        Some(ShapePrior::shipped()),
+        ShapePrior::shipped(),
+        ShapeNet::shipped(),
         &DesignOptions::default(),
     )
     .context("designing the demo implant")?;

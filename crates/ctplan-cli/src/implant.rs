@@ -35,13 +35,16 @@ pub struct Args {
     /// Geometric completion only, without the shape prior (nor the network).
     #[arg(long)]
     no_prior: bool,
-    /// Correct the shape prior's trend with these network weights (made by
-    /// `training/shapenet.py`; experimental, see docs/cranio.md, "Learned correction").
-    #[arg(long, conflicts_with = "no_prior")]
+    /// Correct the shape prior's fill with these network weights instead of the shipped ones
+    /// (made by `training/shapenet.py`; docs/cranio.md, "Learned correction").
+    #[arg(long, conflicts_with_all = ["no_prior", "no_net"])]
     net: Option<PathBuf>,
+    /// The shape prior's fill alone, without the shipped network's correction.
+    #[arg(long)]
+    no_net: bool,
 }
 
-/// What completes the vault: the shape prior, and the network that corrects its trend.
+/// What completes the vault: the shape prior, and the network that corrects its fill.
 #[derive(Clone, Copy)]
 struct Method<'a> {
     prior: Option<&'a ShapePrior>,
@@ -141,6 +144,8 @@ fn one(input: &Path, output: &Path, extras: Extras, method: Method) -> Result<se
             "region_bins": r.region_bins, "fit_rms_mm": r.fit_rms_mm,
             "open_border": r.open_border, "learned": r.learned})).collect::<Vec<_>>(),
         "concerns": d.concerns(),
+        "network": d.network,
+        "notes": d.notes(),
         "mesh": mesh_report,
         "seconds": {"read": t_read, "design": t_design, "write": t_write, "mesh": mesh_secs,
             "total": t0.elapsed().as_secs_f64()},
@@ -169,7 +174,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         Some(ShapePrior::shipped())
     };
     let loaded_net;
-    let net = if prior.is_none() {
+    let net = if prior.is_none() || a.no_net {
         None
     } else if let Some(p) = &a.net {
         let bytes = std::fs::read(p).with_context(|| format!("{}: cannot read", p.display()))?;
@@ -177,7 +182,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
             ShapeNet::from_safetensors(&bytes).with_context(|| format!("{}", p.display()))?;
         Some(&loaded_net)
     } else {
-        None
+        Some(ShapeNet::shipped())
     };
     let method = Method { prior, net };
     if a.input.is_dir() && !ctplan_io::is_dicom(&a.input) {
@@ -239,9 +244,13 @@ pub fn run(a: Args) -> Result<ExitCode> {
 }
 
 /// The design's concerns (see `DefectReport::concerns`) as warnings on standard error: the
-/// implant is written, but whoever prints it should look at it first.
+/// implant is written, but whoever prints it should look at it first. Then its notes
+/// (`Design::notes`): the defects where the network's correction was refused.
 fn print_concerns(name: &str, v: &serde_json::Value) {
     for c in v["concerns"].as_array().into_iter().flatten() {
         eprintln!("warning: {name}: {}", c.as_str().unwrap_or_default());
+    }
+    for c in v["notes"].as_array().into_iter().flatten() {
+        eprintln!("note: {name}: {}", c.as_str().unwrap_or_default());
     }
 }

@@ -114,6 +114,9 @@ pub struct Design {
     pub templates: Vec<String>,
     /// How well each defect's rebuilt region is constrained, in the order they were rebuilt.
     pub defects: Vec<DefectReport>,
+    /// A network was asked to correct the fill ([`design_learned`]); each defect's report says
+    /// whether its correction was used.
+    pub network: bool,
 }
 
 /// How well one defect's fill is constrained by the bone around it. Reported, not used by the
@@ -175,6 +178,23 @@ impl Design {
                 d.concerns()
                     .into_iter()
                     .map(move |c| format!("defect {} of {k}: {c}", i + 1))
+            })
+            .collect()
+    }
+
+    /// Where the design fell back: the defects whose learned correction was refused as
+    /// implausible (more than [`crate::shapenet::MAX_CORRECTION_MM`] anywhere, or the surfaces
+    /// crossing), so that the shape prior's fill was kept. Empty without a network.
+    pub fn notes(&self) -> Vec<String> {
+        let k = self.defects.len();
+        (self.defects.iter().enumerate())
+            .filter(|(_, d)| self.network && !d.learned)
+            .map(|(i, _)| {
+                format!(
+                    "defect {} of {k}: the network's correction was implausible, the shape \
+                     prior's fill is kept",
+                    i + 1
+                )
             })
             .collect()
     }
@@ -624,30 +644,28 @@ pub(crate) fn plan(
     })
 }
 
-fn design_with(
-    defective: &Mask,
+/// The defective skull's fields with every planned defect filled: the rebuilt bins of each
+/// region follow its trend, blended into the rim ([`fill`]), or with a reference the complete
+/// skull as [`Reference`] says.
+pub(crate) struct Filled {
+    pub r_in: Vec<f64>,
+    pub r_out: Vec<f64>,
+    /// Bins rebuilt (all defects).
+    pub region: Vec<bool>,
+    pub templates: Vec<String>,
+    pub reports: Vec<DefectReport>,
+}
+
+/// The fill stage of the design: each planned defect's region filled on copies of the shell's
+/// fields.
+pub(crate) fn fill_plans(
+    s: &Shell,
+    known_bins: &[bool],
+    plans: &[DefectPlan],
     prior: Option<&ShapePrior>,
-    net: Option<&ShapeNet>,
-    o: &DesignOptions,
-    reference: Option<(&Mask, Reference)>,
-) -> Result<Design, DesignError> {
-    let g: Geometry = defective.geometry;
-    let [nx, ny, _] = defective.dims;
-    let Plan {
-        shell: s,
-        known: known_bins,
-        defect,
-        defects: mut plans,
-    } = plan(defective, prior, o)?;
-    // The complete skull seen from the defective skull's centre, on the same map.
-    let reference = match reference {
-        Some((m, what)) => Some((s.seen_from_here(m)?, what)),
-        None => None,
-    };
-    if let Some(net) = net {
-        shapenet::correct(net, &s, &known_bins, &mut plans);
-    }
-    let (map, centre) = (&s.map, s.centre);
+    reference: Option<&(Shell, Reference)>,
+) -> Filled {
+    let map = &s.map;
     let n = map.n;
     let mut r_in = s.r_in.clone();
     let mut r_out = s.r_out.clone();
@@ -655,16 +673,16 @@ fn design_with(
     let mut templates = Vec::new();
     let mut reports = Vec::new();
     for pl in plans {
-        reports.push(pl.report);
+        reports.push(pl.report.clone());
         let (unknown, matching) = (&pl.unknown, &pl.matching);
-        let (mut t_in, mut t_out) = match pl.trends {
+        let (mut t_in, mut t_out) = match &pl.trends {
             Some(([a, b], names)) => {
-                templates.extend(names);
-                (Some(a), Some(b))
+                templates.extend(names.iter().cloned());
+                (Some(a.clone()), Some(b.clone()))
             }
             None => (None, None),
         };
-        match &reference {
+        match reference {
             None => {}
             Some((c, Reference::Map)) => {
                 for &b in unknown.iter().filter(|&&b| c.known(b)) {
@@ -696,7 +714,7 @@ fn design_with(
                     &pl.blending,
                     unknown,
                     &pl.region,
-                    &known_bins,
+                    known_bins,
                     n,
                 );
             }
@@ -705,6 +723,50 @@ fn design_with(
             region[b] = true;
         }
     }
+    Filled {
+        r_in,
+        r_out,
+        region,
+        templates,
+        reports,
+    }
+}
+
+fn design_with(
+    defective: &Mask,
+    prior: Option<&ShapePrior>,
+    net: Option<&ShapeNet>,
+    o: &DesignOptions,
+    reference: Option<(&Mask, Reference)>,
+) -> Result<Design, DesignError> {
+    let g: Geometry = defective.geometry;
+    let [nx, ny, _] = defective.dims;
+    let Plan {
+        shell: s,
+        known: known_bins,
+        defect,
+        defects: plans,
+    } = plan(defective, prior, o)?;
+    // The complete skull seen from the defective skull's centre, on the same map.
+    let reference = match reference {
+        Some((m, what)) => Some((s.seen_from_here(m)?, what)),
+        None => None,
+    };
+    let Filled {
+        mut r_in,
+        mut r_out,
+        region,
+        mut templates,
+        mut reports,
+    } = fill_plans(&s, &known_bins, &plans, prior, reference.as_ref());
+    if let Some(net) = net {
+        let learned = shapenet::correct(net, &s, &known_bins, &plans, [&mut r_out, &mut r_in]);
+        for (r, l) in reports.iter_mut().zip(learned) {
+            r.learned = l;
+        }
+    }
+    let (map, centre) = (&s.map, s.centre);
+    let n = map.n;
     templates.sort();
     templates.dedup();
     let defect_bins = defect.iter().filter(|&&d| d).count();
@@ -776,6 +838,7 @@ fn design_with(
         mean_thickness_mm,
         templates,
         defects: reports,
+        network: net.is_some(),
     })
 }
 

@@ -5,7 +5,7 @@
 //! - [`defects`]: artificial, reproducible defects for training pairs;
 //! - [`implant`]: the implant for a defective skull (vault completion across the defect);
 //! - [`prior`]: the shape prior of complete skulls that guides the completion;
-//! - [`shapenet`]: the learned correction of the shape prior's trend;
+//! - [`shapenet`]: the learned correction of the implant's fill (a shipped network);
 //! - [`phantom`]: a synthetic skull for the demo and tests.
 
 pub mod defects;

@@ -1,30 +1,33 @@
-//! A learned correction of the shape model's trend: a small 2-D U-Net (Ronneberger, Fischer and
+//! A learned correction of the implant's fill: a small 2-D U-Net (Ronneberger, Fischer and
 //! Brox, "U-Net: Convolutional networks for biomedical image segmentation", MICCAI 2015) on a
 //! coarse copy of the vault map of [`crate::implant`].
 //!
-//! The shape model ([`crate::prior`]) completes a defect with a ridge-regularised combination
-//! of template skulls fitted to the ring of bone around it; its error is what a linear model of
-//! 55 skulls cannot follow. The network sees, on a 2° map, the intact bone's inner and outer
-//! radius, where bone is, which bins are rebuilt and the shape model's trend over them, and
-//! predicts how far the complete skull's inner and outer surface lie from the trend. The
-//! correction is sampled back bilinearly onto the design's finer map and added to the trend,
-//! which then goes through the usual blend into the rim (quadratic plus harmonic residual), so
-//! the fill still meets the intact bone continuously. Learning a residual over a classical
-//! estimate keeps the network small enough to train on a CPU from 55 skulls and to run in a
-//! fraction of a second: inference here is plain Rust (3×3 convolutions, ReLU, 2×2 average
-//! pooling, nearest upsampling), no runtime.
+//! The design fills a defect with the shape model's trend ([`crate::prior`], a
+//! ridge-regularised combination of template skulls fitted to the ring of bone around it),
+//! blended into the rim (quadratic plus harmonic residual); its error is what a linear model of
+//! 55 skulls and a smooth blend cannot follow. The network sees, on a 2° map, the intact bone's
+//! inner and outer radius, where bone is, which bins are rebuilt, the shape model's trend and
+//! the fill over them, and predicts how far the complete skull's inner and outer surface lie
+//! from the fill. The correction is sampled back bilinearly onto the design's finer map,
+//! tapered to half its size on the bins next to the rim, and added to the fill; a network that
+//! predicts nothing leaves the design as it was. Learning a residual over a classical estimate
+//! keeps the network small enough to train on a CPU from 55 skulls and to run in a fraction of
+//! a second: inference here is plain Rust (3×3 convolutions, ReLU, 2×2 average pooling, nearest
+//! upsampling), no runtime.
 //!
 //! Weights are a safetensors file made by `training/shapenet.py` (with its training record in
 //! the metadata); besides the layers it holds `shift` and `scale`, the normalisation of the
-//! input features. No network ships yet: the one trained so far lowered the design's accuracy
-//! (docs/cranio.md, "Learned correction"), so `ctplan implant --net FILE` is opt-in.
+//! input features. `ctplan implant --net FILE` uses one (docs/cranio.md, "Learned
+//! correction").
 
 use std::collections::HashMap;
 
 use ctplan_core::Mask;
 use rayon::prelude::*;
 
-use crate::implant::{DefectPlan, DesignError, DesignOptions, Shell, check_reference_grid, plan};
+use crate::implant::{
+    DefectPlan, DesignError, DesignOptions, Shell, check_reference_grid, fill_plans, plan,
+};
 use crate::prior::ShapePrior;
 
 /// Bin size of the network's map, degrees.
@@ -33,11 +36,16 @@ pub const NET_BIN_DEG: f64 = 2.0;
 /// multiple of 8 for three 2× poolings).
 pub const NET_N: usize = 112;
 /// Input channels: observed bone, rebuilt region, observed outer and inner radius (mm), the
-/// shape model's outer and inner trend (mm), where the trend is defined. The network's first
-/// step turns them into features ([`ShapeNet::predict`]).
-pub const IN_CHANNELS: usize = 7;
-/// A correction larger than this anywhere in a rebuilt region is implausible, mm.
-pub const MAX_CORRECTION_MM: f64 = 8.0;
+/// shape model's outer and inner trend (mm), where the trend is defined, the fill's outer and
+/// inner radius over the rebuilt regions (mm). The network's first step turns them into
+/// features ([`ShapeNet::predict`]).
+pub const IN_CHANNELS: usize = 9;
+/// A correction larger than this anywhere in a rebuilt region is implausible, mm. The fill's
+/// true offset from the complete skull stays below it on 95 % of the training samples of every
+/// style but the fronto-orbital one (their largest offsets: 6–13 mm at the 95th percentile),
+/// and the network's corrections of fronto-orbital defects on held-out skulls reach 14.3 mm
+/// (at 8 mm six of those 14 designs fell back; corrected, four of them improve, two lose).
+pub const MAX_CORRECTION_MM: f64 = 16.0;
 
 /// Why a network could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -273,6 +281,16 @@ impl ShapeNet {
         })
     }
 
+    /// The network that ships inside ctplan (`assets/skull_net.safetensors`, trained by
+    /// `training/shapenet.py` as its record `assets/skull_net.json` says), parsed on first use.
+    pub fn shipped() -> &'static ShapeNet {
+        static NET: std::sync::OnceLock<ShapeNet> = std::sync::OnceLock::new();
+        NET.get_or_init(|| {
+            ShapeNet::from_safetensors(include_bytes!("../assets/skull_net.safetensors"))
+                .expect("the shipped network is valid (checked by a test)")
+        })
+    }
+
     /// The correction (outer, inner; mm) on the network's map for raw inputs
     /// `[IN_CHANNELS][NET_N][NET_N]` as [`inputs`] makes them.
     ///
@@ -287,10 +305,11 @@ impl ShapeNet {
         let mut data = vec![0f32; IN_CHANNELS * nn];
         // Features: the masks as they are; where both are defined, how far the intact bone
         // lies from the trend (outer, inner); where the trend is defined, its outer radius and
-        // thickness; each then shifted and scaled.
+        // thickness; over the rebuilt region with a trend, how far the fill lies from the trend
+        // (the blend of the rim's residual); each then shifted and scaled.
         for i in 0..nn {
             let at = |c: usize| raw[c * nn + i];
-            let (obs, tr) = (at(0) > 0.5, at(6) > 0.5);
+            let (obs, reg, tr) = (at(0) > 0.5, at(1) > 0.5, at(6) > 0.5);
             let f = [
                 at(0),
                 at(1),
@@ -299,6 +318,8 @@ impl ShapeNet {
                 at(4),
                 at(4) - at(5),
                 at(6),
+                if reg && tr { at(7) - at(4) } else { 0.0 },
+                if reg && tr { at(8) - at(5) } else { 0.0 },
             ];
             for c in 0..IN_CHANNELS {
                 let keep = !(4..6).contains(&c) || tr;
@@ -383,9 +404,15 @@ fn box_average(
     (sum, count)
 }
 
-/// The network's raw inputs, `[IN_CHANNELS][NET_N][NET_N]`, for a planned design: the intact
-/// bone outside every rebuilt region, the regions, and the shape model's trend where defined.
-pub(crate) fn inputs(s: &Shell, known: &[bool], plans: &[DefectPlan]) -> Vec<f32> {
+/// The network's raw inputs, `[IN_CHANNELS][NET_N][NET_N]`, for a planned and filled design:
+/// the intact bone outside every rebuilt region, the regions, the shape model's trend where
+/// defined, and the fill (`design`: outer, inner) over the regions.
+pub(crate) fn inputs(
+    s: &Shell,
+    known: &[bool],
+    plans: &[DefectPlan],
+    design: [&[f64]; 2],
+) -> Vec<f32> {
     let n = s.map.n;
     let nn = NET_N * NET_N;
     let mut in_region = vec![false; n * n];
@@ -407,7 +434,9 @@ pub(crate) fn inputs(s: &Shell, known: &[bool], plans: &[DefectPlan]) -> Vec<f32
     let (tr, tr_n) = box_average(s, 0..n * n, |b| {
         trend[0][b].is_finite().then(|| [trend[0][b], trend[1][b]])
     });
-    let (_, reg_n) = box_average(s, 0..n * n, |b| in_region[b].then_some([0.0, 0.0]));
+    let (fill, reg_n) = box_average(s, 0..n * n, |b| {
+        in_region[b].then(|| [design[0][b], design[1][b]])
+    });
     let mut out = vec![0f32; IN_CHANNELS * nn];
     for k in 0..nn {
         let ch = [
@@ -418,6 +447,8 @@ pub(crate) fn inputs(s: &Shell, known: &[bool], plans: &[DefectPlan]) -> Vec<f32
             tr[0][k],
             tr[1][k],
             (tr_n[k] > 0) as u8 as f64,
+            fill[0][k],
+            fill[1][k],
         ];
         for (c, v) in ch.into_iter().enumerate() {
             out[c * nn + k] = v as f32;
@@ -426,45 +457,109 @@ pub(crate) fn inputs(s: &Shell, known: &[bool], plans: &[DefectPlan]) -> Vec<f32
     out
 }
 
-/// Add the network's correction to each defect's trend, where it is plausible: within
-/// [`MAX_CORRECTION_MM`] over the region and keeping the inner surface inside the outer.
-pub(crate) fn correct(net: &ShapeNet, s: &Shell, known: &[bool], plans: &mut [DefectPlan]) {
-    if plans.iter().all(|p| p.trends.is_none()) {
-        return;
-    }
-    let [d_out, d_in] = net.predict(&inputs(s, known, plans));
-    for p in plans.iter_mut() {
-        let Some(([ti, to], _)) = &mut p.trends else {
-            continue;
+/// Bins of the design map inside `region`, weighted by how far they lie from its border:
+/// 0.5 next to the rim, 1 from two bins in (a chamfer distance), so that a correction meets
+/// the intact bone without a step.
+fn taper(region: &[bool], n: usize) -> Vec<f64> {
+    let mut d: Vec<f64> = region
+        .iter()
+        .map(|&r| if r { f64::INFINITY } else { 0.0 })
+        .collect();
+    let step = |d: &mut Vec<f64>, b: usize, nb: Option<usize>, w: f64| {
+        if let Some(nb) = nb {
+            d[b] = d[b].min(d[nb] + w);
+        }
+    };
+    for pass in 0..2 {
+        let order: Vec<usize> = if pass == 0 {
+            (0..n * n).collect()
+        } else {
+            (0..n * n).rev().collect()
         };
-        let bins: Vec<usize> = p.matching.iter().chain(&p.unknown).copied().collect();
-        let delta: Vec<(f64, f64)> = bins
-            .iter()
-            .map(|&b| {
-                let (u, v) = s.map.uv(b);
-                (sample(&d_out, u, v), sample(&d_in, u, v))
-            })
-            .collect();
-        let plausible = bins.iter().zip(&delta).all(|(&b, &(dout, din))| {
-            dout.abs() <= MAX_CORRECTION_MM
-                && din.abs() <= MAX_CORRECTION_MM
-                && to[b] + dout > ti[b] + din
-        });
-        if !plausible {
-            continue;
+        for b in order {
+            if d[b] == 0.0 {
+                continue;
+            }
+            let (u, v) = (b % n, b / n);
+            let s: i64 = if pass == 0 { -1 } else { 1 };
+            let at = |du: i64, dv: i64| {
+                let (x, y) = (u as i64 + du, v as i64 + dv);
+                (x >= 0 && y >= 0 && x < n as i64 && y < n as i64)
+                    .then(|| x as usize + n * y as usize)
+            };
+            step(&mut d, b, at(s, 0), 1.0);
+            step(&mut d, b, at(0, s), 1.0);
+            step(&mut d, b, at(s, s), 1.4);
+            step(&mut d, b, at(-s, s), 1.4);
         }
-        for (&b, &(dout, din)) in bins.iter().zip(&delta) {
-            to[b] += dout;
-            ti[b] += din;
-        }
-        p.report.learned = true;
     }
+    d.iter().map(|&x| (x / 2.0).min(1.0)).collect()
 }
 
-/// A training sample for the network: its raw inputs for `defective` as the design plans it
-/// with `prior`, followed by three channels: how far the complete skull (seen from the
-/// defective skull's centre) lies from the trend, outer then inner (mm), and where that is
-/// known (1/0). `[IN_CHANNELS + 3][NET_N][NET_N]`.
+/// Add the network's correction to each defect's fill (`fields`: outer, inner, as
+/// [`crate::implant`] filled them), where it is plausible: within [`MAX_CORRECTION_MM`] over
+/// the region and crossing no surfaces that the fill kept apart. Returns, per defect, whether
+/// it was corrected.
+pub(crate) fn correct(
+    net: &ShapeNet,
+    s: &Shell,
+    known: &[bool],
+    plans: &[DefectPlan],
+    fields: [&mut Vec<f64>; 2],
+) -> Vec<bool> {
+    if plans.iter().all(|p| p.trends.is_none()) {
+        return vec![false; plans.len()];
+    }
+    let [r_out, r_in] = fields;
+    let [d_out, d_in] = net.predict(&inputs(
+        s,
+        known,
+        plans,
+        [r_out.as_slice(), r_in.as_slice()],
+    ));
+    let n = s.map.n;
+    let mut all = vec![false; n * n];
+    for p in plans {
+        for &b in &p.unknown {
+            all[b] = true;
+        }
+    }
+    let w = taper(&all, n);
+    plans
+        .iter()
+        .map(|p| {
+            if p.trends.is_none() {
+                return false;
+            }
+            let delta: Vec<(f64, f64)> = (p.unknown.iter())
+                .map(|&b| {
+                    let (u, v) = s.map.uv(b);
+                    (w[b] * sample(&d_out, u, v), w[b] * sample(&d_in, u, v))
+                })
+                .collect();
+            // A bin where the fill's surfaces already cross (a thin fill at an orbit) is not
+            // the network's doing.
+            let plausible = p.unknown.iter().zip(&delta).all(|(&b, &(dout, din))| {
+                dout.abs() <= MAX_CORRECTION_MM
+                    && din.abs() <= MAX_CORRECTION_MM
+                    && (r_out[b] + dout > r_in[b] + din || r_out[b] <= r_in[b])
+            });
+            if plausible {
+                for (&b, &(dout, din)) in p.unknown.iter().zip(&delta) {
+                    r_out[b] += dout;
+                    r_in[b] += din;
+                }
+            }
+            plausible
+        })
+        .collect()
+}
+
+/// A training sample for the network: its raw inputs for `defective` as the design plans and
+/// fills it with `prior`, followed by three channels: how far the complete skull (seen from
+/// the defective skull's centre) lies from the fill over the rebuilt regions and from the
+/// intact bone on their matching rings, outer then inner (mm), and where that is known (1/0).
+/// `[IN_CHANNELS + 3][NET_N][NET_N]`.
 pub fn learning_sample(
     defective: &Mask,
     complete: &Mask,
@@ -475,22 +570,21 @@ pub fn learning_sample(
     let p = plan(defective, Some(prior), o)?;
     let s = &p.shell;
     let c = s.seen_from_here(complete)?;
+    let f = fill_plans(s, &p.known, &p.defects, Some(prior), None);
     let n = s.map.n;
     let mut delta = [vec![f64::NAN; n * n], vec![f64::NAN; n * n]];
-    for pl in &p.defects {
-        if let Some(([ti, to], _)) = &pl.trends {
-            for b in pl.matching.iter().chain(&pl.unknown).copied() {
-                if c.known(b) {
-                    delta[0][b] = c.r_out[b] - to[b];
-                    delta[1][b] = c.r_in[b] - ti[b];
-                }
+    for pl in p.defects.iter().filter(|pl| pl.trends.is_some()) {
+        for b in pl.matching.iter().chain(&pl.unknown).copied() {
+            if c.known(b) {
+                delta[0][b] = c.r_out[b] - f.r_out[b];
+                delta[1][b] = c.r_in[b] - f.r_in[b];
             }
         }
     }
     let (d, dn) = box_average(s, 0..n * n, |b| {
         delta[0][b].is_finite().then(|| [delta[0][b], delta[1][b]])
     });
-    let mut out = inputs(s, &p.known, &p.defects);
+    let mut out = inputs(s, &p.known, &p.defects, [&f.r_out, &f.r_in]);
     let nn = NET_N * NET_N;
     out.extend(d[0].iter().map(|&v| v as f32));
     out.extend(d[1].iter().map(|&v| v as f32));
@@ -521,6 +615,12 @@ mod tests {
                     r2 + 0.5,
                     r3 + 0.3,
                     (d2 < 400.0) as u8 as f64,
+                    if d2 < 225.0 {
+                        r2 + 0.8 + 0.2 * (yf / 5.0).sin()
+                    } else {
+                        0.0
+                    },
+                    if d2 < 225.0 { r3 + 0.1 } else { 0.0 },
                 ];
                 for (c, v) in v.into_iter().enumerate() {
                     ch[c * nn + y * NET_N + x] = v as f32;
@@ -569,7 +669,7 @@ mod tests {
     }
 
     #[test]
-    fn corrects_the_trend_where_plausible_and_falls_back_elsewhere() {
+    fn corrects_the_fill_where_plausible_and_falls_back_elsewhere() {
         use crate::implant::{design, design_learned};
         use crate::phantom::{PhantomSpec, skull};
         let p = skull(&PhantomSpec::default());
@@ -581,12 +681,27 @@ mod tests {
         assert!(plain.defects.iter().all(|d| !d.learned));
         assert!(learned.defects.iter().all(|d| d.learned));
         assert_ne!(learned.implant.data, plain.implant.data);
-        // A correction of 20 mm is implausible: the trend alone is kept.
+        // A correction of 20 mm is implausible: the fill of the shape model alone is kept.
         let mut wild = fixture();
         wild.head.b = vec![20.0, 20.0];
         let fallback = design_learned(&p.defective, &prior, &wild, &o).unwrap();
         assert!(fallback.defects.iter().all(|d| !d.learned));
+        assert_eq!(fallback.notes().len(), fallback.defects.len());
+        assert!(plain.notes().is_empty() && learned.notes().is_empty());
         assert_eq!(fallback.implant.data, plain.implant.data);
+    }
+
+    #[test]
+    fn shipped_network_parses_with_its_record() {
+        let net = ShapeNet::shipped();
+        for key in [
+            "validation_cases",
+            "validation_skullfix_l1_mm",
+            "device",
+            "epochs",
+        ] {
+            assert!(net.metadata.contains_key(key), "record lacks {key}");
+        }
     }
 
     #[test]
@@ -609,6 +724,21 @@ mod tests {
             ShapeNet::from_safetensors(&bytes),
             Err(NetError::Format(_))
         ));
+    }
+
+    #[test]
+    fn taper_meets_the_rim_at_half_weight() {
+        // A 6×6 region in a 10×10 map: zero outside, 0.5 on its edge, 1 from two bins in.
+        let n = 10;
+        let region: Vec<bool> = (0..n * n)
+            .map(|b| (2..8).contains(&(b % n)) && (2..8).contains(&(b / n)))
+            .collect();
+        let w = taper(&region, n);
+        assert_eq!(w[0], 0.0);
+        assert_eq!(w[2 + n * 2], 0.5);
+        assert_eq!(w[2 + n * 5], 0.5);
+        assert_eq!(w[4 + n * 4], 1.0);
+        assert_eq!(w[3 + n * 5], 1.0);
     }
 
     #[test]
