@@ -2,9 +2,9 @@
 //!
 //! It builds a skull phantom with a vault defect, writes the complete skull, the defective
 //! skull and the true implant as NRRD, designs the implant from the defective skull alone with
-//! the shipped shape prior and network (as `ctplan implant` does), meshes it (printable STL) and the scene
-//! (glTF: defective skull and designed implant), and evaluates the design against the true
-//! implant with the AutoImplant metrics, writing the report as text and JSON.
+//! the shipped shape prior and network (as `ctplan implant` does), meshes it (printable STL)
+//! and the scene (glTF: defective skull and designed implant), and evaluates the design
+//! against the true implant with the AutoImplant metrics, writing the report as text and JSON.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
