@@ -184,11 +184,12 @@ impl Design {
 
     /// Where the design fell back: the defects whose learned correction was refused as
     /// implausible (more than [`crate::shapenet::MAX_CORRECTION_MM`] anywhere, or the surfaces
-    /// crossing), so that the shape prior's fill was kept. Empty without a network.
+    /// crossing), so that the shape prior's fill was kept. Empty without a network; a defect
+    /// that no template covers (no shape-model fit) has nothing for the network to correct.
     pub fn notes(&self) -> Vec<String> {
         let k = self.defects.len();
         (self.defects.iter().enumerate())
-            .filter(|(_, d)| self.network && !d.learned)
+            .filter(|(_, d)| self.network && !d.learned && d.fit_rms_mm.is_some())
             .map(|(i, _)| {
                 format!(
                     "defect {} of {k}: the network's correction was implausible, the shape \
