@@ -676,13 +676,11 @@ pub(crate) fn fill_plans(
     for pl in plans {
         reports.push(pl.report.clone());
         let (unknown, matching) = (&pl.unknown, &pl.matching);
-        let (mut t_in, mut t_out) = match &pl.trends {
-            Some(([a, b], names)) => {
-                templates.extend(names.iter().cloned());
-                (Some(a.clone()), Some(b.clone()))
-            }
-            None => (None, None),
-        };
+        if let Some((_, names)) = &pl.trends {
+            templates.extend(names.iter().cloned());
+        }
+        // The shape model refitted to the answer, with a `Reference::ShapeModel`.
+        let mut refit = None;
         match reference {
             None => {}
             Some((c, Reference::Map)) => {
@@ -700,18 +698,18 @@ pub(crate) fn fill_plans(
                 let fit: Vec<usize> = (matching.iter().copied())
                     .chain(unknown.iter().copied().filter(|&b| c.known(b)))
                     .collect();
-                if let Some(([a, b], _)) =
-                    prior.and_then(|p| prior_trend(p, map, &fit, unknown, [&ci, &co], pl.ridge))
-                {
-                    (t_in, t_out) = (Some(a), Some(b));
-                }
+                refit = prior
+                    .and_then(|p| prior_trend(p, map, &fit, unknown, [&ci, &co], pl.ridge))
+                    .map(|(t, _)| t);
             }
         }
         if !matches!(reference, Some((_, Reference::Map))) {
-            for (field, trend) in [(&mut r_in, &t_in), (&mut r_out, &t_out)] {
+            let trend = refit.as_ref().or(pl.trends.as_ref().map(|(t, _)| t));
+            let [t_in, t_out] = trend.map_or([None, None], |[a, b]| [Some(&a[..]), Some(&b[..])]);
+            for (field, trend) in [(&mut r_in, t_in), (&mut r_out, t_out)] {
                 fill(
                     field,
-                    trend.as_deref(),
+                    trend,
                     &pl.blending,
                     unknown,
                     &pl.region,
@@ -753,19 +751,17 @@ fn design_with(
         Some((m, what)) => Some((s.seen_from_here(m)?, what)),
         None => None,
     };
+    let mut filled = fill_plans(&s, &known_bins, &plans, prior, reference.as_ref());
+    if let Some(net) = net {
+        shapenet::correct(net, &s, &known_bins, &plans, &mut filled);
+    }
     let Filled {
-        mut r_in,
-        mut r_out,
+        r_in,
+        r_out,
         region,
         mut templates,
-        mut reports,
-    } = fill_plans(&s, &known_bins, &plans, prior, reference.as_ref());
-    if let Some(net) = net {
-        let learned = shapenet::correct(net, &s, &known_bins, &plans, [&mut r_out, &mut r_in]);
-        for (r, l) in reports.iter_mut().zip(learned) {
-            r.learned = l;
-        }
-    }
+        reports,
+    } = filled;
     let (map, centre) = (&s.map, s.centre);
     let n = map.n;
     templates.sort();

@@ -26,7 +26,7 @@ use ctplan_core::Mask;
 use rayon::prelude::*;
 
 use crate::implant::{
-    DefectPlan, DesignError, DesignOptions, Shell, check_reference_grid, fill_plans, plan,
+    DefectPlan, DesignError, DesignOptions, Filled, Shell, check_reference_grid, fill_plans, plan,
 };
 use crate::prior::ShapePrior;
 
@@ -406,21 +406,13 @@ fn box_average(
 
 /// The network's raw inputs, `[IN_CHANNELS][NET_N][NET_N]`, for a planned and filled design:
 /// the intact bone outside every rebuilt region, the regions, the shape model's trend where
-/// defined, and the fill (`design`: outer, inner) over the regions.
-pub(crate) fn inputs(
-    s: &Shell,
-    known: &[bool],
-    plans: &[DefectPlan],
-    design: [&[f64]; 2],
-) -> Vec<f32> {
+/// defined, and the fill over the regions.
+pub(crate) fn inputs(s: &Shell, known: &[bool], plans: &[DefectPlan], f: &Filled) -> Vec<f32> {
     let n = s.map.n;
     let nn = NET_N * NET_N;
-    let mut in_region = vec![false; n * n];
+    let in_region = &f.region;
     let mut trend = [vec![f64::NAN; n * n], vec![f64::NAN; n * n]];
     for p in plans {
-        for &b in &p.unknown {
-            in_region[b] = true;
-        }
         if let Some(([ti, to], _)) = &p.trends {
             for b in p.matching.iter().chain(&p.unknown).copied() {
                 trend[0][b] = to[b];
@@ -435,7 +427,7 @@ pub(crate) fn inputs(
         trend[0][b].is_finite().then(|| [trend[0][b], trend[1][b]])
     });
     let (fill, reg_n) = box_average(s, 0..n * n, |b| {
-        in_region[b].then(|| [design[0][b], design[1][b]])
+        in_region[b].then(|| [f.r_out[b], f.r_in[b]])
     });
     let mut out = vec![0f32; IN_CHANNELS * nn];
     for k in 0..nn {
@@ -496,63 +488,52 @@ fn taper(region: &[bool], n: usize) -> Vec<f64> {
     d.iter().map(|&x| (x / 2.0).min(1.0)).collect()
 }
 
-/// Add the network's correction to each defect's fill (`fields`: outer, inner, as
-/// [`crate::implant`] filled them), where it is plausible: within [`MAX_CORRECTION_MM`] over
-/// the region and crossing no surfaces that the fill kept apart. Returns, per defect, whether
-/// it was corrected.
+/// Add the network's correction to each defect's fill (as [`fill_plans`] made it), where it
+/// is plausible: within [`MAX_CORRECTION_MM`] over the region and crossing no surfaces that the
+/// fill kept apart. Each defect's report says whether it was corrected.
 pub(crate) fn correct(
     net: &ShapeNet,
     s: &Shell,
     known: &[bool],
     plans: &[DefectPlan],
-    fields: [&mut Vec<f64>; 2],
-) -> Vec<bool> {
+    f: &mut Filled,
+) {
     if plans.iter().all(|p| p.trends.is_none()) {
-        return vec![false; plans.len()];
+        return;
     }
-    let [r_out, r_in] = fields;
-    let [d_out, d_in] = net.predict(&inputs(
-        s,
-        known,
-        plans,
-        [r_out.as_slice(), r_in.as_slice()],
-    ));
-    let n = s.map.n;
-    let mut all = vec![false; n * n];
-    for p in plans {
-        for &b in &p.unknown {
-            all[b] = true;
+    let [d_out, d_in] = net.predict(&inputs(s, known, plans, f));
+    let w = taper(&f.region, s.map.n);
+    let Filled {
+        r_out,
+        r_in,
+        reports,
+        ..
+    } = f;
+    for (p, report) in plans.iter().zip(reports) {
+        if p.trends.is_none() {
+            continue;
         }
+        let delta: Vec<(f64, f64)> = (p.unknown.iter())
+            .map(|&b| {
+                let (u, v) = s.map.uv(b);
+                (w[b] * sample(&d_out, u, v), w[b] * sample(&d_in, u, v))
+            })
+            .collect();
+        // A bin where the fill's surfaces already cross (a thin fill at an orbit) is not the
+        // network's doing.
+        let plausible = p.unknown.iter().zip(&delta).all(|(&b, &(dout, din))| {
+            dout.abs() <= MAX_CORRECTION_MM
+                && din.abs() <= MAX_CORRECTION_MM
+                && (r_out[b] + dout > r_in[b] + din || r_out[b] <= r_in[b])
+        });
+        if plausible {
+            for (&b, &(dout, din)) in p.unknown.iter().zip(&delta) {
+                r_out[b] += dout;
+                r_in[b] += din;
+            }
+        }
+        report.learned = plausible;
     }
-    let w = taper(&all, n);
-    plans
-        .iter()
-        .map(|p| {
-            if p.trends.is_none() {
-                return false;
-            }
-            let delta: Vec<(f64, f64)> = (p.unknown.iter())
-                .map(|&b| {
-                    let (u, v) = s.map.uv(b);
-                    (w[b] * sample(&d_out, u, v), w[b] * sample(&d_in, u, v))
-                })
-                .collect();
-            // A bin where the fill's surfaces already cross (a thin fill at an orbit) is not
-            // the network's doing.
-            let plausible = p.unknown.iter().zip(&delta).all(|(&b, &(dout, din))| {
-                dout.abs() <= MAX_CORRECTION_MM
-                    && din.abs() <= MAX_CORRECTION_MM
-                    && (r_out[b] + dout > r_in[b] + din || r_out[b] <= r_in[b])
-            });
-            if plausible {
-                for (&b, &(dout, din)) in p.unknown.iter().zip(&delta) {
-                    r_out[b] += dout;
-                    r_in[b] += din;
-                }
-            }
-            plausible
-        })
-        .collect()
 }
 
 /// A training sample for the network: its raw inputs for `defective` as the design plans and
@@ -584,7 +565,7 @@ pub fn learning_sample(
     let (d, dn) = box_average(s, 0..n * n, |b| {
         delta[0][b].is_finite().then(|| [delta[0][b], delta[1][b]])
     });
-    let mut out = inputs(s, &p.known, &p.defects, [&f.r_out, &f.r_in]);
+    let mut out = inputs(s, &p.known, &p.defects, &f);
     let nn = NET_N * NET_N;
     out.extend(d[0].iter().map(|&v| v as f32));
     out.extend(d[1].iter().map(|&v| v as f32));
