@@ -260,6 +260,18 @@ def probe_input():
     return ch.astype(np.float32)
 
 
+def probe(model):
+    """The network's output on `probe_input`: sums, absolute sums and four values, as the Rust
+    forward-pass test reads them."""
+    with torch.no_grad():
+        y = model(torch.from_numpy(probe_input())[None])[0].numpy()
+    return {
+        "sum": [float(y[0].sum()), float(y[1].sum())],
+        "abs_sum": [float(np.abs(y[0]).sum()), float(np.abs(y[1]).sum())],
+        "at": [[c, yy, xx, float(y[c, yy, xx])] for c, yy, xx in [(0, 50, 70), (1, 50, 70), (0, 40, 60), (1, 60, 80)]],
+    }
+
+
 def kinds(names):
     """How many samples of each kind (`skullfix` or an injection style) there are."""
     out = {}
@@ -304,13 +316,7 @@ def stage_export(a):
     }
     # A probe anyone can rebuild: the network's output on a synthetic input (probe_input), for
     # the Rust test that checks its forward pass against PyTorch's.
-    with torch.no_grad():
-        y = model(torch.from_numpy(probe_input())[None])[0].numpy()
-    record["probe"] = {
-        "sum": [float(y[0].sum()), float(y[1].sum())],
-        "abs_sum": [float(np.abs(y[0]).sum()), float(np.abs(y[1]).sum())],
-        "at": [[c, yy, xx, float(y[c, yy, xx])] for c, yy, xx in [(0, 50, 70), (1, 50, 70), (0, 40, 60), (1, 60, 80)]],
-    }
+    record["probe"] = probe(model)
     tensors = {k: v for k, v in model.state_dict().items()}
     meta = {k: json.dumps(v) if not isinstance(v, str) else v for k, v in record.items() if k not in ("history", "sample_names")}
     out = Path(a.out)
@@ -326,16 +332,10 @@ def stage_fixture(a):
     model = ShapeNet()
     nn.init.normal_(model.head.weight, std=0.1)
     nn.init.normal_(model.head.bias, std=0.1)
-    with torch.no_grad():
-        y = model(torch.from_numpy(probe_input())[None])[0].numpy()
-    probe = {
-        "sum": [float(y[0].sum()), float(y[1].sum())],
-        "abs_sum": [float(np.abs(y[0]).sum()), float(np.abs(y[1]).sum())],
-        "at": [[c, yy, xx, float(y[c, yy, xx])] for c, yy, xx in [(0, 50, 70), (1, 50, 70), (0, 40, 60), (1, 60, 80)]],
-    }
+    p = probe(model)
     out = Path(a.out)
-    write_safetensors(out, dict(model.state_dict()), {"probe": json.dumps(probe), "seed": str(a.seed)})
-    print(f"wrote {out}: {probe}")
+    write_safetensors(out, dict(model.state_dict()), {"probe": json.dumps(p), "seed": str(a.seed)})
+    print(f"wrote {out}: {p}")
 
 
 def main():
