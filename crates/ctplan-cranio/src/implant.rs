@@ -56,9 +56,9 @@ pub struct DesignOptions {
     /// samples, of the harmonic fill) that pull the extreme radii of bone voxels inwards.
     pub surface_margin_mm: f64,
     /// An implant voxel that touches the defective skull where the bone's surface faces the
-    /// centre or away from it, its normal within `acos` of this of the radial direction, lies on
-    /// the intact skull's natural outer or inner table, not against the defect's cut edge, and
-    /// is dropped (see [`trim_natural_surface`]). `None` keeps every voxel.
+    /// centre or away from it (the cosine between its normal and the radial direction above
+    /// this) lies on the intact skull's outer or inner table, not against the defect's cut
+    /// edge, and is dropped; `None` keeps every voxel (docs/cranio.md, step 6 of the method).
     pub natural_surface_cos: Option<f64>,
 }
 
