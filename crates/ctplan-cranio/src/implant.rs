@@ -1262,9 +1262,9 @@ const SURFACE_NORMAL_SIGMA_MM: f64 = 1.0;
 /// defective skull and the bone's surface normal there, the gradient of the bone mask smoothed
 /// by a Gaussian of [`SURFACE_NORMAL_SIGMA_MM`] (truncated at 3σ), is within `acos(cos)` of
 /// the direction from the map's centre: the tables face the centre or away from it, while a
-/// cut edge faces along the vault. Measured with the shipped design on held-out SkullFix
-/// split A (pooled over voxels): DSC 0.9258 → 0.9269 and border DSC 0.9472 → 0.9498 at 0.8
-/// (0.7: 0.9260 / 0.9477; 0.9: 0.9265 / 0.9487).
+/// cut edge faces along the vault. On held-out SkullFix split A (pooled over voxels) it takes
+/// the shipped design from DSC 0.9258 / border DSC 0.9472 to 0.9269 / 0.9496 at cos 0.8
+/// (replayed with scipy: cos 0.7 0.9267 / 0.9491, 0.9 0.9268 / 0.9492; docs/cranio.md).
 fn trim_natural_surface(implant: &mut Mask, defective: &Mask, centre: [f64; 3], cos: f64) {
     let g = &defective.geometry;
     let [nx, ny, nz] = defective.dims;
