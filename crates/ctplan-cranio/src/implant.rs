@@ -1406,14 +1406,11 @@ mod tests {
         );
     }
 
-    #[test]
-    fn drops_sheets_on_the_tables_and_keeps_fill_against_the_cut_edge() {
-        // A slab of bone (z 10..16) cut at x = 20 seen from a centre far below: an implant
-        // sheet on its outer table (z 16) and under its inner table (z 9) goes, the fill of the
-        // cut (x ≥ 20, z 10..16) and the fill's own top layer stay.
+    /// A slab of bone (array k 10..16) cut at i = 20, an implant filling the cut (i ≥ 20,
+    /// k 10..16) and sheets on both faces of the slab (k 16 and k 9, i 12..20), on grid `g`.
+    fn slab_with_sheets(g: Geometry) -> (Mask, Mask, impl Fn(usize, usize, usize) -> usize) {
         let dims = [40, 20, 30];
-        let g = Geometry::new([0.5; 3], [0.0; 3]);
-        let id = |i: usize, j: usize, k: usize| i + dims[0] * (j + dims[1] * k);
+        let id = move |i: usize, j: usize, k: usize| i + dims[0] * (j + dims[1] * k);
         let mut bone = Mask::zeros(dims, g);
         let mut implant = Mask::zeros(dims, g);
         for k in 0..dims[2] {
@@ -1429,18 +1426,49 @@ mod tests {
                 }
             }
         }
-        let centre = [10.0, 5.0, -200.0];
-        trim_natural_surface(&mut implant, &bone, centre, 0.8);
+        (bone, implant, id)
+    }
+
+    /// Whether the trim dropped the sheets on the slab's faces (and kept the fill against its
+    /// cut edge) or the other way round; the fill away from the bone always stays.
+    fn assert_trimmed(implant: &Mask, id: impl Fn(usize, usize, usize) -> usize, sheets: bool) {
         for j in 4..16 {
             for i in 12..17 {
-                assert_eq!(implant.data[id(i, j, 16)], 0, "outer sheet at {i},{j}");
-                assert_eq!(implant.data[id(i, j, 9)], 0, "inner sheet at {i},{j}");
+                for k in [16, 9] {
+                    let gone = implant.data[id(i, j, k)] == 0;
+                    assert_eq!(gone, sheets, "sheet at {i},{j},{k}");
+                }
             }
-            for k in 10..16 {
-                assert_eq!(implant.data[id(20, j, k)], 1, "cut fill at {j},{k}");
+            for k in 11..15 {
+                let gone = implant.data[id(20, j, k)] == 0;
+                assert_eq!(gone, !sheets, "cut fill at {j},{k}");
             }
-            assert_eq!(implant.data[id(30, j, 15)], 1, "the fill's own table");
+            assert_eq!(implant.data[id(30, j, 15)], 1, "fill away from the bone");
         }
+    }
+
+    #[test]
+    fn drops_sheets_on_the_tables_and_keeps_fill_against_the_cut_edge() {
+        // Seen from a centre far below the slab, the sheets lie on its tables and go; the fill
+        // of the cut and the fill's own top layer stay.
+        let (bone, mut implant, id) = slab_with_sheets(Geometry::new([0.5; 3], [0.0; 3]));
+        trim_natural_surface(&mut implant, &bone, [10.0, 5.0, -200.0], 0.8);
+        assert_trimmed(&implant, id, true);
+    }
+
+    #[test]
+    fn the_trim_reads_directions_in_the_world_not_on_the_array() {
+        // The same arrays on a grid whose i axis points superior and k axis right: seen from a
+        // centre far below, the slab now stands upright, its faces look sideways and its cut
+        // edge looks down, so the sheets stay and the fill against the cut edge goes.
+        let g = Geometry {
+            spacing: [0.5; 3],
+            origin: [0.0; 3],
+            direction: [[0.0, 0.0, -1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]],
+        };
+        let (bone, mut implant, id) = slab_with_sheets(g);
+        trim_natural_surface(&mut implant, &bone, [-6.25, 5.0, -200.0], 0.8);
+        assert_trimmed(&implant, id, false);
     }
 
     #[test]
