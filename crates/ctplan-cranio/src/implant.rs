@@ -18,6 +18,7 @@
 //! in and around the defect whose radius lies between the filled fields and that the defective
 //! skull does not contain.
 
+use ctplan_core::geometry::mat_vec;
 use ctplan_core::label::Connectivity;
 use ctplan_core::{Geometry, Mask};
 use rayon::prelude::*;
@@ -828,11 +829,12 @@ fn design_with(
             out
         })
         .collect();
-    for id in hits.into_iter().flatten() {
+    let hits: Vec<usize> = hits.into_iter().flatten().collect();
+    for &id in &hits {
         implant.data[id] = 1;
     }
     if let Some(cos) = o.natural_surface_cos {
-        trim_natural_surface(&mut implant, defective, centre, cos);
+        trim_natural_surface(&mut implant, &hits, defective, centre, cos);
     }
     // Keep the pieces that fill the defect: the largest component per defect region is the
     // implant; small slivers along the rim go.
@@ -1265,7 +1267,14 @@ const SURFACE_NORMAL_SIGMA_MM: f64 = 1.0;
 /// cut edge faces along the vault. On held-out SkullFix split A (pooled over voxels) it takes
 /// the shipped design from DSC 0.9258 / border DSC 0.9472 to 0.9269 / 0.9496 at cos 0.8
 /// (replayed with scipy: cos 0.7 0.9267 / 0.9491, 0.9 0.9268 / 0.9492; docs/cranio.md).
-fn trim_natural_surface(implant: &mut Mask, defective: &Mask, centre: [f64; 3], cos: f64) {
+/// `voxels` are the implant's voxels (indices into `implant.data`).
+fn trim_natural_surface(
+    implant: &mut Mask,
+    voxels: &[usize],
+    defective: &Mask,
+    centre: [f64; 3],
+    cos: f64,
+) {
     let g = &defective.geometry;
     let [nx, ny, nz] = defective.dims;
     let m = g.index_to_world_matrix();
@@ -1278,7 +1287,7 @@ fn trim_natural_surface(implant: &mut Mask, defective: &Mask, centre: [f64; 3], 
         for dj in -half[1]..=half[1] {
             for di in -half[0]..=half[0] {
                 let step = [di as f64, dj as f64, dk as f64];
-                let w: [f64; 3] = [0, 1, 2].map(|r| (0..3).map(|c| m[r][c] * step[c]).sum::<f64>());
+                let w = mat_vec(&m, step);
                 let d2 = w.iter().map(|x| x * x).sum::<f64>();
                 if d2 > 0.0 && d2 <= reach * reach {
                     let e = (-d2 / (2.0 * sigma * sigma)).exp();
@@ -1296,10 +1305,7 @@ fn trim_natural_surface(implant: &mut Mask, defective: &Mask, centre: [f64; 3], 
             && (k as usize) < nz
             && defective.data[i as usize + nx * (j as usize + ny * k as usize)] != 0
     };
-    let candidates: Vec<usize> = (0..implant.data.len())
-        .filter(|&id| implant.data[id] != 0)
-        .collect();
-    let drop: Vec<usize> = candidates
+    let drop: Vec<usize> = voxels
         .par_iter()
         .copied()
         .filter(|&id| {
@@ -1332,17 +1338,13 @@ fn trim_natural_surface(implant: &mut Mask, defective: &Mask, centre: [f64; 3], 
             }
             let p = g.index_to_world([i as f64, j as f64, k as f64]);
             let r = [0, 1, 2].map(|a| p[a] - centre[a]);
-            let (sn, rn) = (norm(&s), norm(&r));
+            let (sn, rn) = (dist(&s, &[0.0; 3]), dist(&r, &[0.0; 3]));
             sn > 0.0 && rn > 0.0 && (s[0] * r[0] + s[1] * r[1] + s[2] * r[2]).abs() > cos * sn * rn
         })
         .collect();
     for id in drop {
         implant.data[id] = 0;
     }
-}
-
-fn norm(v: &[f64; 3]) -> f64 {
-    (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt()
 }
 
 /// Components holding at least 10 % of the largest one's voxels.
@@ -1429,6 +1431,14 @@ mod tests {
         (bone, implant, id)
     }
 
+    /// The trim over every voxel of `implant`.
+    fn trim_all(implant: &mut Mask, bone: &Mask, centre: [f64; 3]) {
+        let voxels: Vec<usize> = (0..implant.data.len())
+            .filter(|&v| implant.data[v] != 0)
+            .collect();
+        trim_natural_surface(implant, &voxels, bone, centre, 0.8);
+    }
+
     /// Whether the trim dropped the sheets on the slab's faces (and kept the fill against its
     /// cut edge) or the other way round; the fill away from the bone always stays.
     fn assert_trimmed(implant: &Mask, id: impl Fn(usize, usize, usize) -> usize, sheets: bool) {
@@ -1452,7 +1462,7 @@ mod tests {
         // Seen from a centre far below the slab, the sheets lie on its tables and go; the fill
         // of the cut and the fill's own top layer stay.
         let (bone, mut implant, id) = slab_with_sheets(Geometry::new([0.5; 3], [0.0; 3]));
-        trim_natural_surface(&mut implant, &bone, [10.0, 5.0, -200.0], 0.8);
+        trim_all(&mut implant, &bone, [10.0, 5.0, -200.0]);
         assert_trimmed(&implant, id, true);
     }
 
@@ -1467,7 +1477,7 @@ mod tests {
             direction: [[0.0, 0.0, -1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]],
         };
         let (bone, mut implant, id) = slab_with_sheets(g);
-        trim_natural_surface(&mut implant, &bone, [-6.25, 5.0, -200.0], 0.8);
+        trim_all(&mut implant, &bone, [-6.25, 5.0, -200.0]);
         assert_trimmed(&implant, id, false);
     }
 
