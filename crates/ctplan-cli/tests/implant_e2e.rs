@@ -186,12 +186,12 @@ fn held_out_cases_keep_their_accuracy() {
     let tmp = tempfile::tempdir().unwrap();
     let train = data.join("skullfix/training_set");
     // Three of the held-out cases; the floors sit 0.01 below the DSC/bDSC measured with the
-    // shipped prior and network (005: 0.9198/0.9403, 035: 0.9492/0.9604, 060: 0.9418/0.9553;
+    // shipped prior and network (005: 0.9172/0.9378, 035: 0.9374/0.9562, 060: 0.9507/0.9599;
     // `bench/implant_accuracy.py`, the per-case table of BENCHMARKS.md).
     let cases = [
-        ("005", 0.909, 0.930),
-        ("035", 0.939, 0.950),
-        ("060", 0.931, 0.945),
+        ("005", 0.907, 0.927),
+        ("035", 0.927, 0.946),
+        ("060", 0.940, 0.949),
     ];
     for role in ["defective_skull", "implant"] {
         std::fs::create_dir_all(tmp.path().join(role)).unwrap();
@@ -222,7 +222,7 @@ fn a_low_temporal_defect_is_rebuilt_up_to_its_upper_rim() {
     // A parietotemporal defect injected into held-out case 015 reaches below the vault; rays
     // through the part of it nearest the vertex meet no bone, but the template radii spread
     // too much on the side of the head to call them missing unless each template is first
-    // offset onto this skull. Measured DSC 0.885 with the network's correction, 0.891 without
+    // offset onto this skull. Measured DSC 0.891 with the network's correction, 0.892 without
     // (0.710 when that part was left out, 0.851 before the fit of a region open on one side was
     // loosened; `bench/implant_accuracy.py`, injected parietotemporal rows); the floor sits
     // 0.01 below the first.
@@ -256,7 +256,7 @@ fn a_low_temporal_defect_is_rebuilt_up_to_its_upper_rim() {
     );
     let (name, d, _) = &scores[0];
     assert_eq!(name, "015_parietotemporal_s0_0");
-    assert!(*d >= 0.875, "DSC {d:.4}");
+    assert!(*d >= 0.881, "DSC {d:.4}");
     // The defect reaches the map's edge: 13 % of its border holds no bone (measured), and the
     // design says that its lower edge is extrapolated.
     assert!(

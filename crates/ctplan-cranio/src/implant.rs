@@ -7,14 +7,14 @@
 //! azimuthal equidistant projection around the superior pole, `(u, v) = θ · (cos φ, sin φ)`
 //! (θ the angle from superior), a disk without the pole singularity of a (θ, φ) grid. On this
 //! map a defect is an enclosed region of bins without bone. The inner and outer radius fields
-//! are filled across each defect by a trend plus the harmonic interpolation of the trend's
-//! residual (the Laplace equation with the rim as boundary condition, solved by Gauss–Seidel
-//! relaxation), so the fill meets the rim continuously — the classical surface-interpolation
-//! approach to cranial implant design. The trend comes from a shape prior when one is given
-//! ([`crate::prior`]: a statistical shape model of complete skulls fitted to the intact bone
-//! around the defect), then a quadratic fitted on a ring of intact bone blends it in; without a
-//! prior the trend is that quadratic alone (which, unlike harmonic interpolation, can bulge above
-//! the rim as the vault does). The implant is every voxel
+//! are filled across each defect by a trend plus the trend's residual on the intact bone around
+//! the defect carried across it by a smoothing thin-plate spline (or, as an option, by harmonic
+//! interpolation: the Laplace equation with the rim as boundary condition) — the classical
+//! surface-interpolation approach to cranial implant design. The trend comes from a shape prior
+//! when one is given ([`crate::prior`]: a statistical shape model of complete skulls fitted to
+//! the intact bone around the defect), then a quadratic fitted on a ring of intact bone blends
+//! it in; without a prior the trend is that quadratic alone (which, unlike harmonic
+//! interpolation, can bulge above the rim as the vault does). The implant is every voxel
 //! in and around the defect whose radius lies between the filled fields and that the defective
 //! skull does not contain.
 
@@ -54,13 +54,29 @@ pub struct DesignOptions {
     pub open_ridge: f64,
     /// A voxel belongs to the implant when its centre lies between the filled inner and outer
     /// radius widened by this margin, mm: the fields are averages (of templates, of bilinear
-    /// samples, of the harmonic fill) that pull the extreme radii of bone voxels inwards.
+    /// samples, of the smoothing spline) that pull the extreme radii of bone voxels inwards.
     pub surface_margin_mm: f64,
     /// An implant voxel that touches the defective skull where the bone's surface faces the
     /// centre or away from it (the cosine between its normal and the radial direction above
     /// this) lies on the intact skull's outer or inner table, not against the defect's cut
     /// edge, and is dropped; `None` keeps every voxel (docs/cranio.md, step 6 of the method).
     pub natural_surface_cos: Option<f64>,
+    /// How the rim's residual (what the intact bone leaves of the trend) is carried across the
+    /// defect: a smoothing thin-plate spline through the residual on a band of intact bone
+    /// around the rebuilt region (docs/cranio.md, step 4 of the method); `None` uses the
+    /// harmonic interpolation of the residual on the rim alone.
+    pub thin_plate: Option<ThinPlate>,
+}
+
+/// The smoothing thin-plate spline that carries the rim's residual across a defect.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ThinPlate {
+    /// Width of the band of intact bone around the rebuilt region whose residual the spline
+    /// follows, degrees.
+    pub band_deg: f64,
+    /// Smoothing added to the spline's kernel matrix (Wahba's λ, for the kernel r² log r with
+    /// r in bins of the map): larger follows the band's residual less closely and bends less.
+    pub smoothing: f64,
 }
 
 impl Default for DesignOptions {
@@ -75,6 +91,10 @@ impl Default for DesignOptions {
             open_ridge: 0.01,
             surface_margin_mm: 0.2,
             natural_surface_cos: Some(0.8),
+            thin_plate: Some(ThinPlate {
+                band_deg: 1.5,
+                smoothing: 2000.0,
+            }),
         }
     }
 }
@@ -672,6 +692,7 @@ pub(crate) fn fill_plans(
     plans: &[DefectPlan],
     prior: Option<&ShapePrior>,
     reference: Option<&(Shell, Reference)>,
+    o: &DesignOptions,
 ) -> Filled {
     let map = &s.map;
     let n = map.n;
@@ -680,6 +701,12 @@ pub(crate) fn fill_plans(
     let mut region = vec![false; n * n];
     let mut templates = Vec::new();
     let mut reports = Vec::new();
+    let thin = o.thin_plate.map(|t| {
+        (
+            (t.band_deg.to_radians() / map.bin).round().max(1.0) as usize,
+            t.smoothing,
+        )
+    });
     for pl in plans {
         reports.push(pl.report.clone());
         let (unknown, matching) = (&pl.unknown, &pl.matching);
@@ -722,6 +749,7 @@ pub(crate) fn fill_plans(
                     &pl.region,
                     known_bins,
                     n,
+                    thin,
                 );
             }
         }
@@ -758,7 +786,7 @@ fn design_with(
         Some((m, what)) => Some((s.seen_from_here(m)?, what)),
         None => None,
     };
-    let mut filled = fill_plans(&s, &known_bins, &plans, prior, reference.as_ref());
+    let mut filled = fill_plans(&s, &known_bins, &plans, prior, reference.as_ref(), o);
     if let Some(net) = net {
         shapenet::correct(net, &s, &known_bins, &plans, &mut filled);
     }
@@ -1022,9 +1050,14 @@ fn grown(set: &[bool], n: usize, steps: usize) -> Vec<bool> {
 }
 
 /// Fill `field` over the `unknown` bins: the trend (from the prior, or zero) plus a quadratic
-/// fitted on the `fit` ring to what the trend leaves, plus the harmonic interpolation (the
-/// Laplace equation with the rim as boundary condition, Gauss–Seidel) of the residual, so that
-/// the fill meets the rim continuously.
+/// fitted on the `fit` ring to what the trend leaves, plus the residual the intact bone leaves
+/// around the region carried across it. With `thin = Some((band, smoothing))` that is a
+/// smoothing thin-plate spline through the residual on the `band` bins of intact bone next to
+/// the region ([`thin_plate`]): it continues the residual's slope and curvature into the
+/// defect. Otherwise (or if the spline's system is singular) the harmonic interpolation (the
+/// Laplace equation with the rim as boundary condition, Gauss–Seidel) of the residual on the
+/// rim, which meets the rim continuously but is flat inside.
+#[allow(clippy::too_many_arguments)]
 fn fill(
     field: &mut [f64],
     trend: Option<&[f64]>,
@@ -1033,6 +1066,7 @@ fn fill(
     region: &[bool],
     known: &[bool],
     n: usize,
+    thin: Option<(usize, f64)>,
 ) {
     let t = |b: usize| trend.map_or(0.0, |t| t[b]);
     let detrended: Vec<f64> = (0..n * n)
@@ -1040,6 +1074,40 @@ fn fill(
         .collect();
     let q = quadratic_fit(fit, n, &detrended);
     let base = |b: usize| t(b) + q.map_or(0.0, |c| quadratic_at(&c, b, n));
+    let spline = thin.and_then(|(width, smoothing)| {
+        let band = grown(region, n, width);
+        let all: Vec<usize> = (0..n * n)
+            .filter(|&b| band[b] && !region[b] && known[b])
+            .collect();
+        // At most `MAX_SPLINE_POINTS`, evenly spread along the band (the dense solve is cubic
+        // in their number).
+        let step = all.len().div_ceil(MAX_SPLINE_POINTS).max(1);
+        let pts: Vec<usize> = all.into_iter().step_by(step).collect();
+        let vals: Vec<f64> = pts.iter().map(|&b| field[b] - base(b)).collect();
+        thin_plate(&pts, &vals, n, smoothing)
+    });
+    let res = match spline {
+        Some(f) => unknown.iter().map(|&b| f(b)).collect(),
+        None => harmonic_residual(field, &base, unknown, region, known, n),
+    };
+    for (&b, r) in unknown.iter().zip(res) {
+        field[b] = base(b) + r;
+    }
+}
+
+/// Most band bins a thin-plate spline of [`fill`] passes near.
+const MAX_SPLINE_POINTS: usize = 700;
+
+/// The harmonic interpolation over the `unknown` bins of what the rim's bins leave of `base`,
+/// in the order of `unknown`.
+fn harmonic_residual(
+    field: &[f64],
+    base: &dyn Fn(usize) -> f64,
+    unknown: &[usize],
+    region: &[bool],
+    known: &[bool],
+    n: usize,
+) -> Vec<f64> {
     let is_rim = |b: usize| known[b] && !region[b] && defect_neighbour(region, n, b);
     let mut res: Vec<f64> = (0..n * n)
         .map(|b| if is_rim(b) { field[b] - base(b) } else { 0.0 })
@@ -1074,9 +1142,52 @@ fn fill(
             break;
         }
     }
-    for &b in unknown {
-        field[b] = base(b) + res[b];
+    unknown.iter().map(|&b| res[b]).collect()
+}
+
+/// The smoothing thin-plate spline through `vals` at bins `pts` (coordinates in bins of the
+/// map): `f(x) = a₀ + a₁u + a₂v + Σ wᵢ φ(|x − xᵢ|)`, φ(r) = r² log r, the function of least
+/// bending energy that follows the values to within the `smoothing` (Duchon, "Splines
+/// minimizing rotation-invariant semi-norms in Sobolev spaces", 1977; Wahba, "Spline models for
+/// observational data", 1990: `(K + λI) w + P a = y`, `Pᵀ w = 0`). `None` with fewer than four
+/// points or a singular system.
+fn thin_plate(
+    pts: &[usize],
+    vals: &[f64],
+    n: usize,
+    smoothing: f64,
+) -> Option<impl Fn(usize) -> f64 + use<>> {
+    let k = pts.len();
+    if k < 4 {
+        return None;
     }
+    let uv = move |b: usize| ((b % n) as f64, (b / n) as f64);
+    // φ as a function of the squared distance: r² log r = ½ r² log r².
+    let phi = |d2: f64| if d2 > 0.0 { 0.5 * d2 * d2.ln() } else { 0.0 };
+    let centres: Vec<(f64, f64)> = pts.iter().map(|&b| uv(b)).collect();
+    let m = k + 3;
+    let mut a = vec![0.0; m * m];
+    let mut y = vec![0.0; m];
+    for (i, &(ui, vi)) in centres.iter().enumerate() {
+        for (j, &(uj, vj)) in centres.iter().enumerate() {
+            a[i * m + j] = phi((ui - uj).powi(2) + (vi - vj).powi(2));
+        }
+        a[i * m + i] += smoothing;
+        for (c, p) in [1.0, ui, vi].into_iter().enumerate() {
+            a[i * m + k + c] = p;
+            a[(k + c) * m + i] = p;
+        }
+        y[i] = vals[i];
+    }
+    let w = solve(a, y, m, 1e-12)?;
+    Some(move |b: usize| {
+        let (u, v) = uv(b);
+        let affine = w[k] + w[k + 1] * u + w[k + 2] * v;
+        affine
+            + (centres.iter().zip(&w))
+                .map(|(&(cu, cv), wi)| wi * phi((u - cu).powi(2) + (v - cv).powi(2)))
+                .sum::<f64>()
+    })
 }
 
 /// The prior's trend over `fit` ∪ `unknown` for the inner and outer fields, by a statistical
@@ -1479,6 +1590,79 @@ mod tests {
         let (bone, mut implant, id) = slab_with_sheets(g);
         trim_all(&mut implant, &bone, [-6.25, 5.0, -200.0]);
         assert_trimmed(&implant, id, false);
+    }
+
+    /// A disk of unknown bins in a 64 × 64 map, with every other bin known.
+    fn disk_map(radius: f64) -> (usize, Vec<bool>, Vec<usize>) {
+        let n = 64;
+        let region: Vec<bool> = (0..n * n)
+            .map(|b| {
+                let (u, v) = ((b % n) as f64 - 32.0, (b / n) as f64 - 32.0);
+                u * u + v * v < radius * radius
+            })
+            .collect();
+        let unknown = (0..n * n).filter(|&b| region[b]).collect();
+        (n, region, unknown)
+    }
+
+    #[test]
+    fn the_thin_plate_fill_continues_the_curvature_the_harmonic_fill_flattens() {
+        // A bowl r = 0.01 ((u − 32)² + (v − 32)²) over a disk of radius 12 bins (biharmonic,
+        // not harmonic): across the disk the spline through a band three bins wide follows it,
+        // while the harmonic fill holds the rim's level, 1.44, at the centre.
+        let (n, region, unknown) = disk_map(12.0);
+        let known: Vec<bool> = region.iter().map(|&r| !r).collect();
+        let bowl = |b: usize| {
+            let (u, v) = ((b % n) as f64 - 32.0, (b / n) as f64 - 32.0);
+            0.01 * (u * u + v * v)
+        };
+        let centre = 32 + 32 * n;
+        let filled = |thin| {
+            let mut f: Vec<f64> = (0..n * n)
+                .map(|b| if region[b] { 0.0 } else { bowl(b) })
+                .collect();
+            fill(&mut f, None, &[], &unknown, &region, &known, n, thin);
+            f
+        };
+        let spline = filled(Some((3, 0.0)));
+        let worst = unknown
+            .iter()
+            .map(|&b| (spline[b] - bowl(b)).abs())
+            .fold(0.0, f64::max);
+        assert!(worst < 0.05, "spline off the bowl by {worst}");
+        let harmonic = filled(None);
+        assert!(
+            (harmonic[centre] - 1.44).abs() < 0.1,
+            "{}",
+            harmonic[centre]
+        );
+    }
+
+    #[test]
+    fn the_thin_plate_spline_keeps_a_plane_and_smooths_noise_towards_it() {
+        // A plane is reproduced at any smoothing (it has no bending energy); noise on the band
+        // is followed exactly without smoothing and averaged out with it.
+        let (n, region, _) = disk_map(10.0);
+        let band = grown(&region, n, 3);
+        let pts: Vec<usize> = (0..n * n).filter(|&b| band[b] && !region[b]).collect();
+        let plane = |b: usize| 2.0 + 0.1 * (b % n) as f64 - 0.05 * (b / n) as f64;
+        let noise = |i: usize| if i.is_multiple_of(2) { 0.3 } else { -0.3 };
+        let centre = 32 + 32 * n;
+        for smoothing in [0.0, 2000.0] {
+            let vals: Vec<f64> = pts.iter().map(|&b| plane(b)).collect();
+            let f = thin_plate(&pts, &vals, n, smoothing).unwrap();
+            assert!((f(centre) - plane(centre)).abs() < 1e-6);
+        }
+        let noisy: Vec<f64> = (pts.iter().enumerate())
+            .map(|(i, &b)| plane(b) + noise(i))
+            .collect();
+        let misfit = |smoothing| {
+            let f = thin_plate(&pts, &noisy, n, smoothing).unwrap();
+            let sq = pts.iter().map(|&b| (f(b) - plane(b)).powi(2)).sum::<f64>();
+            (sq / pts.len() as f64).sqrt()
+        };
+        assert!((misfit(0.0) - 0.3).abs() < 1e-3, "{}", misfit(0.0));
+        assert!(misfit(2000.0) < 0.1, "{}", misfit(2000.0));
     }
 
     #[test]

@@ -551,7 +551,7 @@ pub fn learning_sample(
     let p = plan(defective, Some(prior), o)?;
     let s = &p.shell;
     let c = s.seen_from_here(complete)?;
-    let f = fill_plans(s, &p.known, &p.defects, Some(prior), None);
+    let f = fill_plans(s, &p.known, &p.defects, Some(prior), None, o);
     let n = s.map.n;
     let mut delta = [vec![f64::NAN; n * n], vec![f64::NAN; n * n]];
     for pl in p.defects.iter().filter(|pl| pl.trends.is_some()) {
