@@ -1079,8 +1079,8 @@ fn fill(
         let all: Vec<usize> = (0..n * n)
             .filter(|&b| band[b] && !region[b] && known[b])
             .collect();
-        // At most `MAX_SPLINE_POINTS`, evenly spread along the band (the dense solve is cubic
-        // in their number).
+        // At most `MAX_SPLINE_POINTS`: every k-th band bin in the map's row order (the dense
+        // solve is cubic in their number).
         let step = all.len().div_ceil(MAX_SPLINE_POINTS).max(1);
         let pts: Vec<usize> = all.into_iter().step_by(step).collect();
         let vals: Vec<f64> = pts.iter().map(|&b| field[b] - base(b)).collect();
