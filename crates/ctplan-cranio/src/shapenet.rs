@@ -1,24 +1,25 @@
-//! A learned correction of the implant's fill: a small 2-D U-Net (Ronneberger, Fischer and
-//! Brox, "U-Net: Convolutional networks for biomedical image segmentation", MICCAI 2015) on a
-//! coarse copy of the vault map of [`crate::implant`].
+//! A learned correction of the implant's fill: 2-D U-Nets (Ronneberger, Fischer and Brox,
+//! "U-Net: Convolutional networks for biomedical image segmentation", MICCAI 2015) on a coarse
+//! copy of the vault map of [`crate::implant`], averaged as an ensemble.
 //!
 //! The design fills a defect with the shape model's trend ([`crate::prior`], a
 //! ridge-regularised combination of template skulls fitted to the ring of bone around it),
-//! blended into the rim (quadratic plus harmonic residual); its error is what a linear model of
-//! 55 skulls and a smooth blend cannot follow. The network sees, on a 2° map, the intact bone's
-//! inner and outer radius, where bone is, which bins are rebuilt, the shape model's trend and
-//! the fill over them, and predicts how far the complete skull's inner and outer surface lie
-//! from the fill. The correction is sampled back bilinearly onto the design's finer map,
-//! tapered to half its size on the bins next to the rim, and added to the fill; a network that
-//! predicts nothing leaves the design as it was. Learning a residual over a classical estimate
-//! keeps the network small enough to train on a CPU from 55 skulls and to run in a fraction of
-//! a second: inference here is plain Rust (3×3 convolutions, ReLU, 2×2 average pooling, nearest
-//! upsampling), no runtime.
+//! blended into the rim (quadratic plus the thin-plate spline of the rim's residual); its error
+//! is what a linear model of 55 skulls and a smooth blend cannot follow. The network sees, on a
+//! 2° map, the intact bone's inner and outer radius, where bone is, which bins are rebuilt, the
+//! shape model's trend and the fill over them, and predicts how far the complete skull's inner
+//! and outer surface lie from the fill. The correction is sampled back bilinearly onto the
+//! design's finer map, tapered to half its size on the bins next to the rim, and added to the
+//! fill; a network that predicts nothing leaves the design as it was. Learning a residual over
+//! a classical estimate keeps the networks small enough to train from 55 skulls and to run in a
+//! fraction of a second on a CPU: inference here is plain Rust (3×3 convolutions, ReLU, 2×2
+//! average pooling, nearest upsampling), no runtime.
 //!
 //! Weights are a safetensors file made by `training/shapenet.py` (with its training record in
-//! the metadata); besides the layers it holds `shift` and `scale`, the normalisation of the
-//! input features. `ctplan implant --net FILE` uses one (docs/cranio.md, "Learned
-//! correction").
+//! the metadata): one network's tensors, or an ensemble's under `members.0.`, `members.1.`, …;
+//! besides the layers each network holds `shift` and `scale`, the normalisation of the input
+//! features, and its levels' widths are read from the weights. `ctplan implant --net FILE`
+//! uses one (docs/cranio.md, "Learned correction").
 
 use std::collections::HashMap;
 
@@ -72,22 +73,31 @@ struct Conv {
     b: Vec<f32>,
 }
 
-/// The network: four encoder levels, three decoder levels, a 1×1 head with two outputs (the
-/// outer and inner correction, mm).
+/// The network: one U-Net, or an ensemble of U-Nets whose corrections are averaged (Dietterich,
+/// "Ensemble methods in machine learning", MCS 2000: members trained from different initial
+/// weights err differently, and their mean errs less than each).
 #[derive(Debug, Clone)]
 pub struct ShapeNet {
+    members: Vec<Member>,
+    /// The file's metadata (training record).
+    pub metadata: HashMap<String, String>,
+}
+
+/// One U-Net: four encoder levels, three decoder levels, a 1×1 head with two outputs (the
+/// outer and inner correction, mm).
+#[derive(Debug, Clone)]
+struct Member {
     shift: Vec<f32>,
     scale: Vec<f32>,
     /// `enc[l]` and `dec[l]`: two 3×3 convolutions each (`dec` has three levels).
     enc: Vec<[Conv; 2]>,
     dec: Vec<[Conv; 2]>,
     head: Conv,
-    /// The file's metadata (training record).
-    pub metadata: HashMap<String, String>,
 }
 
-/// Channel widths of the encoder levels.
-pub const WIDTHS: [usize; 4] = [16, 32, 64, 96];
+/// Number of encoder levels; each level's channel width is read from its weights, so that
+/// `training/shapenet.py --widths` may choose them.
+pub const LEVELS: usize = 4;
 
 /// A (channels, side, side) image.
 #[derive(Clone)]
@@ -228,16 +238,92 @@ impl ShapeNet {
                 .collect();
             tensors.insert(name.clone(), (shape, vals));
         }
+        // An ensemble names its members' tensors `members.{i}.…` (i = 0, 1, …); a single
+        // network names them without a prefix.
+        let prefixes: Vec<String> = if tensors.keys().any(|k| k.starts_with("members.")) {
+            (0..)
+                .map(|i| format!("members.{i}."))
+                .take_while(|p| tensors.contains_key(&format!("{p}shift")))
+                .collect()
+        } else {
+            vec![String::new()]
+        };
+        if prefixes.is_empty() {
+            return Err(NetError::Missing("members.0.shift".to_string()));
+        }
+        let members = prefixes
+            .iter()
+            .map(|p| Member::take(&mut tensors, p))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ShapeNet { members, metadata })
+    }
+
+    /// The network that ships inside ctplan (`assets/skull_net.safetensors`, trained by
+    /// `training/shapenet.py` as its record `assets/skull_net.json` says), parsed on first use.
+    pub fn shipped() -> &'static ShapeNet {
+        static NET: std::sync::OnceLock<ShapeNet> = std::sync::OnceLock::new();
+        NET.get_or_init(|| {
+            ShapeNet::from_safetensors(include_bytes!("../assets/skull_net.safetensors"))
+                .expect("the shipped network is valid (checked by a test)")
+        })
+    }
+
+    /// The correction (outer, inner; mm) on the network's map for raw inputs
+    /// `[IN_CHANNELS][NET_N][NET_N]` as [`inputs`] makes them: an ensemble's mean.
+    ///
+    /// Panics if `raw` does not hold `IN_CHANNELS × NET_N × NET_N` values.
+    pub fn predict(&self, raw: &[f32]) -> [Vec<f32>; 2] {
+        assert_eq!(
+            raw.len(),
+            IN_CHANNELS * NET_N * NET_N,
+            "network input of the wrong size"
+        );
+        let k = self.members.len() as f32;
+        let mut out = self.members[0].predict(raw);
+        for m in &self.members[1..] {
+            let y = m.predict(raw);
+            for (o, y) in out.iter_mut().zip(&y) {
+                o.iter_mut().zip(y).for_each(|(o, y)| *o += y);
+            }
+        }
+        for o in &mut out {
+            o.iter_mut().for_each(|v| *v /= k);
+        }
+        out
+    }
+
+    /// How many U-Nets the network averages (1 for a single network).
+    pub fn members(&self) -> usize {
+        self.members.len()
+    }
+}
+
+impl Member {
+    /// The U-Net whose tensors are named `{prefix}shift`, `{prefix}enc.0.0.weight`, …; each
+    /// level's width is read from its first convolution.
+    fn take(
+        tensors: &mut HashMap<String, (Vec<usize>, Vec<f32>)>,
+        prefix: &str,
+    ) -> Result<Member, NetError> {
+        let w = (0..LEVELS)
+            .map(|l| {
+                let name = format!("{prefix}enc.{l}.0.weight");
+                match tensors.get(&name) {
+                    Some((shape, _)) if shape.len() == 4 && shape[0] > 0 => Ok(shape[0]),
+                    Some((shape, _)) => Err(NetError::Format(format!(
+                        "tensor `{name}` has shape {shape:?}, expected [width, inputs, 3, 3]"
+                    ))),
+                    None => Err(NetError::Missing(name)),
+                }
+            })
+            .collect::<Result<Vec<usize>, NetError>>()?;
         let mut take = |name: &str, want: Vec<usize>| -> Result<Vec<f32>, NetError> {
+            let name = format!("{prefix}{name}");
             let (got, v) = tensors
-                .remove(name)
-                .ok_or_else(|| NetError::Missing(name.to_string()))?;
+                .remove(&name)
+                .ok_or_else(|| NetError::Missing(name.clone()))?;
             if got != want {
-                return Err(NetError::Shape {
-                    name: name.to_string(),
-                    got,
-                    want,
-                });
+                return Err(NetError::Shape { name, got, want });
             }
             Ok(v)
         };
@@ -252,7 +338,6 @@ impl ShapeNet {
                 b: take(&format!("{name}.bias"), vec![cout])?,
             })
         };
-        let w = WIDTHS;
         let mut enc = Vec::new();
         let mut cin = IN_CHANNELS;
         for (l, &c) in w.iter().enumerate() {
@@ -263,7 +348,7 @@ impl ShapeNet {
             cin = c;
         }
         let mut dec = Vec::new();
-        for l in (0..3).rev() {
+        for l in (0..LEVELS - 1).rev() {
             dec.push([
                 conv(&format!("dec.{l}.0"), cin + w[l], w[l], 3)?,
                 conv(&format!("dec.{l}.2"), w[l], w[l], 3)?,
@@ -271,37 +356,18 @@ impl ShapeNet {
             cin = w[l];
         }
         let head = conv("head", w[0], 2, 1)?;
-        Ok(ShapeNet {
+        Ok(Member {
             shift,
             scale,
             enc,
             dec,
             head,
-            metadata,
         })
     }
 
-    /// The network that ships inside ctplan (`assets/skull_net.safetensors`, trained by
-    /// `training/shapenet.py` as its record `assets/skull_net.json` says), parsed on first use.
-    pub fn shipped() -> &'static ShapeNet {
-        static NET: std::sync::OnceLock<ShapeNet> = std::sync::OnceLock::new();
-        NET.get_or_init(|| {
-            ShapeNet::from_safetensors(include_bytes!("../assets/skull_net.safetensors"))
-                .expect("the shipped network is valid (checked by a test)")
-        })
-    }
-
-    /// The correction (outer, inner; mm) on the network's map for raw inputs
-    /// `[IN_CHANNELS][NET_N][NET_N]` as [`inputs`] makes them.
-    ///
-    /// Panics if `raw` does not hold `IN_CHANNELS × NET_N × NET_N` values.
-    pub fn predict(&self, raw: &[f32]) -> [Vec<f32>; 2] {
+    /// This U-Net's correction (outer, inner; mm) for raw inputs of the right size.
+    fn predict(&self, raw: &[f32]) -> [Vec<f32>; 2] {
         let nn = NET_N * NET_N;
-        assert_eq!(
-            raw.len(),
-            IN_CHANNELS * nn,
-            "network input of the wrong size"
-        );
         let mut data = vec![0f32; IN_CHANNELS * nn];
         // Features: the masks as they are; where both are defined, how far the intact bone
         // lies from the trend (outer, inner); where the trend is defined, its outer radius and
@@ -616,7 +682,18 @@ mod tests {
         // The reference numbers are PyTorch's output for the same weights (a seeded random
         // network) and input, written into the fixture's metadata by
         // `training/shapenet.py fixture`.
-        let net = fixture();
+        matches_its_probe(&fixture());
+    }
+
+    #[test]
+    fn shipped_ensemble_matches_pytorch() {
+        // The probe in the shipped record is PyTorch's output of the whole ensemble
+        // (`training/shapenet.py ensemble`).
+        assert!(ShapeNet::shipped().members() > 1);
+        matches_its_probe(ShapeNet::shipped());
+    }
+
+    fn matches_its_probe(net: &ShapeNet) {
         let probe: serde_json::Value =
             serde_json::from_str(&net.metadata["probe"]).expect("the record has a probe");
         let y = net.predict(&probe_input());
@@ -664,7 +741,7 @@ mod tests {
         assert_ne!(learned.implant.data, plain.implant.data);
         // A correction of 20 mm is implausible: the fill of the shape model alone is kept.
         let mut wild = fixture();
-        wild.head.b = vec![20.0, 20.0];
+        wild.members[0].head.b = vec![20.0, 20.0];
         let fallback = design_learned(&p.defective, &prior, &wild, &o).unwrap();
         assert!(fallback.defects.iter().all(|d| !d.learned));
         assert_eq!(fallback.notes().len(), fallback.defects.len());
@@ -678,11 +755,60 @@ mod tests {
         for key in [
             "validation_cases",
             "validation_skullfix_l1_mm",
-            "device",
-            "epochs",
+            "members",
+            "probe",
         ] {
             assert!(net.metadata.contains_key(key), "record lacks {key}");
         }
+    }
+
+    /// The fixture's tensors named as an ensemble's members `members.{first}.…`,
+    /// `members.{first + 1}.…` (the data shared: two copies of one network).
+    fn fixture_twice(first: usize) -> Vec<u8> {
+        let bytes: &[u8] = include_bytes!("../tests/data/shapenet_fixture.safetensors");
+        let hlen = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let header: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&bytes[8..8 + hlen]).unwrap();
+        let mut twice = serde_json::Map::new();
+        for (k, v) in header {
+            if k == "__metadata__" {
+                twice.insert(k, v);
+            } else {
+                twice.insert(format!("members.{first}.{k}"), v.clone());
+                twice.insert(format!("members.{}.{k}", first + 1), v);
+            }
+        }
+        let h = serde_json::to_vec(&twice).unwrap();
+        let mut out = (h.len() as u64).to_le_bytes().to_vec();
+        out.extend_from_slice(&h);
+        out.extend_from_slice(&bytes[8 + hlen..]);
+        out
+    }
+
+    #[test]
+    fn an_ensemble_averages_its_members() {
+        let single = fixture();
+        let pair = ShapeNet::from_safetensors(&fixture_twice(0)).unwrap();
+        assert_eq!((single.members(), pair.members()), (1, 2));
+        let x = probe_input();
+        let (a, b) = (single.predict(&x), pair.predict(&x));
+        for f in 0..2 {
+            let diff = (a[f].iter().zip(&b[f])).map(|(p, q)| (p - q).abs());
+            assert!(diff.fold(0f32, f32::max) < 1e-5);
+        }
+        // A member whose head adds 1 mm moves the mean by half of it.
+        let mut shifted = pair.clone();
+        shifted.members[1].head.b.iter_mut().for_each(|v| *v += 1.0);
+        let c = shifted.predict(&x);
+        for f in 0..2 {
+            let diff = (a[f].iter().zip(&c[f])).map(|(p, q)| q - p - 0.5);
+            assert!(diff.map(f32::abs).fold(0f32, f32::max) < 1e-5);
+        }
+        // Members named from 1 (no `members.0.`) are not an ensemble.
+        assert!(matches!(
+            ShapeNet::from_safetensors(&fixture_twice(1)),
+            Err(NetError::Missing(_))
+        ));
     }
 
     #[test]
