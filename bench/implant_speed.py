@@ -1,9 +1,10 @@
 """End-to-end time and peak memory of `ctplan implant` per SkullFix case.
 
   .venv/bin/python bench/implant_speed.py [--data ../shared/data] [--set test_set_for_participants]
+      [--no-net]
 
 Each case runs alone, one after the other, as a user would run it: read the defective skull,
-design the implant (shipped shape prior), write the implant NRRD (gzip) and the printable STL.
+design the implant (shipped shape prior and network; `--no-net` without the network), write the implant NRRD (gzip) and the printable STL.
 `ctplan-bench rss` times the process and reads its peak RSS from the kernel (getrusage);
 the per-stage times come from `ctplan implant --json` (passed through on stderr). Targets: median ≤ 10 s, peak ≤ 3 GiB.
 """
@@ -24,6 +25,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=str(ROOT.parent / "shared/data"))
     ap.add_argument("--set", default="test_set_for_participants")
+    ap.add_argument("--no-net", action="store_true", help="design without the network (to time what it adds)")
     a = ap.parse_args()
     files = sorted((Path(a.data) / "skullfix" / a.set).glob("*.nrrd"))
     rows = []
@@ -31,7 +33,7 @@ def main():
         for f in files:
             out, stl = Path(tmp) / f.name, Path(tmp) / (f.stem + ".stl")
             r = subprocess.run(
-                [BENCH, "rss", CTPLAN, "implant", f, "-o", out, "--mesh", stl, "--json"],
+                [BENCH, "rss", CTPLAN, "implant", f, "-o", out, "--mesh", stl, "--json"] + (["--no-net"] if a.no_net else []),
                 check=True, capture_output=True, text=True,
             )
             rss = json.loads(r.stdout)
