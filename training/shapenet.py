@@ -422,7 +422,6 @@ def kinds(names):
 
 def stage_export(a):
     """Export each member (beside its checkpoint), then their ensemble to --out."""
-    work = Path(a.work)
     files = [export_member(a, seed) for seed in train_seeds(a)]
     ensemble(a, files, Path(a.out))
 
@@ -491,12 +490,12 @@ def ensemble(a, dirs, out):
         members.append(m)
     model = Ensemble(members)
     names, data = load(work)
-    train, val = split(names, held_out(a))
+    _, val = split(names, held_out(a))
     base, corr, per_case = validation(model, names, data, val)
     keep = ("widths", "train_seed", "skullfix_repeat", "epochs", "batch", "lr", "augmentation", "device", "validation_region_l1_mm")
     record = {k: recs[0][k] for k in ("data", "train_cases", "held_out_cases", "validation_cases", "samples")}
     record["ensemble"] = "the mean of the members' corrections"
-    # Members exported before --train-seed and --skullfix-repeat existed had seed 1 and no repeat.
+    # Records written before they named the training seed and the SkullFix repeat: seed 1, no repeat.
     record["members"] = [{k: r.get(k, {"train_seed": 1, "skullfix_repeat": 1}.get(k)) for k in keep} for r in recs]
     record["validation_region_l1_mm"] = {"fill": round(base, 4), "corrected": round(corr, 4)}
     record["validation_skullfix_l1_mm"] = per_case
