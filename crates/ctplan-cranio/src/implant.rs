@@ -164,6 +164,10 @@ pub struct DefectReport {
     /// The learned correction ([`crate::shapenet`]) shaped this defect's fill; false without a
     /// network, or where its correction was implausible and the shape model's trend was kept.
     pub learned: bool,
+    /// Bins of the region where the learned correction was held back: cut to
+    /// [`crate::shapenet::MAX_CORRECTION_MM`], or not applied where it would have made the
+    /// surfaces cross (0 where it was not used).
+    pub limited_bins: usize,
 }
 
 /// A defect is reported as less certain above these (see [`DefectReport::concerns`]). On the
@@ -209,20 +213,35 @@ impl Design {
             .collect()
     }
 
-    /// Where the design fell back: the defects whose learned correction was refused as
-    /// implausible (more than [`crate::shapenet::MAX_CORRECTION_MM`] anywhere, or the surfaces
-    /// crossing), so that the shape prior's fill was kept. Empty without a network; a defect
-    /// that no template covers (no shape-model fit) has nothing for the network to correct.
+    /// Where the design held the learned correction back: the defects whose correction was
+    /// refused as implausible (past [`crate::shapenet::MAX_CORRECTION_MM`] or crossing the
+    /// surfaces on more than [`crate::shapenet::MAX_LIMITED_FRACTION`] of the region), so
+    /// that the shape prior's fill was kept, and those where it was held back on a few bins. Empty without a network; a defect that no template covers (no shape-model fit) has
+    /// nothing for the network to correct.
     pub fn notes(&self) -> Vec<String> {
         let k = self.defects.len();
         (self.defects.iter().enumerate())
-            .filter(|(_, d)| self.network && !d.learned && d.fit_rms_mm.is_some())
-            .map(|(i, _)| {
-                format!(
-                    "defect {} of {k}: the network's correction was implausible, the shape \
-                     prior's fill is kept",
-                    i + 1
-                )
+            .filter(|(_, d)| self.network && d.fit_rms_mm.is_some())
+            .filter_map(|(i, d)| {
+                if !d.learned {
+                    Some(format!(
+                        "defect {} of {k}: the network's correction was implausible, the shape \
+                         prior's fill is kept",
+                        i + 1
+                    ))
+                } else if d.limited_bins > 0 {
+                    Some(format!(
+                        "defect {} of {k}: the network's correction passed {} mm or crossed \
+                         the surfaces on {} of {} bins ({:.1} %) and was held back there",
+                        i + 1,
+                        crate::shapenet::MAX_CORRECTION_MM,
+                        d.limited_bins,
+                        d.region_bins,
+                        100.0 * d.limited_bins as f64 / d.region_bins.max(1) as f64
+                    ))
+                } else {
+                    None
+                }
             })
             .collect()
     }
@@ -653,6 +672,7 @@ pub(crate) fn plan(
             }),
             open_border: open_fraction(&this_region, &known_bins, n),
             learned: false,
+            limited_bins: 0,
         };
         defects.push(DefectPlan {
             region: this_region,
@@ -1718,6 +1738,7 @@ mod tests {
                     fit_rms_mm: Some(2.5),
                     open_border: 0.25,
                     learned: false,
+                    limited_bins: 0,
                 },
             ],
             ..d
