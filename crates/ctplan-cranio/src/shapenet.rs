@@ -44,8 +44,8 @@ pub const IN_CHANNELS: usize = 9;
 /// The largest correction the fill takes at one bin, mm; larger ones are cut to it. The fill's
 /// true offset from the complete skull stays below it on 95 % of the training samples of every
 /// style but the fronto-orbital one (their largest offsets: 6–13 mm at the 95th percentile).
-/// On held-out fronto-orbital defects the ensemble's corrections pass it on 12–30 bins of a
-/// 6000-bin region (0.2–0.5 %), at the region's open edge by the orbit.
+/// On held-out fronto-orbital defects the ensemble's corrections pass it (or cross the
+/// surfaces) on 4–30 bins of a region of about 6000 (0.1–0.5 %), at its open edge by the orbit.
 pub const MAX_CORRECTION_MM: f64 = 16.0;
 /// A defect whose correction passes [`MAX_CORRECTION_MM`], or makes the surfaces cross where
 /// the fill kept them apart, on more than this fraction of its bins keeps the shape prior's
