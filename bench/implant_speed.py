@@ -4,7 +4,8 @@
       [--no-net]
 
 Each case runs alone, one after the other, as a user would run it: read the defective skull,
-design the implant (shipped shape prior and network; `--no-net` without the network), write the implant NRRD (gzip) and the printable STL.
+design the implant (shipped shape prior and network; `--no-net` without the network), write
+the implant NRRD (gzip) and the printable STL.
 `ctplan-bench rss` times the process and reads its peak RSS from the kernel (getrusage);
 the per-stage times come from `ctplan implant --json` (passed through on stderr). Targets: median ≤ 10 s, peak ≤ 3 GiB.
 """

@@ -216,7 +216,8 @@ impl Design {
     /// Where the design held the learned correction back: the defects whose correction was
     /// refused as implausible (past [`crate::shapenet::MAX_CORRECTION_MM`] or crossing the
     /// surfaces on more than [`crate::shapenet::MAX_LIMITED_FRACTION`] of the region), so
-    /// that the shape prior's fill was kept, and those where it was held back on a few bins. Empty without a network; a defect that no template covers (no shape-model fit) has
+    /// that the shape prior's fill was kept, and those where it was held back on a few bins.
+    /// Empty without a network; a defect that no template covers (no shape-model fit) has
     /// nothing for the network to correct.
     pub fn notes(&self) -> Vec<String> {
         let k = self.defects.len();
