@@ -273,7 +273,8 @@ impl ShapeNet {
     }
 
     /// The correction (outer, inner; mm) on the network's map for raw inputs
-    /// `[IN_CHANNELS][NET_N][NET_N]` as [`inputs`] makes them: an ensemble's mean.
+    /// `[IN_CHANNELS][NET_N][NET_N]` as the design builds them from its maps (`inputs`): an
+    /// ensemble's mean.
     ///
     /// Panics if `raw` does not hold `IN_CHANNELS × NET_N × NET_N` values.
     pub fn predict(&self, raw: &[f32]) -> [Vec<f32>; 2] {
