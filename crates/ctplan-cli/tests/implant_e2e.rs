@@ -306,6 +306,23 @@ fn an_intact_skull_and_a_non_skull_are_refused() {
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("021.nrrd") && e.contains("no defect"), "{e}");
     assert!(!tmp.path().join("a.nrrd").exists());
+    // Intact skulls whose map shows gaps by the orbits or the skull base that pass for a
+    // defect: the implant they would take (0.01–0.93 mL) is too small to be one.
+    for case in ["004", "018", "054", "066"] {
+        let f = ctplan_testdata::data_file(&format!(
+            "skullfix/training_set/complete_skull/{case}.nrrd"
+        ))
+        .unwrap();
+        let out = tmp.path().join(format!("{case}.nrrd"));
+        let o = ctplan(&["implant", s(&f), "-o", s(&out)]);
+        assert!(!o.status.success(), "{case}");
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            e.contains("no defect") && e.contains("mL of implant"),
+            "{e}"
+        );
+        assert!(!out.exists());
+    }
     // A solid block is not a skull.
     let c = ctplan_io::read_mask(&complete).unwrap();
     let mut block: Mask = c.map(|_| 0u8);
