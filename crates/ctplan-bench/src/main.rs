@@ -3,6 +3,8 @@
 //! same run and prints the ratios).
 //!
 //! Usage:
+//!
+//! ```text
 //!   ctplan-bench read FILE [REPEAT]   typed read of a volume (NRRD/NIfTI/MHA), best of REPEAT
 //!   ctplan-bench edt FILE [REPEAT]    exact EDT of the background to the mask, with spacing
 //!   ctplan-bench eval PRED TRUTH DEFECTIVE [REPEAT]  the AutoImplant metrics (files read once)
@@ -13,6 +15,7 @@
 //!   ctplan-bench rss CMD [ARGS…]      run CMD; print its wall time and peak RSS (from wait4).
 //!     Measuring from this small process matters: a child forked from a large process (a
 //!     Python holding volumes) inherits that process's resident size in its high-water mark.
+//! ```
 
 use std::path::Path;
 use std::time::Instant;

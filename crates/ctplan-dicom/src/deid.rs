@@ -1,10 +1,10 @@
 //! De-identification by the DICOM PS3.15 Annex E **Basic Application Level Confidentiality
 //! Profile**.
 //!
-//! Every attribute of Table E.1-1 ([`crate::profile_table`], 459 fixed tags, plus the wildcard
-//! rows: curve data `50xx,xxxx`, overlay data `60xx,3000` and comments `60xx,4000`, and all
-//! private attributes) gets its Basic Profile action, at every nesting level (inside sequence
-//! items too):
+//! Every attribute of Table E.1-1 (the table in `profile_table.rs`, 459 fixed tags, plus the
+//! wildcard rows: curve data `50xx,xxxx`, overlay data `60xx,3000` and comments `60xx,4000`,
+//! and all private attributes) gets its Basic Profile action, at every nesting level (inside
+//! sequence items too):
 //!
 //! - **X** remove; **Z** zero-length value; **D** a dummy value of the attribute's VR
 //!   (`ANONYMOUS`, `19000101`, `000000`, `0`, …; a sequence becomes empty);
