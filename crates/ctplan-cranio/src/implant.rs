@@ -349,6 +349,14 @@ impl Shell {
         self.r_out[b] > f64::NEG_INFINITY
     }
 
+    /// The bins inside the map's disk that hold no bone.
+    fn empty(&self) -> Vec<bool> {
+        let n = self.map.n;
+        (0..n * n)
+            .map(|b| !self.known(b) && self.map.disk_margin(b % n, b / n) > 0.0)
+            .collect()
+    }
+
     /// Another mask (the complete skull) seen from this shell's centre, on the same map.
     pub fn seen_from_here(&self, m: &Mask) -> Result<Shell, DesignError> {
         shell(
@@ -592,19 +600,14 @@ pub(crate) fn plan(
     let known = |b: usize| known_bins[b];
     // Empty bins inside the disk; the defect is made of the empty regions that do not reach the
     // disk's edge (an open edge is where the scan or the skull ends, not a defect).
-    let empty: Vec<bool> = (0..n * n)
-        .map(|b| !known(b) && map.disk_margin(b % n, b / n) > 0.0)
-        .collect();
+    let empty = s.empty();
     // Defects: enclosed empty regions, and with a prior the bins where the vault is missing
     // although the complete skulls agree it should be there (a defect reaching low on the side
     // or the front is not enclosed on the map: rays through it meet the petrous bone or the
     // orbital roof, or leave the map). Small enclosed gaps also occur where the map meets the
     // orbits and the skull base; a component is a defect when it spans at least
     // `MIN_DEFECT_DEG2` and a fifth of the largest one.
-    let mut candidate = vec![false; n * n];
-    for b in enclosed_regions(&empty, map).into_iter().flatten() {
-        candidate[b] = true;
-    }
+    let mut candidate = enclosed_regions(&empty, map);
     let mut loose = vec![false; n * n];
     if let Some(p) = prior {
         let (strict, l) = missing_vault(p, &s, defective.dims);
@@ -970,17 +973,7 @@ fn edge_regions(
         (o.max_polar_deg + WIDER_DEG).to_radians(),
         Some(s.centre),
     )?;
-    let wn = wide.map.n;
-    let wide_empty: Vec<bool> = (0..wn * wn)
-        .map(|b| !wide.known(b) && wide.map.disk_margin(b % wn, b / wn) > 0.0)
-        .collect();
-    let mut enclosed = vec![false; wn * wn];
-    for b in enclosed_regions(&wide_empty, &wide.map)
-        .into_iter()
-        .flatten()
-    {
-        enclosed[b] = true;
-    }
+    let enclosed = enclosed_regions(&wide.empty(), &wide.map);
     Ok((0..map.n * map.n)
         .map(|b| {
             empty[b]
@@ -992,14 +985,19 @@ fn edge_regions(
         .collect())
 }
 
-/// The empty regions of the map that do not reach the disk's edge (within 3 bins of it), as
-/// lists of bins; tiny gaps (a few bins) are sampling holes, not defects.
-fn enclosed_regions(empty: &[bool], map: &Map) -> Vec<Vec<usize>> {
+/// The bins of the empty regions of the map that do not reach the disk's edge (within 3 bins
+/// of it); tiny gaps (a few bins) are sampling holes, not defects.
+fn enclosed_regions(empty: &[bool], map: &Map) -> Vec<bool> {
     let n = map.n;
-    components(empty, n)
-        .into_iter()
-        .filter(|c| c.len() > 20 && c.iter().all(|&b| map.disk_margin(b % n, b / n) >= 3.0))
-        .collect()
+    let mut out = vec![false; n * n];
+    for c in components(empty, n) {
+        if c.len() > 20 && c.iter().all(|&b| map.disk_margin(b % n, b / n) >= 3.0) {
+            for b in c {
+                out[b] = true;
+            }
+        }
+    }
+    out
 }
 
 /// 4-connected components of a set of bins.
