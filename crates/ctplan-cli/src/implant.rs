@@ -142,7 +142,7 @@ fn one(input: &Path, output: &Path, extras: Extras, method: Method) -> Result<se
         "templates": d.templates,
         "defects": d.defects.iter().map(|r| serde_json::json!({
             "region_bins": r.region_bins, "fit_rms_mm": r.fit_rms_mm,
-            "open_border": r.open_border, "learned": r.learned,
+            "open_border": r.open_border, "own_mirror": r.own_mirror, "learned": r.learned,
             "limited_bins": r.limited_bins})).collect::<Vec<_>>(),
         "concerns": d.concerns(),
         "network": d.network,

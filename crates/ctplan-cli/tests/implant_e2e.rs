@@ -222,7 +222,7 @@ fn a_low_temporal_defect_is_rebuilt_up_to_its_upper_rim() {
     // A parietotemporal defect injected into held-out case 015 reaches below the vault; rays
     // through the part of it nearest the vertex meet no bone, but the template radii spread
     // too much on the side of the head to call them missing unless each template is first
-    // offset onto this skull. Measured DSC 0.902 with the network's correction, 0.892 without
+    // offset onto this skull. Measured DSC 0.901 with the network's correction, 0.899 without
     // (0.710 when that part was left out, 0.851 before the fit of a region open on one side was
     // loosened; `bench/implant_accuracy.py`, injected parietotemporal rows); the floor sits
     // 0.01 below the first.
