@@ -257,11 +257,11 @@ fn a_low_temporal_defect_is_rebuilt_up_to_its_upper_rim() {
     let (name, d, _) = &scores[0];
     assert_eq!(name, "015_parietotemporal_s0_0");
     assert!(*d >= 0.891, "DSC {d:.4}");
-    // The defect reaches the map's edge: 13 % of its border holds no bone (measured), and the
+    // The defect reaches the map's edge: 14 % of its border holds no bone (measured), and the
     // design says that its lower edge is extrapolated.
     assert!(
         warnings.contains("015_parietotemporal_s0_0")
-            && warnings.contains("13 % of its border has no bone"),
+            && warnings.contains("14 % of its border has no bone"),
         "{warnings}"
     );
 }
