@@ -2068,11 +2068,16 @@ mod tests {
 
     #[test]
     fn follows_a_template_of_the_same_skull() {
-        // A prior holding the phantom's own complete skull: the fill follows it closely.
+        // A prior holding the phantom's own complete skull: the fill follows it closely. (The
+        // phantom's own mirror image, which would cover its one-sided defect, is left out: the
+        // fill is to follow the template.)
         let p = skull(&PhantomSpec::default());
         let t = ShapePrior::template(&p.complete).unwrap();
         let prior = ShapePrior::new(vec![("self".into(), t)]);
-        let o = DesignOptions::default();
+        let o = DesignOptions {
+            own_mirror_weight: None,
+            ..Default::default()
+        };
         let d = design(&p.defective, Some(&prior), &o).unwrap();
         assert!(!d.templates.is_empty() && d.templates.iter().all(|t| t.starts_with("self")));
         let with = dsc(&d.implant, &p.implant);
