@@ -1507,10 +1507,9 @@ pub const OWN_MIRROR: &str = "own mirror image";
 
 /// The skull's own mirror image (`own`: its radius fields on the map) as a shape over `all`
 /// (the first `ring` bins the ring's, then the region's; inner field then outer), or `None`
-/// where it does not cover
-/// the defect: it must hold bone on at least [`MIRROR_COVER`] of the region's bins in the
-/// vault's disk (a defect across the midline, or on both sides, has its mirror image in a
-/// defect too). Bins where it holds no bone (beyond the disk, or a few gaps) take the mean of
+/// where it does not cover the defect: it must hold bone on at least [`MIRROR_COVER`] of the
+/// region's bins in the vault's disk (a defect across the midline, or on both sides, has its
+/// mirror image in a defect too). Bins where it holds no bone (beyond the disk, or a few gaps) take the mean of
 /// `templates` shifted by the median difference between the two.
 fn own_shape(
     own: &[Vec<f64>; 2],
