@@ -18,6 +18,8 @@
 //! in and around the defect whose radius lies between the filled fields and that the defective
 //! skull does not contain.
 
+use std::cell::OnceCell;
+
 use ctplan_core::geometry::mat_vec;
 use ctplan_core::label::Connectivity;
 use ctplan_core::{Geometry, Mask};
@@ -26,7 +28,7 @@ use rayon::prelude::*;
 use crate::prior::ShapePrior;
 use crate::shapenet::{self, ShapeNet};
 use crate::skull::{SkullGuard, world_extent};
-use crate::symmetry::{Plane, mid_sagittal_plane};
+use crate::symmetry::{Plane, mid_sagittal_plane_of};
 
 /// Options of the design.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -400,14 +402,27 @@ pub(crate) fn shell(
     max_polar: f64,
     centre: Option<[f64; 3]>,
 ) -> Result<Shell, DesignError> {
-    let g: Geometry = mask.geometry;
-    let idx: Vec<usize> = mask
-        .data
-        .iter()
-        .enumerate()
+    shell_of(mask, &bone_voxels(mask), bin, min_bin, max_polar, centre)
+}
+
+/// The indices of `mask`'s set voxels, in order.
+fn bone_voxels(mask: &Mask) -> Vec<usize> {
+    (mask.data.par_iter().enumerate())
         .filter(|(_, v)| **v != 0)
         .map(|(i, _)| i)
-        .collect();
+        .collect()
+}
+
+/// [`shell`] of the mask whose set voxels are `idx` ([`bone_voxels`]).
+fn shell_of(
+    mask: &Mask,
+    idx: &[usize],
+    bin: Option<f64>,
+    min_bin: f64,
+    max_polar: f64,
+    centre: Option<[f64; 3]>,
+) -> Result<Shell, DesignError> {
+    let g: Geometry = mask.geometry;
     if idx.is_empty() {
         return Err(DesignError::Empty);
     }
@@ -437,7 +452,7 @@ pub(crate) fn shell(
         bin,
         max_polar,
     };
-    let (r_in, r_out) = radius_fields(&idx, world, &map, centre, &g);
+    let (r_in, r_out) = radius_fields(idx, world, &map, centre, &g);
     Ok(Shell {
         centre,
         geometry: g,
@@ -489,15 +504,16 @@ fn radius_fields(
     (r_in, r_out)
 }
 
-/// The radius fields of `mask`'s mirror image through `plane`, seen from `s`'s centre on its
-/// map: what the other side of the skull shows in each direction.
-pub(crate) fn mirrored_fields(mask: &Mask, s: &Shell, plane: &Plane) -> [Vec<f64>; 2] {
-    let idx: Vec<usize> = (mask.data.par_iter().enumerate())
-        .filter(|(_, v)| **v != 0)
-        .map(|(i, _)| i)
-        .collect();
+/// The radius fields of the mirror image through `plane` of `mask`, whose set voxels are `idx`,
+/// seen from `s`'s centre on its map: what the other side of the skull shows in each direction.
+pub(crate) fn mirrored_fields(
+    mask: &Mask,
+    idx: &[usize],
+    s: &Shell,
+    plane: &Plane,
+) -> [Vec<f64>; 2] {
     let (r_in, r_out) = radius_fields(
-        &idx,
+        idx,
         |i| plane.reflect(mask.world_of(i)),
         &s.map,
         s.centre,
@@ -597,6 +613,17 @@ pub fn design_against(
     design_with(defective, prior, None, o, Some((complete, what)))
 }
 
+/// The shape model's trend across a defect ([`prior_trend`]).
+pub(crate) struct Trend {
+    /// Inner and outer radius over the ring and the region (NaN elsewhere).
+    pub fields: [Vec<f64>; 2],
+    /// The names of the heaviest shapes, [`OWN_MIRROR`] first where the skull's own mirror
+    /// image is one of them.
+    pub names: Vec<String>,
+    /// Whether the skull's own mirror image is one of the shapes.
+    pub own_mirror: bool,
+}
+
 /// One defect as planned: the bins rebuilt, the rings around them and the shape model's trend.
 pub(crate) struct DefectPlan {
     /// The rebuilt region as a bin mask, and as a list (`unknown`).
@@ -608,9 +635,8 @@ pub(crate) struct DefectPlan {
     pub blending: Vec<usize>,
     /// The ridge the shape model was fitted with.
     pub ridge: f64,
-    /// The shape model's trend over `matching` ∪ `unknown` (inner, outer), and the names of its
-    /// heaviest shapes; `None` without a prior.
-    pub trends: Option<([Vec<f64>; 2], Vec<String>)>,
+    /// The shape model's trend over `matching` ∪ `unknown`; `None` without a prior.
+    pub trends: Option<Trend>,
     pub report: DefectReport,
 }
 
@@ -629,8 +655,10 @@ pub(crate) fn plan(
     prior: Option<&ShapePrior>,
     o: &DesignOptions,
 ) -> Result<Plan, DesignError> {
-    let s = shell(
+    let bone = bone_voxels(defective);
+    let s = shell_of(
         defective,
+        &bone,
         None,
         o.bin_deg.to_radians(),
         o.max_polar_deg.to_radians(),
@@ -703,15 +731,20 @@ pub(crate) fn plan(
     let mut defect = vec![false; n * n];
     let mut defects = Vec::new();
     // The skull's own mirror image through its mid-sagittal plane, a shape of the model where
-    // it holds bone across a defect (the intact side of a one-sided defect).
-    let mirror = (o.own_mirror_weight)
-        .filter(|_| prior.is_some())
-        .and_then(|w| {
-            Some((
-                mirrored_fields(defective, &s, &mid_sagittal_plane(defective)?),
-                w,
-            ))
-        });
+    // it holds bone across a defect (the intact side of a one-sided defect). Found only for the
+    // first defect that may be one-sided: more than half of its region's bins in the disk have
+    // intact bone at their mirror bin on the map (u → −u, the mirror through the centre's
+    // sagittal plane; the fitted plane is within a few degrees of it, and the shape model
+    // asks `MIRROR_COVER` of the mirror image itself).
+    let mirror: OnceCell<Option<[Vec<f64>; 2]>> = OnceCell::new();
+    let may_be_one_sided = |region: &[bool]| {
+        let inside: Vec<usize> = (0..n * n)
+            .filter(|&b| region[b] && map.disk_margin(b % n, b / n) > 0.0)
+            .collect();
+        let mirrored = |b: usize| (n - 1 - b % n) + n * (b / n);
+        let held = inside.iter().filter(|&&b| known(mirrored(b))).count();
+        2 * held > inside.len()
+    };
     // Region to rebuild: the defect grown by a few bins. Bins at the rim hold bone cut at an
     // angle, whose radii understate the thickness, so they are rebuilt too, from intact bone.
     let grow = (o.rim_deg.to_radians() / bin).round().max(1.0) as usize;
@@ -743,7 +776,15 @@ pub(crate) fn plan(
         } else {
             o.ridge
         };
-        let own = mirror.as_ref().map(|(f, w)| (f, *w));
+        let own = (o.own_mirror_weight)
+            .filter(|_| prior.is_some() && may_be_one_sided(&this_region))
+            .and_then(|w| {
+                let fields = mirror.get_or_init(|| {
+                    let plane = mid_sagittal_plane_of(defective, &bone)?;
+                    Some(mirrored_fields(defective, &bone, &s, &plane))
+                });
+                fields.as_ref().map(|f| (f, w))
+            });
         let trend = |matching: &[usize], unknown: &[usize]| {
             prior.and_then(|p| prior_trend(p, map, matching, unknown, [r_in, r_out], ridge, own))
         };
@@ -755,7 +796,12 @@ pub(crate) fn plan(
         // the trend is this vault itself (a forehead over a large frontal sinus, a brow ridge)
         // and is what the refit must follow.
         for _ in 0..2 {
-            let Some(([ti, to], _)) = &trends else { break };
+            let Some(Trend {
+                fields: [ti, to], ..
+            }) = &trends
+            else {
+                break;
+            };
             let off: Vec<usize> = matching
                 .iter()
                 .copied()
@@ -776,13 +822,13 @@ pub(crate) fn plan(
         }
         let report = DefectReport {
             region_bins: unknown.len(),
-            fit_rms_mm: trends.as_ref().map(|([_, to], _)| {
+            fit_rms_mm: trends.as_ref().map(|t| {
+                let to = &t.fields[1];
                 let sq = matching.iter().map(|&b| (to[b] - r_out[b]).powi(2));
                 (sq.sum::<f64>() / matching.len() as f64).sqrt()
             }),
             open_border: open_fraction(&this_region, &known_bins, n),
-            own_mirror: (trends.as_ref())
-                .is_some_and(|(_, names)| names.first().is_some_and(|t| t == OWN_MIRROR)),
+            own_mirror: trends.as_ref().is_some_and(|t| t.own_mirror),
             learned: false,
             limited_bins: 0,
         };
@@ -842,8 +888,8 @@ pub(crate) fn fill_plans(
     for pl in plans {
         reports.push(pl.report.clone());
         let (unknown, matching) = (&pl.unknown, &pl.matching);
-        if let Some((_, names)) = &pl.trends {
-            templates.extend(names.iter().cloned());
+        if let Some(t) = &pl.trends {
+            templates.extend(t.names.iter().cloned());
         }
         // The shape model refitted to the answer, with a `Reference::ShapeModel`.
         let mut refit = None;
@@ -866,11 +912,11 @@ pub(crate) fn fill_plans(
                     .collect();
                 refit = prior
                     .and_then(|p| prior_trend(p, map, &fit, unknown, [&ci, &co], pl.ridge, None))
-                    .map(|(t, _)| t);
+                    .map(|t| t.fields);
             }
         }
         if !matches!(reference, Some((_, Reference::Map))) {
-            let trend = refit.as_ref().or(pl.trends.as_ref().map(|(t, _)| t));
+            let trend = refit.as_ref().or(pl.trends.as_ref().map(|t| &t.fields));
             let [t_in, t_out] = trend.map_or([None, None], |[a, b]| [Some(&a[..]), Some(&b[..])]);
             for (field, trend) in [(&mut r_in, t_in), (&mut r_out, t_out)] {
                 fill(
@@ -1375,7 +1421,7 @@ fn thin_plate(
 /// (its radius fields on the map, [`mirrored_fields`]) and its weight w, one more shape where it
 /// covers the region ([`own_shape`]), counted as w shapes: weighted in the mean by w, its
 /// deviation scaled by √w (the ridge penalty on its coefficient divided by w), the same fit as w
-/// copies of it. Also returns the names of the shapes with the largest weights in the
+/// copies of it. The trend also names the shapes with the largest weights in the
 /// combination, [`OWN_MIRROR`] first where the mirror image is one of the shapes.
 fn prior_trend(
     p: &ShapePrior,
@@ -1385,7 +1431,7 @@ fn prior_trend(
     fields: [&[f64]; 2],
     ridge: f64,
     own: Option<(&[Vec<f64>; 2], f64)>,
-) -> Option<([Vec<f64>; 2], Vec<String>)> {
+) -> Option<Trend> {
     let n = map.n;
     if fit.len() < 12 {
         return None;
@@ -1499,7 +1545,11 @@ fn prior_trend(
             }),
         )
         .collect();
-    Some((out, names))
+    Some(Trend {
+        fields: out,
+        names,
+        own_mirror: own_used,
+    })
 }
 
 /// How the design names the skull's own mirror image among the templates (`Design::templates`).

@@ -27,7 +27,8 @@ use ctplan_core::Mask;
 use rayon::prelude::*;
 
 use crate::implant::{
-    DefectPlan, DesignError, DesignOptions, Filled, Shell, check_reference_grid, fill_plans, plan,
+    DefectPlan, DesignError, DesignOptions, Filled, Shell, Trend, check_reference_grid, fill_plans,
+    plan,
 };
 use crate::prior::ShapePrior;
 
@@ -484,7 +485,10 @@ pub(crate) fn inputs(s: &Shell, known: &[bool], plans: &[DefectPlan], f: &Filled
     let in_region = &f.region;
     let mut trend = [vec![f64::NAN; n * n], vec![f64::NAN; n * n]];
     for p in plans {
-        if let Some(([ti, to], _)) = &p.trends {
+        if let Some(Trend {
+            fields: [ti, to], ..
+        }) = &p.trends
+        {
             for b in p.matching.iter().chain(&p.unknown).copied() {
                 trend[0][b] = to[b];
                 trend[1][b] = ti[b];

@@ -52,17 +52,22 @@ fn normal(a: f64, b: f64) -> [f64; 3] {
 
 /// The mid-sagittal plane of a skull mask; `None` for an empty mask.
 pub fn mid_sagittal_plane(mask: &Mask) -> Option<Plane> {
+    let bone: Vec<usize> = (mask.data.par_iter().enumerate())
+        .filter(|(_, v)| **v != 0)
+        .map(|(i, _)| i)
+        .collect();
+    mid_sagittal_plane_of(mask, &bone)
+}
+
+/// [`mid_sagittal_plane`] of the mask whose set voxels are `bone` (their indices, in order).
+pub fn mid_sagittal_plane_of(mask: &Mask, bone: &[usize]) -> Option<Plane> {
     let g = mask.geometry;
     let [nx, ny, _] = mask.dims;
     // The coarse grid: blocks of k voxels per axis, a block is bone if any voxel is.
     let k = g.spacing.map(|s| ((COARSE_MM / s).round() as usize).max(1));
     let cd = [0, 1, 2].map(|a| mask.dims[a].div_ceil(k[a]));
-    let bone: Vec<usize> = (mask.data.par_iter().enumerate())
-        .filter(|(_, v)| **v != 0)
-        .map(|(i, _)| i)
-        .collect();
     let mut coarse = vec![0u8; cd[0] * cd[1] * cd[2]];
-    for &i in &bone {
+    for &i in bone {
         let (x, y, z) = (i % nx, (i / nx) % ny, i / (nx * ny));
         coarse[x / k[0] + cd[0] * (y / k[1] + cd[1] * (z / k[2]))] = 1;
     }
