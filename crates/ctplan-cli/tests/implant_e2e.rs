@@ -222,10 +222,11 @@ fn a_low_temporal_defect_is_rebuilt_up_to_its_upper_rim() {
     // A parietotemporal defect injected into held-out case 015 reaches below the vault; rays
     // through the part of it nearest the vertex meet no bone, but the template radii spread
     // too much on the side of the head to call them missing unless each template is first
-    // offset onto this skull. Measured DSC 0.901 with the network's correction, 0.899 without
-    // (0.710 when that part was left out, 0.851 before the fit of a region open on one side was
-    // loosened; `bench/implant_accuracy.py`, injected parietotemporal rows); the floor sits
-    // 0.01 below the first.
+    // offset onto this skull. Measured DSC 0.917 with the network's correction, 0.913 without
+    // (0.901 before the skull's own mirror image was offset onto the ring where it holds bone
+    // only, 0.710 when that part was left out, 0.851 before the fit of a region open on one
+    // side was loosened; `bench/implant_accuracy.py`, injected parietotemporal rows); the
+    // floor sits 0.01 below the first.
     let Some(data) = ctplan_testdata::data_dir() else {
         return;
     };
@@ -256,14 +257,22 @@ fn a_low_temporal_defect_is_rebuilt_up_to_its_upper_rim() {
     );
     let (name, d, _) = &scores[0];
     assert_eq!(name, "015_parietotemporal_s0_0");
-    assert!(*d >= 0.891, "DSC {d:.4}");
-    // The defect reaches the map's edge: 14 % of its border holds no bone (measured), and the
-    // design says that its lower edge is extrapolated.
-    assert!(
-        warnings.contains("015_parietotemporal_s0_0")
-            && warnings.contains("14 % of its border has no bone"),
-        "{warnings}"
-    );
+    assert!(*d >= 0.907, "DSC {d:.4}");
+    // The defect reaches the map's edge: 13 % of its border holds no bone (measured; 13–14 %
+    // as the fitted trend moves a ring bin or two into the rebuilt region, against the 10 % at
+    // which the design warns), and the design says that its lower edge is extrapolated.
+    let open = warnings
+        .lines()
+        .find(|l| l.contains("015_parietotemporal_s0_0") && l.contains("% of its border"))
+        .and_then(|l| {
+            l.split(" % of its border")
+                .next()?
+                .rsplit(' ')
+                .next()?
+                .parse::<u32>()
+                .ok()
+        });
+    assert!(open.is_some_and(|p| (11..=17).contains(&p)), "{warnings}");
 }
 
 #[test]

@@ -1477,9 +1477,8 @@ fn prior_trend(
     }
     let mut weights = vec![1.0; shapes.len()];
     if let Some((own, weight)) = own
-        && let Some(mut x) = own_shape(own, &shapes, &all, nf, map)
+        && let Some(x) = own_shape(own, &shapes, &all, fit, fields, map)
     {
-        offset_onto_ring(&mut x);
         ids.push(n_t);
         shapes.push(x);
         weights.push(weight);
@@ -1556,18 +1555,26 @@ fn prior_trend(
 pub const OWN_MIRROR: &str = "own mirror image";
 
 /// The skull's own mirror image (`own`: its radius fields on the map) as a shape over `all`
-/// (the first `ring` bins the ring's, then the region's; inner field then outer), or `None`
-/// where it does not cover the defect: it must hold bone on at least [`MIRROR_COVER`] of the
-/// region's bins in the vault's disk (a defect across the midline, or on both sides, has its
-/// mirror image in a defect too). Bins where it holds no bone (beyond the disk, or a few gaps) take the mean of
-/// `templates` shifted by the median difference between the two.
+/// (the ring's bins `fit` first, then the region's; inner field then outer), offset onto this
+/// skull's `fields`, or `None` where it does not cover the defect: it must hold bone on at
+/// least [`MIRROR_COVER`] of the region's bins in the vault's disk (a defect across the
+/// midline, or on both sides, has its mirror image in a defect too). Region bins where it holds
+/// no bone (beyond the disk, or a few gaps) take the mean of `templates` (already offset onto
+/// the ring) shifted by the median difference between the two. The offset onto the ring is
+/// the mean difference over the ring bins where it holds bone, and on the ring bins where it
+/// holds none it takes the skull's own radii: the mirror image says nothing there, so it must
+/// not pull the fit (with the templates' mean in those bins instead, the gaps, a fifth of the
+/// ring by a low temporal defect, set its offset: 2.7 mm too deep on an injected
+/// parietotemporal defect, whose fill then lay 1.3 mm too deep).
 fn own_shape(
     own: &[Vec<f64>; 2],
     templates: &[Vec<f64>],
     all: &[usize],
-    ring: usize,
+    fit: &[usize],
+    fields: [&[f64]; 2],
     map: &Map,
 ) -> Option<Vec<f64>> {
+    let ring = fit.len();
     let len = all.len();
     let n = map.n;
     let inside: Vec<usize> = (all[ring..].iter().copied())
@@ -1592,6 +1599,17 @@ fn own_shape(
         for (k, &b) in all.iter().enumerate() {
             let v = own[f][b];
             x[f * len + k] = if v.is_finite() { v } else { tmean[k] + d };
+        }
+        let held: Vec<usize> = (0..ring).filter(|&r| own[f][fit[r]].is_finite()).collect();
+        let offset = (held.iter())
+            .map(|&r| fields[f][fit[r]] - x[f * len + r])
+            .sum::<f64>()
+            / held.len().max(1) as f64;
+        x[f * len..(f + 1) * len]
+            .iter_mut()
+            .for_each(|v| *v += offset);
+        for r in (0..ring).filter(|&r| !own[f][fit[r]].is_finite()) {
+            x[f * len + r] = fields[f][fit[r]];
         }
     }
     Some(x)
