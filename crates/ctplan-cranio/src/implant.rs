@@ -964,8 +964,6 @@ fn design_with(
     o: &DesignOptions,
     reference: Option<(&Mask, Reference)>,
 ) -> Result<Design, DesignError> {
-    let g: Geometry = defective.geometry;
-    let [nx, ny, _] = defective.dims;
     let Plan {
         shell: s,
         known: known_bins,
@@ -1000,57 +998,13 @@ fn design_with(
         .map(|b| r_out[b] - r_in[b])
         .sum::<f64>()
         / defect_bins as f64;
-    // Voxels: scan the bounding box of the region's shell in index space.
-    let mut lo = [f64::INFINITY; 3];
-    let mut hi = [f64::NEG_INFINITY; 3];
-    for b in (0..n * n).filter(|&b| region[b] && (defect[b] || known_bins[b])) {
-        let dir = map.direction(b);
-        for r in [r_in[b] - 3.0, r_out[b] + 3.0] {
-            let p = [0, 1, 2].map(|a| centre[a] + r * dir[a]);
-            if let Some(q) = g.world_to_index(p) {
-                for a in 0..3 {
-                    lo[a] = lo[a].min(q[a]);
-                    hi[a] = hi[a].max(q[a]);
-                }
-            }
-        }
-    }
-    let dims = defective.dims;
-    let start: Vec<usize> = (0..3).map(|a| lo[a].floor().max(0.0) as usize).collect();
-    let end: Vec<usize> = (0..3)
-        .map(|a| ((hi[a].ceil() + 1.0).max(0.0) as usize).min(dims[a]))
+    // Voxels: those of the region's shell (widened by the margin) that the skull lacks.
+    let select: Vec<bool> = (0..n * n)
+        .map(|b| region[b] && (defect[b] || known_bins[b]))
         .collect();
-    let mut implant = defective.map(|_| 0u8);
     let margin = o.surface_margin_mm;
-    let rows: Vec<(usize, usize)> = (start[2]..end[2])
-        .flat_map(|k| (start[1]..end[1]).map(move |j| (j, k)))
-        .collect();
-    let hits: Vec<Vec<usize>> = rows
-        .par_iter()
-        .map(|&(j, k)| {
-            let mut out = Vec::new();
-            for i in start[0]..end[0] {
-                let id = i + nx * (j + ny * k);
-                if defective.data[id] != 0 {
-                    continue;
-                }
-                let p = g.index_to_world([i as f64, j as f64, k as f64]);
-                let d = [p[0] - centre[0], p[1] - centre[1], p[2] - centre[2]];
-                let Some(b) = map.bin_of(d) else {
-                    continue;
-                };
-                if !region[b] || !(defect[b] || known_bins[b]) {
-                    continue;
-                }
-                let r = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
-                if r >= r_in[b] - margin && r <= r_out[b] + margin {
-                    out.push(id);
-                }
-            }
-            out
-        })
-        .collect();
-    let hits: Vec<usize> = hits.into_iter().flatten().collect();
+    let hits = shell_voxels(defective, map, centre, &select, [&r_in, &r_out], margin);
+    let mut implant = defective.map(|_| 0u8);
     for &id in &hits {
         implant.data[id] = 1;
     }
@@ -1089,6 +1043,70 @@ fn design_with(
         defects: reports,
         network: net.is_some(),
     })
+}
+
+/// The voxels that `defective` lacks, in the directions of the bins `select` of `map` seen from
+/// `centre`, whose radius lies between the fields `[inner, outer]` widened by `margin` (in
+/// ascending order). Only the bounding box, in index space, of the selected bins' shells
+/// (3 mm beyond each field along the bin's centre direction) is scanned.
+fn shell_voxels(
+    defective: &Mask,
+    map: &Map,
+    centre: [f64; 3],
+    select: &[bool],
+    [r_in, r_out]: [&[f64]; 2],
+    margin: f64,
+) -> Vec<usize> {
+    let g = defective.geometry;
+    let [nx, ny, _] = defective.dims;
+    let mut lo = [f64::INFINITY; 3];
+    let mut hi = [f64::NEG_INFINITY; 3];
+    for b in (0..select.len()).filter(|&b| select[b]) {
+        let dir = map.direction(b);
+        for r in [r_in[b] - 3.0, r_out[b] + 3.0] {
+            let p = [0, 1, 2].map(|a| centre[a] + r * dir[a]);
+            if let Some(q) = g.world_to_index(p) {
+                for a in 0..3 {
+                    lo[a] = lo[a].min(q[a]);
+                    hi[a] = hi[a].max(q[a]);
+                }
+            }
+        }
+    }
+    let dims = defective.dims;
+    let start: Vec<usize> = (0..3).map(|a| lo[a].floor().max(0.0) as usize).collect();
+    let end: Vec<usize> = (0..3)
+        .map(|a| ((hi[a].ceil() + 1.0).max(0.0) as usize).min(dims[a]))
+        .collect();
+    let rows: Vec<(usize, usize)> = (start[2]..end[2])
+        .flat_map(|k| (start[1]..end[1]).map(move |j| (j, k)))
+        .collect();
+    let hits: Vec<Vec<usize>> = rows
+        .par_iter()
+        .map(|&(j, k)| {
+            let mut out = Vec::new();
+            for i in start[0]..end[0] {
+                let id = i + nx * (j + ny * k);
+                if defective.data[id] != 0 {
+                    continue;
+                }
+                let p = g.index_to_world([i as f64, j as f64, k as f64]);
+                let d = [p[0] - centre[0], p[1] - centre[1], p[2] - centre[2]];
+                let Some(b) = map.bin_of(d) else {
+                    continue;
+                };
+                if !select[b] {
+                    continue;
+                }
+                let r = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
+                if r >= r_in[b] - margin && r <= r_out[b] + margin {
+                    out.push(id);
+                }
+            }
+            out
+        })
+        .collect();
+    hits.into_iter().flatten().collect()
 }
 
 /// The implant's voxels below the map's edge: what the skull's own mirror image through
@@ -1154,51 +1172,21 @@ fn beyond_edge(
     let [Some(d_in), Some(d_out)] = diffs.map(median) else {
         return Vec::new();
     };
-    // Flood from the region through missing bins.
-    let mut seen = vec![false; wn * wn];
-    let mut beyond = vec![false; wn * wn];
-    let mut stack = Vec::new();
+    // The missing bins connected to the region.
+    let mut seeded = vec![false; wn * wn];
     for w in seeds {
-        if !seen[w] {
-            seen[w] = true;
-            beyond[w] = missing(w);
-            stack.push(w);
-        }
+        seeded[w] = true;
     }
-    while let Some(b) = stack.pop() {
-        let (x, y) = (b % wn, b / wn);
-        let next = [
-            (x > 0).then(|| b - 1),
-            (x + 1 < wn).then_some(b + 1),
-            (y > 0).then(|| b - wn),
-            (y + 1 < wn).then_some(b + wn),
-        ];
-        for c in next.into_iter().flatten() {
-            if !seen[c] && missing(c) {
-                seen[c] = true;
-                beyond[c] = true;
-                stack.push(c);
-            }
-        }
-    }
+    let missing: Vec<bool> = (0..wn * wn).map(missing).collect();
+    let beyond: Vec<bool> = (flooded(&seeded, &missing, wn).iter().zip(&missing))
+        .map(|(&f, &m)| f && m)
+        .collect();
     if !beyond.iter().any(|&b| b) {
         return Vec::new();
     }
-    (0..defective.data.len())
-        .into_par_iter()
-        .filter(|&id| {
-            if defective.data[id] != 0 {
-                return false;
-            }
-            let p = defective.world_of(id);
-            let d = [p[0] - centre[0], p[1] - centre[1], p[2] - centre[2]];
-            let Some(b) = wide.bin_of(d).filter(|&b| beyond[b]) else {
-                return false;
-            };
-            let r = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
-            r >= m_in[b] + d_in - margin && r <= m_out[b] + d_out + margin
-        })
-        .collect()
+    let lo: Vec<f64> = m_in.iter().map(|r| r + d_in).collect();
+    let hi: Vec<f64> = m_out.iter().map(|r| r + d_out).collect();
+    shell_voxels(defective, &wide, centre, &beyond, [&lo, &hi], margin)
 }
 
 /// The empty bins of the map (`empty`) that belong to an empty region enclosed on a disk
