@@ -304,6 +304,18 @@ pub(crate) struct Map {
 }
 
 impl Map {
+    /// The map of bins `bin` (radians) wide that covers the polar angles up to `max_polar`,
+    /// with a bin to spare on each side.
+    fn new(bin: f64, max_polar: f64) -> Map {
+        let n = (2.0 * max_polar / bin).ceil() as usize + 2;
+        Map {
+            n,
+            half: n as f64 / 2.0,
+            bin,
+            max_polar,
+        }
+    }
+
     /// Bin of a direction vector (None outside the vault disk).
     fn bin_of(&self, d: [f64; 3]) -> Option<usize> {
         let r = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
@@ -346,10 +358,15 @@ impl Map {
         ]
     }
 
+    /// Polar angle (radians from the pole) of the centre of bin `b`.
+    fn polar(&self, b: usize) -> f64 {
+        let (u, v) = self.uv(b);
+        (u * u + v * v).sqrt()
+    }
+
     /// Is bin (iu, iv) inside the disk, and how far from its edge (in bins)?
     fn disk_margin(&self, iu: usize, iv: usize) -> f64 {
-        let (u, v) = (iu as f64 + 0.5 - self.half, iv as f64 + 0.5 - self.half);
-        self.max_polar / self.bin - (u * u + v * v).sqrt()
+        (self.max_polar - self.polar(iu + self.n * iv)) / self.bin
     }
 }
 
@@ -451,13 +468,7 @@ fn shell_of(
         let max_spacing = g.spacing.iter().copied().fold(0.0f64, f64::max);
         min_bin.max(1.2 * max_spacing / r_med.max(1.0))
     });
-    let n = (2.0 * max_polar / bin).ceil() as usize + 2;
-    let map = Map {
-        n,
-        half: n as f64 / 2.0,
-        bin,
-        max_polar,
-    };
+    let map = Map::new(bin, max_polar);
     let (r_in, r_out) = radius_fields(idx, world, &map, centre, &g);
     Ok(Shell {
         centre,
@@ -715,7 +726,7 @@ pub(crate) fn plan(
     // Only a fallback: joined to a defect found otherwise, these bins widened a parietotemporal
     // defect's rebuilt region and lowered its fill (split B 021, DSC 0.817 → 0.770).
     if comps.is_empty() && prior.is_some() {
-        let edge = edge_regions(defective, &s, &empty, o)?;
+        let edge = edge_regions(defective, &bone, &s, &empty, o)?;
         for c in components(&edge, n) {
             let agreed = c.iter().filter(|&&b| loose[b]).count();
             if agreed as f64 >= EDGE_AGREED_FRACTION * c.len() as f64 {
@@ -1132,22 +1143,13 @@ fn beyond_edge(
     margin: f64,
 ) -> Vec<usize> {
     let (map, centre, g) = (&s.map, s.centre, defective.geometry);
-    let wn = (2.0 * wide_polar / map.bin).ceil() as usize + 2;
-    let wide = Map {
-        n: wn,
-        half: wn as f64 / 2.0,
-        bin: map.bin,
-        max_polar: wide_polar,
-    };
+    let wide = Map::new(map.bin, wide_polar);
+    let wn = wide.n;
     let (_, own_out) = radius_fields(bone, |i| defective.world_of(i), &wide, centre, &g);
     let mirrored = |i: usize| plane.reflect(defective.world_of(i));
     let (m_in, m_out) = radius_fields(bone, mirrored, &wide, centre, &g);
-    let polar = |m: &Map, b: usize| {
-        let (u, v) = m.uv(b);
-        (u * u + v * v).sqrt()
-    };
     let missing = |b: usize| {
-        polar(&wide, b) > map.max_polar - 2.5 * map.bin
+        wide.polar(b) > map.max_polar - 2.5 * map.bin
             && wide.disk_margin(b % wn, b / wn) > 0.0
             && m_out[b].is_finite()
             && (!own_out[b].is_finite() || own_out[b] < m_in[b] - 3.0)
@@ -1161,7 +1163,7 @@ fn beyond_edge(
             continue;
         };
         seeds.push(w);
-        if polar(map, b) >= map.max_polar - 3f64.to_radians() {
+        if map.polar(b) >= map.max_polar - 3f64.to_radians() {
             for (f, m) in [(0, &m_in), (1, &m_out)] {
                 if m[w].is_finite() && fill[f][b].is_finite() {
                     diffs[f].push(fill[f][b] - m[w]);
@@ -1194,13 +1196,15 @@ fn beyond_edge(
 /// that reach the map's edge but are closed by bone beyond it.
 fn edge_regions(
     defective: &Mask,
+    bone: &[usize],
     s: &Shell,
     empty: &[bool],
     o: &DesignOptions,
 ) -> Result<Vec<bool>, DesignError> {
     let map = &s.map;
-    let wide = shell(
+    let wide = shell_of(
         defective,
+        bone,
         Some(map.bin),
         map.bin,
         (o.max_polar_deg + WIDER_DEG).to_radians(),
