@@ -527,7 +527,9 @@ def main():
     p.add_argument("--work", required=True, help="work folder (samples, checkpoint)")
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "skullfix" / "training_set"))
     p.add_argument("--out", required=True, help="weights file (safetensors) to write")
-    p.add_argument("--per-style", type=int, default=3)
+    p.add_argument(
+        "--per-style", default="3", help="injected defects per case and style; STYLE=N after a comma sets one style's"
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument(
         "--train-seeds", default="1,2,3", help="one network per seed (its initial weights and augmentation), averaged"

@@ -11,6 +11,10 @@
 //!     TRAINING_SET PRIOR.ctprior OUT_DIR PER_STYLE SEED
 //! ```
 //!
+//! PER_STYLE is a count for every style, optionally followed by other counts for named styles:
+//! `3,frontoorbital=6` makes six fronto-orbital defects per case and three of every other
+//! style. Sample `k` of a style is the same whichever count asked for it.
+//!
 //! `training/shapenet.py` runs it; TRAINING_SET holds `defective_skull/` and `complete_skull/`.
 
 use std::path::Path;
@@ -28,7 +32,7 @@ fn main() -> Result<()> {
     let [set, prior, out, per_style, seed] = args.as_slice() else {
         bail!("usage: shapenet_samples TRAINING_SET PRIOR.ctprior OUT_DIR PER_STYLE SEED");
     };
-    let per_style: usize = per_style.parse().context("PER_STYLE")?;
+    let per_style = counts(per_style).with_context(|| format!("PER_STYLE '{per_style}'"))?;
     let seed: u64 = seed.parse().context("SEED")?;
     let bytes = std::fs::read(prior).with_context(|| prior.clone())?;
     let prior = ShapePrior::from_bytes(&bytes).with_context(|| prior.clone())?;
@@ -57,7 +61,7 @@ fn main() -> Result<()> {
             }
         }
         for style in Style::ALL {
-            for k in 0..per_style {
+            for k in 0..per_style(style) {
                 let name = format!("{case}_{}_{k}", style.name());
                 if done(&name) {
                     continue;
@@ -79,4 +83,21 @@ fn main() -> Result<()> {
         eprintln!("{case} done");
         Ok(())
     })
+}
+
+/// The samples per style: `N` for every style, then `style=M` overrides (`3,frontoorbital=6`).
+fn counts(arg: &str) -> Result<impl Fn(Style) -> usize + Sync> {
+    let mut parts = arg.split(',');
+    let all: usize = parts.next().unwrap_or_default().parse()?;
+    let mut named = Vec::new();
+    for p in parts {
+        let Some((style, n)) = p.split_once('=') else {
+            bail!("'{p}' is not STYLE=COUNT");
+        };
+        named.push((
+            style.parse::<Style>().map_err(anyhow::Error::msg)?,
+            n.parse::<usize>()?,
+        ));
+    }
+    Ok(move |s: Style| named.iter().find(|(t, _)| *t == s).map_or(all, |(_, n)| *n))
 }
