@@ -364,9 +364,9 @@ impl Map {
         (u * u + v * v).sqrt()
     }
 
-    /// Is bin (iu, iv) inside the disk, and how far from its edge (in bins)?
-    fn disk_margin(&self, iu: usize, iv: usize) -> f64 {
-        (self.max_polar - self.polar(iu + self.n * iv)) / self.bin
+    /// Is bin `b` inside the disk, and how far from its edge (in bins)?
+    fn disk_margin(&self, b: usize) -> f64 {
+        (self.max_polar - self.polar(b)) / self.bin
     }
 }
 
@@ -391,7 +391,7 @@ impl Shell {
     fn empty(&self) -> Vec<bool> {
         let n = self.map.n;
         (0..n * n)
-            .map(|b| !self.known(b) && self.map.disk_margin(b % n, b / n) > 0.0)
+            .map(|b| !self.known(b) && self.map.disk_margin(b) > 0.0)
             .collect()
     }
 
@@ -760,7 +760,7 @@ pub(crate) fn plan(
     let mirror: OnceCell<Option<(Plane, [Vec<f64>; 2])>> = OnceCell::new();
     let may_be_one_sided = |region: &[bool]| {
         let inside: Vec<usize> = (0..n * n)
-            .filter(|&b| region[b] && map.disk_margin(b % n, b / n) > 0.0)
+            .filter(|&b| region[b] && map.disk_margin(b) > 0.0)
             .collect();
         let mirrored = |b: usize| (n - 1 - b % n) + n * (b / n);
         let held = inside.iter().filter(|&&b| known(mirrored(b))).count();
@@ -1149,20 +1149,21 @@ fn beyond_edge(
     let mirrored = |i: usize| plane.reflect(defective.world_of(i));
     let (m_in, m_out) = radius_fields(bone, mirrored, &wide, centre, &g);
     let missing = |b: usize| {
-        wide.polar(b) > map.max_polar - 2.5 * map.bin
-            && wide.disk_margin(b % wn, b / wn) > 0.0
+        let polar = wide.polar(b);
+        polar > map.max_polar - 2.5 * map.bin
+            && polar < wide.max_polar
             && m_out[b].is_finite()
             && (!own_out[b].is_finite() || own_out[b] < m_in[b] - 3.0)
     };
     // The region's bins on the wide map, and the shift that makes the mirror image meet the
     // fill there.
-    let mut seeds = Vec::new();
+    let mut seeded = vec![false; wn * wn];
     let mut diffs = [Vec::new(), Vec::new()];
     for b in (0..map.n * map.n).filter(|&b| region[b]) {
         let Some(w) = wide.bin_of(map.direction(b)) else {
             continue;
         };
-        seeds.push(w);
+        seeded[w] = true;
         if map.polar(b) >= map.max_polar - 3f64.to_radians() {
             for (f, m) in [(0, &m_in), (1, &m_out)] {
                 if m[w].is_finite() && fill[f][b].is_finite() {
@@ -1175,10 +1176,6 @@ fn beyond_edge(
         return Vec::new();
     };
     // The missing bins connected to the region.
-    let mut seeded = vec![false; wn * wn];
-    for w in seeds {
-        seeded[w] = true;
-    }
     let missing: Vec<bool> = (0..wn * wn).map(missing).collect();
     let beyond: Vec<bool> = (flooded(&seeded, &missing, wn).iter().zip(&missing))
         .map(|(&f, &m)| f && m)
@@ -1228,7 +1225,7 @@ fn enclosed_regions(empty: &[bool], map: &Map) -> Vec<bool> {
     let n = map.n;
     let mut out = vec![false; n * n];
     for c in components(empty, n) {
-        if c.len() > 20 && c.iter().all(|&b| map.disk_margin(b % n, b / n) >= 3.0) {
+        if c.len() > 20 && c.iter().all(|&b| map.disk_margin(b) >= 3.0) {
             for b in c {
                 out[b] = true;
             }
@@ -1290,7 +1287,7 @@ fn missing_vault(p: &ShapePrior, s: &Shell, dims: [usize; 3]) -> (Vec<bool>, Vec
     if p.is_empty() {
         return none();
     }
-    let inside = |b: usize| map.disk_margin(b % n, b / n) > 0.0;
+    let inside = |b: usize| map.disk_margin(b) > 0.0;
     // The templates' agreed radius in a bin, each offset by `off(t)`.
     let agreed = |b: usize, off: &(dyn Fn(usize) -> Option<f64> + Sync)| -> Option<f64> {
         let (u, v) = map.uv(b);
@@ -1709,9 +1706,8 @@ fn own_shape(
 ) -> Option<Vec<f64>> {
     let ring = fit.len();
     let len = all.len();
-    let n = map.n;
     let inside: Vec<usize> = (all[ring..].iter().copied())
-        .filter(|&b| map.disk_margin(b % n, b / n) > 0.0)
+        .filter(|&b| map.disk_margin(b) > 0.0)
         .collect();
     let have = inside.iter().filter(|&&b| own[1][b].is_finite()).count();
     if (have as f64) < MIRROR_COVER * inside.len() as f64 {
@@ -1997,13 +1993,12 @@ mod tests {
         };
         let pl = plan(&p.defective, Some(&prior), &o).unwrap();
         let map = &pl.shell.map;
-        let n = map.n;
         // The defect reaches the map's edge: it is not an enclosed region on the map.
         assert!(
             pl.defects[0]
                 .unknown
                 .iter()
-                .any(|&b| map.disk_margin(b % n, b / n) < 3.0)
+                .any(|&b| map.disk_margin(b) < 3.0)
         );
         let d = design(&p.defective, Some(&prior), &o).unwrap();
         let score = dsc(&d.implant, &p.implant);
