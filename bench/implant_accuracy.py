@@ -15,8 +15,9 @@ Runs the release binary as a user would (`cargo build --release` first):
   that prior.
 - Injected: every style of `ctplan skull inject` (seed 0, one defect) on split A's complete
   skulls, designed as shipped and with the shape prior alone; the fronto-orbital and
-  parietotemporal styles also on split B's skulls, designed with the prior built without them
-  (and the twin network, with `--net-b`).
+  parietotemporal styles also without the 3-D network (`--no-voxel-net`), and on split B's
+  skulls, designed with the prior built without them (and the twin network, with `--net-b`).
+  The 3-D network learned from neither split.
 
 Each set is scored by `ctplan eval` (official AutoImplant definitions, bDSC band 10 mm) and
 printed as one Markdown row: mean DSC, bDSC, HD95, the lowest DSC with its case, how many
@@ -37,6 +38,9 @@ CTPLAN = ROOT / "target/release/ctplan"
 SPLIT_A = [f"{i:03d}" for i in range(0, 70, 5)]
 SPLIT_B = [f"{i:03d}" for i in range(1, 70, 5)]
 STYLES = ["cube", "sphere", "craniotomy", "random", "bilateral", "frontoorbital", "parietotemporal"]
+# The styles whose designs raise concerns, where the 3-D network reshapes the implant
+# (docs/cranio.md, "3-D network"); measured with and without it.
+LOW = ["frontoorbital", "parietotemporal"]
 
 
 def run(*args):
@@ -140,15 +144,20 @@ def main():
             inj = work / "inject" / style
             run("skull", "inject", A / "complete_skull", "-o", inj, "--style", style, "--seed", "0")
             print(f"| A, {style} | shape prior | {design_and_score(inj, inj / 'pred', '--no-net')} |")
+            if style in LOW:
+                print(f"| A, {style} | shape prior + map network (`--no-voxel-net`) | "
+                      f"{design_and_score(inj, inj / 'pred_map_net', '--no-voxel-net')} |")
             print(f"| A, {style} | shape prior + network | {design_and_score(inj, inj / 'pred_net')} |")
         # The two styles that reach below the vault, once more on split B's skulls with the
         # prior built without them: a check of the choices made on split A's injected defects.
-        for style in ["frontoorbital", "parietotemporal"]:
+        for style in LOW:
             inj = work / "inject_B" / style
             run("skull", "inject", B / "complete_skull", "-o", inj, "--style", style, "--seed", "0")
             print(f"| B, {style} | shape prior (built without B) | "
                   f"{design_and_score(inj, inj / 'pred', '--prior', prior_b, '--no-net')} |")
             if a.net_b:
+                print(f"| B, {style} | shape prior + map network (both without B; `--no-voxel-net`) | "
+                      f"{design_and_score(inj, inj / 'pred_map_net', '--prior', prior_b, '--net', a.net_b, '--no-voxel-net')} |")
                 print(f"| B, {style} | shape prior + network (both without B) | "
                       f"{design_and_score(inj, inj / 'pred_net', '--prior', prior_b, '--net', a.net_b)} |")
 

@@ -352,11 +352,13 @@ def train_member(a, seed, seconds):
 
 
 def write_safetensors(path, tensors, metadata):
+    """Tensors as F16 where they are half (training/implant3d.py's weights), else F32."""
     header = {"__metadata__": metadata}
     blobs, off = [], 0
     for name, t in tensors.items():
-        b = t.detach().cpu().float().contiguous().numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
+        half = t.dtype == torch.float16
+        b = t.detach().cpu().contiguous().numpy().astype("<f2" if half else "<f4").tobytes()
+        header[name] = {"dtype": "F16" if half else "F32", "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
         blobs.append(b)
         off += len(b)
     h = json.dumps(header, separators=(",", ":")).encode()

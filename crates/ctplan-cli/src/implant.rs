@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use ctplan_core::{AnyVolume, Mask, Scalar, with_volume};
 use ctplan_cranio::implant::{DesignOptions, design, design_learned};
+use ctplan_cranio::implant3d::{self, ImplantNet};
 use ctplan_cranio::prior::ShapePrior;
 use ctplan_cranio::shapenet::ShapeNet;
 use rayon::prelude::*;
@@ -39,9 +40,14 @@ pub struct Args {
     /// (made by `training/shapenet.py`; docs/cranio.md, "Learned correction").
     #[arg(long, conflicts_with_all = ["no_prior", "no_net"])]
     net: Option<PathBuf>,
-    /// The shape prior's fill alone, without the shipped network's correction.
+    /// The shape prior's fill alone, without the shipped networks (neither the map's
+    /// correction nor the 3-D network).
     #[arg(long)]
     no_net: bool,
+    /// Without the 3-D network that reshapes the implant of a defect the map is unsure of
+    /// (docs/cranio.md, "3-D network").
+    #[arg(long, conflicts_with = "no_net")]
+    no_voxel_net: bool,
 }
 
 /// What completes the vault: the shape prior, and the network that corrects its fill.
@@ -49,6 +55,7 @@ pub struct Args {
 struct Method<'a> {
     prior: Option<&'a ShapePrior>,
     net: Option<&'a ShapeNet>,
+    voxel_net: Option<&'a ImplantNet>,
 }
 
 /// The implant as a volume of the input's scalar type.
@@ -86,15 +93,35 @@ fn one(input: &Path, output: &Path, extras: Extras, method: Method) -> Result<se
     let t_read = t0.elapsed().as_secs_f64();
     let t = Instant::now();
     let o = DesignOptions::default();
-    let d = match method {
+    let mut d = match method {
         Method {
             prior: Some(p),
             net: Some(n),
+            ..
         } => design_learned(&defective, p, n, &o),
         Method { prior, .. } => design(&defective, prior, &o),
     }
     .with_context(|| format!("{}", input.display()))?;
     let t_design = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let mut notes = d.notes();
+    let voxel_net = match method.voxel_net {
+        Some(n) if implant3d::applies(&d, &defective) => {
+            let r = implant3d::refine(n, &defective, &d.implant);
+            for found in &r.kept {
+                notes.push(format!(
+                    "the 3-D network found only {:.0} % of an implant piece missing (below {:.0} \
+                     %: a defect unlike those it learned), the map's design is kept there",
+                    100.0 * found,
+                    100.0 * implant3d::MIN_FOUND
+                ));
+            }
+            d.implant = r.implant;
+            r.reshaped > 0
+        }
+        _ => false,
+    };
+    let t_voxel = t.elapsed().as_secs_f64();
     let t = Instant::now();
     ctplan_io::write(
         output,
@@ -146,9 +173,10 @@ fn one(input: &Path, output: &Path, extras: Extras, method: Method) -> Result<se
             "limited_bins": r.limited_bins})).collect::<Vec<_>>(),
         "concerns": d.concerns(),
         "network": d.network,
-        "notes": d.notes(),
+        "voxel_net": voxel_net,
+        "notes": notes,
         "mesh": mesh_report,
-        "seconds": {"read": t_read, "design": t_design, "write": t_write, "mesh": mesh_secs,
+        "seconds": {"read": t_read, "design": t_design, "voxel_net": t_voxel, "write": t_write, "mesh": mesh_secs,
             "total": t0.elapsed().as_secs_f64()},
     }))
 }
@@ -185,7 +213,12 @@ pub fn run(a: Args) -> Result<ExitCode> {
     } else {
         Some(ShapeNet::shipped())
     };
-    let method = Method { prior, net };
+    let voxel_net = (net.is_some() && !a.no_voxel_net).then(ImplantNet::shipped);
+    let method = Method {
+        prior,
+        net,
+        voxel_net,
+    };
     if a.input.is_dir() && !ctplan_io::is_dicom(&a.input) {
         if a.mesh.is_some() || a.completed.is_some() {
             bail!("--mesh and --completed take a single input file");

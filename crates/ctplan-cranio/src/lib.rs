@@ -12,6 +12,7 @@
 
 pub mod defects;
 pub mod implant;
+pub mod implant3d;
 pub mod phantom;
 pub mod prior;
 pub mod rng;
