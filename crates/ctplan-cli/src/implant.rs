@@ -106,20 +106,12 @@ fn one(input: &Path, output: &Path, extras: Extras, method: Method) -> Result<se
     let t = Instant::now();
     let mut notes = d.notes();
     let voxel_net = match method.voxel_net {
-        Some(n) if implant3d::applies(&d, &defective) => {
-            let r = implant3d::refine(n, &defective, &d.implant);
-            for found in &r.kept {
-                notes.push(format!(
-                    "the 3-D network found only {:.0} % of an implant piece missing (below {:.0} \
-                     %: a defect unlike those it learned), the map's design is kept there",
-                    100.0 * found,
-                    100.0 * implant3d::MIN_FOUND
-                ));
-            }
-            d.implant = r.implant;
-            r.reshaped > 0
+        Some(n) => {
+            let (used, more) = implant3d::reshape(n, &mut d, &defective);
+            notes.extend(more);
+            used
         }
-        _ => false,
+        None => false,
     };
     let t_voxel = t.elapsed().as_secs_f64();
     let t = Instant::now();

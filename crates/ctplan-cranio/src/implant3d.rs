@@ -575,6 +575,31 @@ pub fn applies(design: &crate::implant::Design, defective: &Mask) -> bool {
     !design.concerns().is_empty() && grid_fits(defective)
 }
 
+/// The design's last stage: where [`applies`], its implant reshaped by [`refine`] in place.
+/// Returns whether any piece was reshaped, and a note for each piece kept as the map made it.
+pub fn reshape(
+    net: &ImplantNet,
+    design: &mut crate::implant::Design,
+    defective: &Mask,
+) -> (bool, Vec<String>) {
+    if !applies(design, defective) {
+        return (false, Vec::new());
+    }
+    let r = refine(net, defective, &design.implant);
+    let notes = (r.kept.iter())
+        .map(|found| {
+            format!(
+                "the 3-D network found only {:.0} % of an implant piece missing (below {:.0} %: \
+                 a defect unlike those it learned), the map's design is kept there",
+                100.0 * found,
+                100.0 * MIN_FOUND
+            )
+        })
+        .collect();
+    design.implant = r.implant;
+    (r.reshaped > 0, notes)
+}
+
 /// Weight of the network's probability against the map's implant (1 inside, 0 outside) where
 /// the two are averaged ([`refine`]): a voxel is implant where `WEIGHT · p + (1 − WEIGHT) ·
 /// map ≥ 0.5`, so inside the map's implant the network keeps it unless it is sure it is wrong
