@@ -50,7 +50,8 @@ pub struct Args {
     no_voxel_net: bool,
 }
 
-/// What completes the vault: the shape prior, and the network that corrects its fill.
+/// What completes the vault: the shape prior, the network that corrects its fill, and the 3-D
+/// network that reshapes the implant where the design reports a concern.
 #[derive(Clone, Copy)]
 struct Method<'a> {
     prior: Option<&'a ShapePrior>,
