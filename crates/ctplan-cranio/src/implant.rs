@@ -1902,7 +1902,7 @@ fn trim_natural_surface(
 }
 
 /// Components holding at least 10 % of the largest one's voxels.
-fn keep_large_components(m: &Mask) -> Mask {
+pub(crate) fn keep_large_components(m: &Mask) -> Mask {
     let c = ctplan_core::label::label(m, Connectivity::TwentySix);
     let Some(big) = c.largest() else {
         return m.clone();

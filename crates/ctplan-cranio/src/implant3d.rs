@@ -650,19 +650,19 @@ pub fn refine(net: &ImplantNet, defective: &Mask, implant: &Mask) -> Refined {
         kept: Vec::new(),
     };
     let largest = pieces.largest().map_or(0, |l| pieces.sizes[l as usize]);
+    // Every piece's voxel-index sums, in one pass, for its centre of mass.
+    let mut sums = vec![[0f64; 3]; pieces.count() + 1];
+    for (i, &v) in pieces.labels.data.iter().enumerate() {
+        let s = &mut sums[v as usize];
+        s[0] += (i % nx) as f64;
+        s[1] += ((i / nx) % ny) as f64;
+        s[2] += (i / (nx * ny)) as f64;
+    }
     for l in 1..=pieces.count() as u32 {
         if pieces.sizes[l as usize] * 10 < largest {
             continue;
         }
-        let (mut sum, mut n) = ([0f64; 3], 0usize);
-        for (i, &v) in pieces.labels.data.iter().enumerate() {
-            if v == l {
-                sum[0] += (i % nx) as f64;
-                sum[1] += ((i / nx) % ny) as f64;
-                sum[2] += (i / (nx * ny)) as f64;
-                n += 1;
-            }
-        }
+        let (sum, n) = (sums[l as usize], pieces.sizes[l as usize]);
         let origin =
             [0, 1, 2].map(|a| (sum[a] / n as f64).round() as isize - (CROP[a] / 2) as isize);
         let p = crop_probability(net, defective, origin);
@@ -692,16 +692,7 @@ pub fn refine(net: &ImplantNet, defective: &Mask, implant: &Mask) -> Refined {
         }
     }
     if out.reshaped > 0 {
-        let c =
-            ctplan_core::label::label(&out.implant, ctplan_core::label::Connectivity::TwentySix);
-        if let Some(big) = c.largest() {
-            let keep: Vec<bool> = (c.sizes.iter())
-                .map(|&s| s * 10 >= c.sizes[big as usize])
-                .collect();
-            for (o, &l) in out.implant.data.iter_mut().zip(&c.labels.data) {
-                *o = (l != 0 && keep[l as usize]) as u8;
-            }
-        }
+        out.implant = crate::implant::keep_large_components(&out.implant);
     }
     out
 }
