@@ -1901,9 +1901,15 @@ fn trim_natural_surface(
     }
 }
 
-/// Components holding at least 10 % of the largest one's voxels.
+/// Components holding at least 10 % of the largest one's voxels. Labelled within the mask's
+/// bounding box: an implant fills a small part of the grid, and labels for the whole grid (four
+/// bytes a voxel) cost more than the labelling itself.
 pub(crate) fn keep_large_components(m: &Mask) -> Mask {
-    let c = ctplan_core::label::label(m, Connectivity::TwentySix);
+    use ctplan_core::crop::{bounding_box, crop, paste};
+    let Some(bbox) = bounding_box(m) else {
+        return m.clone();
+    };
+    let c = ctplan_core::label::label(&crop(m, &bbox), Connectivity::TwentySix);
     let Some(big) = c.largest() else {
         return m.clone();
     };
@@ -1914,15 +1920,19 @@ pub(crate) fn keep_large_components(m: &Mask) -> Mask {
         .enumerate()
         .map(|(l, &s)| l > 0 && s >= min)
         .collect();
-    Mask {
+    let kept = Mask {
+        dims: c.labels.dims,
+        geometry: c.labels.geometry,
         data: c
             .labels
             .data
             .iter()
             .map(|&l| keep[l as usize] as u8)
             .collect(),
-        ..m.clone()
-    }
+    };
+    let mut out = Mask::zeros(m.dims, m.geometry);
+    paste(&mut out, &kept, &bbox);
+    out
 }
 
 #[cfg(test)]
@@ -1938,6 +1948,35 @@ mod tests {
             .filter(|(x, y)| **x != 0 && **y != 0)
             .count();
         2.0 * both as f64 / (a.count_nonzero() + b.count_nonzero()) as f64
+    }
+
+    #[test]
+    fn keeps_components_of_a_tenth_of_the_largest_in_place() {
+        let g = Geometry::new([0.5, 0.5, 1.0], [3.0, -2.0, 7.0]);
+        let mut m = Mask::zeros([20, 16, 12], g);
+        let mut fill = |x: std::ops::Range<usize>, y: std::ops::Range<usize>, z: usize| {
+            for j in y {
+                for i in x.clone() {
+                    let at = m.index(i, j, z);
+                    m.data[at] = 1;
+                }
+            }
+        };
+        fill(2..12, 3..13, 4); // 100 voxels
+        fill(15..19, 1..4, 9); // 12: kept (at least 10)
+        fill(0..3, 14..16, 11); // 6: dropped
+        fill(14..15, 14..15, 0); // 1: dropped
+        let kept = keep_large_components(&m);
+        assert_eq!(kept.dims, m.dims);
+        assert_eq!(kept.geometry, m.geometry);
+        assert_eq!(kept.count_nonzero(), 112);
+        for (i, (&a, &b)) in m.data.iter().zip(&kept.data).enumerate() {
+            let (x, y, z) = (i % 20, (i / 20) % 16, i / 320);
+            let want = a != 0 && (z == 4 || z == 9);
+            assert_eq!(b != 0, want, "voxel ({x}, {y}, {z})");
+        }
+        let empty = Mask::zeros([4, 4, 4], g);
+        assert_eq!(keep_large_components(&empty).data, empty.data);
     }
 
     #[test]

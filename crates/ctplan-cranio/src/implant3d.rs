@@ -14,8 +14,9 @@
 //! grid. The network was trained on SkullFix's grid (about 0.45 × 0.45 × 0.63 mm, axes left,
 //! posterior, superior), so it is used only on grids close to that ([`grid_fits`]).
 //!
-//! Inference is plain Rust: 3×3×3 convolutions as 27 matrix products each over shifted views
-//! of a zero-padded volume (`matrixmultiply`'s sgemm), in slabs run in parallel.
+//! Inference is plain Rust: each 3×3×3 convolution is one matrix product per tile of voxels
+//! over the 27 shifted views of a zero-padded volume (im2col; `matrixmultiply`'s sgemm), the
+//! tiles run in parallel.
 
 use ctplan_core::Mask;
 use rayon::prelude::*;
@@ -246,9 +247,13 @@ impl ImplantNet {
     }
 }
 
-/// 3×3×3 convolution with zero padding 1: for each of the 27 taps a matrix product
-/// `out[cout × n] += w_tap[cout × cin] · x_shifted[cin × n]` over the zero-padded volume,
-/// where shifting by a tap is an offset into its flat index. Slabs of z run in parallel.
+/// 3×3×3 convolution with zero padding 1, as one matrix product per tile of voxels
+/// (im2col, Chellapilla et al., "High performance convolutional neural networks for document
+/// processing", 2006): `out[cout × n] = w[cout × 27·cin] · col[27·cin × n]`, where row
+/// (ci, tap) of `col` is channel ci of the zero-padded volume shifted by the tap, an offset into
+/// its flat index. Tiles run in parallel; each tile's `col` is about a megabyte, so it stays in
+/// cache while the product reads it. One product with 27·cin terms per voxel, rather than 27
+/// with cin each, keeps the first layer (cin = 1) from being all overhead.
 fn conv3(x: &T, c: &Conv) -> T {
     assert_eq!(x.c, c.cin);
     let [d, h, w] = x.d;
@@ -264,6 +269,8 @@ fn conv3(x: &T, c: &Conv) -> T {
             }
         }
     });
+    // Tap t = (dz, dy, dx) as an offset into the padded volume's flat index, in PyTorch's
+    // weight order (the last three axes of [cout, cin, 3, 3, 3]).
     let offsets: Vec<isize> = (0..27)
         .map(|t| {
             let (dz, dy, dx) = (t / 9, (t / 3) % 3, t % 3);
@@ -271,31 +278,26 @@ fn conv3(x: &T, c: &Conv) -> T {
                 - 1
         })
         .collect();
-    // Flat padded indices from (1, 1, 1) to (d, h, w), in tiles small enough that a tile's
-    // output (cout × tile) stays in cache across the 27 products.
+    // Flat padded indices from (1, 1, 1) to (d, h, w), in tiles of n columns.
     let (first, last) = ((ph + 1) * pw + 1, (d * ph + h) * pw + w + 1);
-    let tile = (65536 / c.cout).max(256);
+    let k = 27 * c.cin;
+    let tile = ((1 << 18) / k).max(64);
     let plane = d * h * w;
     let mut out = vec![0f32; c.cout * plane];
     let dst = SendPtr(out.as_mut_ptr());
     let starts: Vec<usize> = (first..last).step_by(tile).collect();
-    starts
-        .into_par_iter()
-        .for_each_init(Vec::new, |buf: &mut Vec<f32>, start| {
+    starts.into_par_iter().for_each_init(
+        || (Vec::new(), Vec::new()),
+        |(col, buf): &mut (Vec<f32>, Vec<f32>), start| {
             let n = tile.min(last - start);
+            col.resize(k * n, 0.0);
             buf.resize(c.cout * n, 0.0);
-            for (t, &off) in offsets.iter().enumerate() {
-                let b = &xp[(start as isize + off) as usize..];
-                gemm(
-                    [c.cout, c.cin, n],
-                    &c.w[t..],
-                    [c.cin * 27, 27],
-                    b,
-                    ps,
-                    t > 0,
-                    buf,
-                );
+            for (r, row) in col.chunks_exact_mut(n).enumerate() {
+                let (ci, t) = (r / 27, r % 27);
+                let from = (ci * ps + start) as isize + offsets[t];
+                row.copy_from_slice(&xp[from as usize..from as usize + n]);
             }
+            gemm([c.cout, k, n], &c.w, [k, 1], col, n, false, buf);
             // Scatter the tile's interior columns, row by row (a row of the padded volume holds
             // w interior voxels between two border ones).
             let mut q = start;
@@ -320,7 +322,8 @@ fn conv3(x: &T, c: &Conv) -> T {
                 }
                 q = row_end;
             }
-        });
+        },
+    );
     T {
         c: c.cout,
         d: x.d,
@@ -626,13 +629,27 @@ pub struct Refined {
     pub kept: Vec<f64>,
 }
 
-/// The flat index of crop voxel `c` (x, y, z) of the crop whose first voxel is `origin`, if it
-/// lies inside a volume of `dims`.
-fn inside(dims: [usize; 3], origin: [isize; 3], c: [usize; 3]) -> Option<usize> {
-    let q = [0, 1, 2].map(|a| origin[a] + c[a] as isize);
-    (0..3)
-        .all(|a| q[a] >= 0 && (q[a] as usize) < dims[a])
-        .then(|| q[0] as usize + dims[0] * (q[1] as usize + dims[1] * q[2] as usize))
+/// For each z and y of the crop whose first voxel is `origin` (x, y, z), the rows that lie in
+/// a volume of `dims`: the crop's flat index of the row's first voxel inside, the volume's, and
+/// how many voxels of the row are inside.
+fn crop_rows(dims: [usize; 3], origin: [isize; 3]) -> impl Iterator<Item = (usize, usize, usize)> {
+    let span = |a: usize| {
+        let lo = origin[a].max(0);
+        let hi = (origin[a] + CROP[a] as isize).min(dims[a] as isize);
+        (lo, hi.max(lo))
+    };
+    let ((x0, x1), (y0, y1), (z0, mut z1)) = (span(0), span(1), span(2));
+    if x0 == x1 {
+        z1 = z0; // no row reaches into the volume
+    }
+    (z0..z1).flat_map(move |z| {
+        (y0..y1).map(move |y| {
+            let (i, j, k) = (x0 - origin[0], y - origin[1], z - origin[2]);
+            let q = (k as usize * CROP[1] + j as usize) * CROP[0] + i as usize;
+            let at = (z as usize * dims[1] + y as usize) * dims[0] + x0 as usize;
+            (q, at, (x1 - x0) as usize)
+        })
+    })
 }
 
 /// The map's implant reshaped by the network: around each piece of `implant` (a crop of
@@ -641,40 +658,58 @@ fn inside(dims: [usize; 3], origin: [isize; 3], c: [usize; 3]) -> Option<usize> 
 /// of the piece missing; voxels of the defective skull never join, and components smaller than
 /// a tenth of the largest are dropped, as in the map's design.
 pub fn refine(net: &ImplantNet, defective: &Mask, implant: &Mask) -> Refined {
-    let pieces = ctplan_core::label::label(implant, ctplan_core::label::Connectivity::TwentySix);
-    let dims = implant.dims;
-    let [nx, ny, _] = dims;
+    use ctplan_core::crop::{bounding_box, crop};
     let mut out = Refined {
         implant: implant.clone(),
         reshaped: 0,
         kept: Vec::new(),
     };
+    let Some(bbox) = bounding_box(implant) else {
+        return out;
+    };
+    // The pieces, labelled within the implant's bounding box (labels of the whole grid would
+    // cost more than the labelling).
+    let pieces = ctplan_core::label::label(
+        &crop(implant, &bbox),
+        ctplan_core::label::Connectivity::TwentySix,
+    );
+    let [bx, by, _] = bbox.dims();
     let largest = pieces.largest().map_or(0, |l| pieces.sizes[l as usize]);
     // Every piece's voxel-index sums, in one pass, for its centre of mass.
     let mut sums = vec![[0f64; 3]; pieces.count() + 1];
     for (i, &v) in pieces.labels.data.iter().enumerate() {
         let s = &mut sums[v as usize];
-        s[0] += (i % nx) as f64;
-        s[1] += ((i / nx) % ny) as f64;
-        s[2] += (i / (nx * ny)) as f64;
+        s[0] += (i % bx) as f64;
+        s[1] += ((i / bx) % by) as f64;
+        s[2] += (i / (bx * by)) as f64;
     }
+    let dims = implant.dims;
     for l in 1..=pieces.count() as u32 {
-        if pieces.sizes[l as usize] * 10 < largest {
+        let n = pieces.sizes[l as usize];
+        if n * 10 < largest {
             continue;
         }
-        let (sum, n) = (sums[l as usize], pieces.sizes[l as usize]);
-        let origin =
-            [0, 1, 2].map(|a| (sum[a] / n as f64).round() as isize - (CROP[a] / 2) as isize);
+        let origin = [0, 1, 2].map(|a| {
+            (sums[l as usize][a] / n as f64 + bbox.start[a] as f64).round() as isize
+                - (CROP[a] / 2) as isize
+        });
         let p = crop_probability(net, defective, origin);
-        let crop = (0..CROP[2])
-            .flat_map(|k| (0..CROP[1]).flat_map(move |j| (0..CROP[0]).map(move |i| [i, j, k])));
         // What the network finds missing in the crop against the map's piece: far less means
         // it does not recognise this defect (MIN_FOUND).
-        let (mut map_n, mut net_n) = (0usize, 0usize);
-        for (q, c) in crop.clone().enumerate() {
-            if let Some(at) = inside(dims, origin, c) {
-                map_n += (pieces.labels.data[at] == l) as usize;
-                net_n += (p[q] >= 0.5 && defective.data[at] == 0) as usize;
+        let in_crop = |i: usize| {
+            let c = [i % bx, (i / bx) % by, i / (bx * by)];
+            (0..3).all(|a| {
+                let q = (bbox.start[a] + c[a]) as isize - origin[a];
+                q >= 0 && q < CROP[a] as isize
+            })
+        };
+        let map_n = (pieces.labels.data.iter().enumerate())
+            .filter(|&(i, &v)| v == l && in_crop(i))
+            .count();
+        let mut net_n = 0usize;
+        for (q, at, len) in crop_rows(dims, origin) {
+            for i in 0..len {
+                net_n += (p[q + i] >= 0.5 && defective.data[at + i] == 0) as usize;
             }
         }
         let found = net_n as f64 / map_n.max(1) as f64;
@@ -683,11 +718,11 @@ pub fn refine(net: &ImplantNet, defective: &Mask, implant: &Mask) -> Refined {
             continue;
         }
         out.reshaped += 1;
-        for (q, c) in crop.enumerate() {
-            if let Some(at) = inside(dims, origin, c) {
-                let map = (implant.data[at] != 0) as u8 as f32;
-                let v = WEIGHT * p[q] + (1.0 - WEIGHT) * map;
-                out.implant.data[at] = (v >= 0.5 && defective.data[at] == 0) as u8;
+        for (q, at, len) in crop_rows(dims, origin) {
+            for i in 0..len {
+                let map = (implant.data[at + i] != 0) as u8 as f32;
+                let v = WEIGHT * p[q + i] + (1.0 - WEIGHT) * map;
+                out.implant.data[at + i] = (v >= 0.5 && defective.data[at + i] == 0) as u8;
             }
         }
     }
@@ -830,11 +865,45 @@ mod tests {
                 .zip(&defective.data)
                 .all(|(&a, &b)| a == 0 || b == 0)
         );
-        assert_eq!(inside(dims, [-5, 0, 0], [4, 0, 0]), None);
-        assert_eq!(
-            inside(dims, [-5, 1, 2], [5, 0, 0]),
-            Some(dims[0] * (1 + dims[1] * 2))
-        );
+    }
+
+    #[test]
+    fn crop_rows_cover_the_crop_inside_the_volume() {
+        let dims = [240, 240, 170];
+        let origin = [-5, 20, 100];
+        let rows: Vec<_> = crop_rows(dims, origin).collect();
+        // y 20..240 and z 100..170 inside: 220 × 70 rows of x 0..219.
+        assert_eq!(rows.len(), 220 * 70);
+        assert_eq!(rows[0], (5, (100 * 240 + 20) * 240, 219));
+        let last = rows[rows.len() - 1];
+        assert_eq!(last.0, (69 * CROP[1] + 219) * CROP[0] + 5);
+        assert_eq!(last.1, (169 * 240 + 239) * 240);
+        // Every covered voxel, recomputed from its coordinates.
+        let (mut n, mut ok) = (0usize, true);
+        for (q, at, len) in &rows {
+            for i in 0..*len {
+                let (qi, qj, qk) = (
+                    (q + i) % CROP[0],
+                    ((q + i) / CROP[0]) % CROP[1],
+                    (q + i) / (CROP[0] * CROP[1]),
+                );
+                let (x, y, z) = (
+                    (at + i) % dims[0],
+                    ((at + i) / dims[0]) % dims[1],
+                    (at + i) / (dims[0] * dims[1]),
+                );
+                ok &= [
+                    qi as isize + origin[0],
+                    qj as isize + origin[1],
+                    qk as isize + origin[2],
+                ] == [x as isize, y as isize, z as isize];
+                n += 1;
+            }
+        }
+        assert!(ok);
+        assert_eq!(n, 219 * 220 * 70);
+        assert_eq!(crop_rows(dims, [300, 0, 0]).count(), 0);
+        assert_eq!(crop_rows(dims, [0, 0, -400]).count(), 0);
     }
 
     #[test]
