@@ -14,6 +14,7 @@
 
 use rayon::prelude::*;
 
+use crate::par::SharedMut;
 use crate::{Mask, Volume};
 
 /// Lines gathered together in the y and z passes (16 × f32 = one 64-byte cache line).
@@ -202,25 +203,12 @@ fn pass_y(d: &mut [f32], nx: usize, ny: usize, sy: f64) {
     );
 }
 
-/// A raw pointer that may cross threads; each task touches a disjoint set of indices.
-#[derive(Clone, Copy)]
-struct SharedMut(*mut f32);
-unsafe impl Send for SharedMut {}
-unsafe impl Sync for SharedMut {}
-
-impl SharedMut {
-    /// A method (not a field access) so that closures capture the whole `Sync` wrapper.
-    fn get(self) -> *mut f32 {
-        self.0
-    }
-}
-
 /// Third pass, along z: tasks own disjoint (y, x-block) columns of lines.
 fn pass_z(d: &mut [f32], nx: usize, ny: usize, nz: usize, sz: f64) {
     let sp2 = sz * sz;
     let plane = nx * ny;
     let len = d.len();
-    let ptr = SharedMut(d.as_mut_ptr());
+    let ptr = SharedMut::new(d);
     let blocks_per_row = nx.div_ceil(BLOCK);
     (0..ny * blocks_per_row).into_par_iter().for_each_init(
         || (LineScratch::new(nz), vec![0f32; BLOCK * nz]),

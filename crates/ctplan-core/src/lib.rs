@@ -21,6 +21,7 @@ pub mod edt;
 pub mod geometry;
 pub mod label;
 pub mod morphology;
+pub mod par;
 pub mod resample;
 pub mod scalar;
 pub mod volume;

@@ -19,6 +19,7 @@
 //! tiles run in parallel.
 
 use ctplan_core::Mask;
+use ctplan_core::par::SharedMut;
 use rayon::prelude::*;
 
 use crate::shapenet::{NetError, Tensors, read_safetensors};
@@ -284,7 +285,7 @@ fn conv3(x: &T, c: &Conv) -> T {
     let tile = ((1 << 18) / k).max(64);
     let plane = d * h * w;
     let mut out = vec![0f32; c.cout * plane];
-    let dst = SendPtr(out.as_mut_ptr());
+    let dst = SharedMut::new(&mut out);
     let starts: Vec<usize> = (first..last).step_by(tile).collect();
     starts.into_par_iter().for_each_init(
         || (Vec::new(), Vec::new()),
@@ -366,19 +367,6 @@ fn gemm(
             n as isize,
             1,
         );
-    }
-}
-
-/// A raw pointer that threads may share, for writes to disjoint parts of one buffer.
-#[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
-// SAFETY: only used for writes to disjoint ranges (see `conv3`).
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
-
-impl SendPtr {
-    fn get(self) -> *mut f32 {
-        self.0
     }
 }
 
