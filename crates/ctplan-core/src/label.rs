@@ -6,6 +6,7 @@
 //! numbered 1..=n in the order of each component's first voxel in memory order (x fastest), the
 //! same order as `scipy.ndimage.label`.
 
+use crate::crop::{BoundingBox, bounding_box, crop};
 use crate::{Mask, Volume};
 
 /// Voxel connectivity.
@@ -157,6 +158,17 @@ pub fn label(mask: &Mask, conn: Connectivity) -> Components {
     }
 }
 
+/// The components of a sparse mask labelled within its bounding box, `None` if it is empty.
+/// Components, sizes and label order are those of [`label`] (the box holds every non-zero
+/// voxel, and memory order within the box follows memory order on the grid), except
+/// `sizes[0]`, the box's background; `labels` lie on the box's grid, as [`crop`] cuts it. For a
+/// small object on a large grid (an implant on a 512 × 512 × Z scan) this costs a fraction of
+/// labelling the grid, whose labels take four bytes a voxel.
+pub fn label_in_bounding_box(mask: &Mask, conn: Connectivity) -> Option<(BoundingBox, Components)> {
+    let bbox = bounding_box(mask)?;
+    Some((bbox, label(&crop(mask, &bbox), conn)))
+}
+
 /// The largest connected component of `mask` (an empty mask stays empty).
 pub fn largest_component(mask: &Mask, conn: Connectivity) -> Mask {
     let c = label(mask, conn);
@@ -207,6 +219,31 @@ mod tests {
         let c = label(&m, Connectivity::Six);
         assert_eq!(c.count(), 1);
         assert_eq!(c.sizes[1], 7);
+    }
+
+    #[test]
+    fn labelling_in_the_bounding_box_matches_the_grid() {
+        let on = [
+            [3, 2, 1],
+            [4, 2, 1],
+            [6, 5, 2],
+            [3, 6, 4],
+            [4, 7, 4],
+            [7, 2, 4],
+        ];
+        let m = mask([10, 9, 7], &on);
+        let full = label(&m, Connectivity::TwentySix);
+        let (bbox, boxed) = label_in_bounding_box(&m, Connectivity::TwentySix).unwrap();
+        assert_eq!((bbox.start, bbox.end), ([3, 2, 1], [8, 8, 5]));
+        assert_eq!(boxed.sizes[1..], full.sizes[1..]);
+        for p in on {
+            let q = [p[0] - 3, p[1] - 2, p[2] - 1];
+            assert_eq!(
+                boxed.labels.data[boxed.labels.index(q[0], q[1], q[2])],
+                full.labels.data[full.labels.index(p[0], p[1], p[2])]
+            );
+        }
+        assert!(label_in_bounding_box(&mask([3, 3, 3], &[]), Connectivity::Six).is_none());
     }
 
     #[test]

@@ -1901,18 +1901,14 @@ fn trim_natural_surface(
     }
 }
 
-/// Components holding at least 10 % of the largest one's voxels. Labelled within the mask's
-/// bounding box: an implant fills a small part of the grid, and labels for the whole grid (four
-/// bytes a voxel) cost more than the labelling itself.
+/// Components holding at least 10 % of the largest one's voxels (labelled within the mask's
+/// bounding box: an implant fills a small part of the grid).
 pub(crate) fn keep_large_components(m: &Mask) -> Mask {
-    use ctplan_core::crop::{bounding_box, crop, paste};
-    let Some(bbox) = bounding_box(m) else {
+    let Some((bbox, c)) = ctplan_core::label::label_in_bounding_box(m, Connectivity::TwentySix)
+    else {
         return m.clone();
     };
-    let c = ctplan_core::label::label(&crop(m, &bbox), Connectivity::TwentySix);
-    let Some(big) = c.largest() else {
-        return m.clone();
-    };
+    let big = c.largest().expect("a non-empty mask has a component");
     let min = c.sizes[big as usize] / 10;
     let keep: Vec<bool> = c
         .sizes
@@ -1931,7 +1927,7 @@ pub(crate) fn keep_large_components(m: &Mask) -> Mask {
             .collect(),
     };
     let mut out = Mask::zeros(m.dims, m.geometry);
-    paste(&mut out, &kept, &bbox);
+    ctplan_core::crop::paste(&mut out, &kept, &bbox);
     out
 }
 

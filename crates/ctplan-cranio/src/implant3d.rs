@@ -646,21 +646,18 @@ fn crop_rows(dims: [usize; 3], origin: [isize; 3]) -> impl Iterator<Item = (usiz
 /// of the piece missing; voxels of the defective skull never join, and components smaller than
 /// a tenth of the largest are dropped, as in the map's design.
 pub fn refine(net: &ImplantNet, defective: &Mask, implant: &Mask) -> Refined {
-    use ctplan_core::crop::{bounding_box, crop};
     let mut out = Refined {
         implant: implant.clone(),
         reshaped: 0,
         kept: Vec::new(),
     };
-    let Some(bbox) = bounding_box(implant) else {
+    // The pieces, labelled within the implant's bounding box.
+    let Some((bbox, pieces)) = ctplan_core::label::label_in_bounding_box(
+        implant,
+        ctplan_core::label::Connectivity::TwentySix,
+    ) else {
         return out;
     };
-    // The pieces, labelled within the implant's bounding box (labels of the whole grid would
-    // cost more than the labelling).
-    let pieces = ctplan_core::label::label(
-        &crop(implant, &bbox),
-        ctplan_core::label::Connectivity::TwentySix,
-    );
     let [bx, by, _] = bbox.dims();
     let largest = pieces.largest().map_or(0, |l| pieces.sizes[l as usize]);
     // Every piece's voxel-index sums, in one pass, for its centre of mass.
