@@ -22,7 +22,7 @@ use ctplan_core::Mask;
 use ctplan_core::par::SharedMut;
 use rayon::prelude::*;
 
-use crate::shapenet::{NetError, Tensors, read_safetensors};
+use crate::shapenet::{NetError, Tensors, read_safetensors, take_tensor as take};
 
 /// The crop around a defect, native voxels along the volume's axes (x, y, z).
 pub const CROP: [usize; 3] = [224, 224, 160];
@@ -85,20 +85,6 @@ pub struct ImplantNet {
     head_b: f32,
     /// The file's metadata (training record).
     pub metadata: std::collections::HashMap<String, String>,
-}
-
-fn take(t: &mut Tensors, name: &str, want: &[usize]) -> Result<Vec<f32>, NetError> {
-    let (got, v) = t
-        .remove(name)
-        .ok_or_else(|| NetError::Missing(name.to_string()))?;
-    if got != want {
-        return Err(NetError::Shape {
-            name: name.to_string(),
-            got,
-            want: want.to_vec(),
-        });
-    }
-    Ok(v)
 }
 
 fn width_of(t: &Tensors, name: &str) -> Result<(usize, usize), NetError> {

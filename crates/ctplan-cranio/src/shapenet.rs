@@ -275,6 +275,25 @@ fn f16_to_f32(h: u16) -> f32 {
 /// Tensors by name: shape and values.
 pub(crate) type Tensors = HashMap<String, (Vec<usize>, Vec<f32>)>;
 
+/// The values of tensor `name`, taken out of `t`, if it has the shape `want`.
+pub(crate) fn take_tensor(
+    t: &mut Tensors,
+    name: &str,
+    want: &[usize],
+) -> Result<Vec<f32>, NetError> {
+    let (got, v) = t
+        .remove(name)
+        .ok_or_else(|| NetError::Missing(name.to_string()))?;
+    if got != want {
+        return Err(NetError::Shape {
+            name: name.to_string(),
+            got,
+            want: want.to_vec(),
+        });
+    }
+    Ok(v)
+}
+
 impl ShapeNet {
     /// Read a network from safetensors bytes (f32 tensors named as the PyTorch module in
     /// `training/shapenet.py` names them).
@@ -344,10 +363,7 @@ impl ShapeNet {
 impl Member {
     /// The U-Net whose tensors are named `{prefix}shift`, `{prefix}enc.0.0.weight`, …; each
     /// level's width is read from its first convolution.
-    fn take(
-        tensors: &mut HashMap<String, (Vec<usize>, Vec<f32>)>,
-        prefix: &str,
-    ) -> Result<Member, NetError> {
+    fn take(tensors: &mut Tensors, prefix: &str) -> Result<Member, NetError> {
         let w = (0..LEVELS)
             .map(|l| {
                 let name = format!("{prefix}enc.{l}.0.weight");
@@ -361,14 +377,7 @@ impl Member {
             })
             .collect::<Result<Vec<usize>, NetError>>()?;
         let mut take = |name: &str, want: Vec<usize>| -> Result<Vec<f32>, NetError> {
-            let name = format!("{prefix}{name}");
-            let (got, v) = tensors
-                .remove(&name)
-                .ok_or_else(|| NetError::Missing(name.clone()))?;
-            if got != want {
-                return Err(NetError::Shape { name, got, want });
-            }
-            Ok(v)
+            take_tensor(tensors, &format!("{prefix}{name}"), &want)
         };
         let shift = take("shift", vec![IN_CHANNELS])?;
         let scale = take("scale", vec![IN_CHANNELS])?;
