@@ -629,8 +629,9 @@ fn crop_rows(dims: [usize; 3], origin: [isize; 3]) -> impl Iterator<Item = (usiz
 /// The map's implant reshaped by the network: around each piece of `implant` (a crop of
 /// [`CROP`] voxels centred on its centre of mass) the map's implant and the network's
 /// probability are averaged ([`WEIGHT`]), unless the network finds less than [`MIN_FOUND`]
-/// of the piece missing; voxels of the defective skull never join, and components smaller than
-/// a tenth of the largest are dropped, as in the map's design.
+/// of the piece missing; voxels of the defective skull never join, components smaller than a
+/// tenth of the largest are dropped and what is kept is closed against the cut edge
+/// ([`crate::implant::close_to_rim`]), as in the map's design.
 pub fn refine(net: &ImplantNet, defective: &Mask, implant: &Mask) -> Refined {
     let mut out = Refined {
         implant: implant.clone(),
@@ -698,7 +699,10 @@ pub fn refine(net: &ImplantNet, defective: &Mask, implant: &Mask) -> Refined {
         }
     }
     if out.reshaped > 0 {
-        out.implant = crate::implant::keep_large_components(&out.implant);
+        let kept = crate::implant::keep_large_components(&out.implant);
+        // Closed against the cut edge as the map's design is (docs/cranio.md, step 8).
+        out.implant =
+            crate::implant::close_to_rim(&kept, defective, crate::implant::RIM_CLOSING_MM);
     }
     out
 }
