@@ -44,14 +44,14 @@ pub struct Args {
     /// correction nor the 3-D network).
     #[arg(long)]
     no_net: bool,
-    /// Without the 3-D network that reshapes the implant of a defect the map is unsure of
-    /// (docs/cranio.md, "3-D network").
+    /// Without the 3-D network that reshapes the implant of a defect the map is unsure of, or
+    /// that lies on the forehead (docs/cranio.md, "3-D network").
     #[arg(long, conflicts_with = "no_net")]
     no_voxel_net: bool,
 }
 
 /// What completes the vault: the shape prior, the network that corrects its fill, and the 3-D
-/// network that reshapes the implant where the design reports a concern.
+/// network that reshapes the implant where the design reports a concern and on the forehead.
 #[derive(Clone, Copy)]
 struct Method<'a> {
     prior: Option<&'a ShapePrior>,

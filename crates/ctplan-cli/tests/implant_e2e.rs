@@ -305,6 +305,35 @@ fn a_defect_running_below_the_maps_edge_is_rebuilt_there_too() {
     assert!(d >= 0.872, "DSC {d:.4}");
 }
 
+/// One injected case (`{case}_{style}_s0_0` in `inj`) designed by `ctplan implant --json`
+/// with `extra` and scored by `ctplan eval`: the design's report, its DSC and its standard
+/// error.
+fn design_one(inj: &Path, name: &str, extra: &[&str]) -> (serde_json::Value, f64, String) {
+    let input = inj.join(format!("defective_skull/{name}.nrrd"));
+    let out = inj.join("one.nrrd");
+    let mut args = vec!["implant", s(&input), "-o", s(&out), "--json"];
+    args.extend_from_slice(extra);
+    let o = ctplan(&args);
+    ok(&o);
+    let m = ctplan(&[
+        "eval",
+        "--json",
+        "--pred",
+        s(&out),
+        "--truth",
+        s(&inj.join(format!("implant/{name}.nrrd"))),
+        "--defective",
+        s(&input),
+    ]);
+    ok(&m);
+    let v: serde_json::Value = serde_json::from_slice(&m.stdout).unwrap();
+    (
+        serde_json::from_slice(&o.stdout).unwrap(),
+        v["cases"][0]["dsc"].as_f64().unwrap(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
 #[test]
 fn the_3d_network_reshapes_a_fronto_orbital_implant() {
     // A fronto-orbital defect injected into held-out case 005 runs down to the brow, which no
@@ -326,37 +355,41 @@ fn the_3d_network_reshapes_a_fronto_orbital_implant() {
         with_warnings.contains("warning: 005_frontoorbital_s0_0"),
         "{with_warnings}"
     );
-    let input = inj.join("defective_skull/005_frontoorbital_s0_0.nrrd");
-    let run = |extra: &[&str]| -> serde_json::Value {
-        let out = tmp.path().join("one.nrrd");
-        let mut args = vec!["implant", s(&input), "-o", s(&out), "--json"];
-        args.extend_from_slice(extra);
-        let o = ctplan(&args);
-        ok(&o);
-        serde_json::from_slice(&o.stdout).unwrap()
-    };
-    assert_eq!(run(&[])["voxel_net"], true);
-    let without = run(&["--no-voxel-net"]);
+    assert!(with[0].1 >= 0.891, "DSC {:.4}", with[0].1);
+    let (one, _, _) = design_one(&inj, "005_frontoorbital_s0_0", &[]);
+    assert_eq!(one["voxel_net"], true, "{one}");
+    let (without, without_dsc, _) = design_one(&inj, "005_frontoorbital_s0_0", &["--no-voxel-net"]);
     assert_eq!(without["voxel_net"], false, "{without}");
     assert!(without["seconds"]["voxel_net"].as_f64().unwrap() < 0.01);
-    let m = ctplan(&[
-        "eval",
-        "--json",
-        "--pred",
-        s(&tmp.path().join("one.nrrd")),
-        "--truth",
-        s(&inj.join("implant/005_frontoorbital_s0_0.nrrd")),
-        "--defective",
-        s(&input),
-    ]);
-    ok(&m);
-    let v: serde_json::Value = serde_json::from_slice(&m.stdout).unwrap();
-    let without_dsc = v["cases"][0]["dsc"].as_f64().unwrap();
-    assert!(with[0].1 >= 0.891, "DSC {:.4}", with[0].1);
     assert!(
         without_dsc <= 0.840,
         "without the 3-D network {without_dsc:.4}"
     );
+}
+
+#[test]
+fn the_3d_network_reshapes_a_forehead_implant_without_a_concern() {
+    // A fronto-orbital defect injected into held-out case 040 lies on the forehead (its
+    // implant about 15° above anterior, seen from the skull's centre), but the shape model
+    // follows the bone around it to 0.52 mm RMS with its border closed, so the design raises
+    // no concern; on the forehead the 3-D network reshapes it anyway. Measured DSC 0.909 with
+    // it, 0.879 without (`--no-voxel-net`; `bench/implant_accuracy.py`, injected
+    // fronto-orbital rows); the floor and the ceiling sit 0.01 from them.
+    let Some(data) = ctplan_testdata::data_dir() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let inj = inject(&data, "040", "frontoorbital", tmp.path());
+    for (extra, voxel_net) in [(&[][..], true), (&["--no-voxel-net"][..], false)] {
+        let (report, dsc, warnings) = design_one(&inj, "040_frontoorbital_s0_0", extra);
+        assert!(!warnings.contains("warning:"), "{warnings}");
+        assert_eq!(report["voxel_net"], voxel_net, "{report}");
+        if voxel_net {
+            assert!(dsc >= 0.899, "DSC {dsc:.4}");
+        } else {
+            assert!(dsc <= 0.889, "without the 3-D network {dsc:.4}");
+        }
+    }
 }
 
 #[test]

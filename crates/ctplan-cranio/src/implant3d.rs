@@ -544,25 +544,64 @@ fn upsample(p: &[f32], g: [usize; 3], f: [usize; 3]) -> Vec<f32> {
     out
 }
 
-/// Whether the design of a defect calls for the network: the map's design reports a concern
-/// (its shape model misses the bone around a defect by more than
-/// [`crate::implant::FIT_RMS_CONCERN_MM`], or the defect's border is open: a brow, an orbit,
-/// the skull base) and the grid is one the network learned on ([`grid_fits`]).
-pub fn applies(design: &crate::implant::Design, defective: &Mask) -> bool {
-    !design.concerns().is_empty() && grid_fits(defective)
+/// Which pieces of an implant the network reshapes ([`refine`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scope {
+    /// Every piece: the design reports a concern.
+    Every,
+    /// Only the pieces on the forehead ([`on_forehead`]) as seen from the map's centre
+    /// (LPS mm): there the shape model misses an individual brow ridge, frontal sinus and
+    /// orbital rim even where it follows the bone around the defect.
+    Forehead { centre: [f64; 3] },
 }
 
-/// The design's last stage: where [`applies`], its implant reshaped by [`refine`] in place.
-/// Returns whether any piece was reshaped, and a note for each piece kept as the map made it.
+/// A piece lies on the forehead when the direction from the map's centre to its centre of mass
+/// is within this many degrees of anterior (world −y in LPS, whatever the scan's axes). The
+/// injected fronto-orbital defects of both held-out splits lie within 25° of it, the
+/// parietotemporal ones 88° and more, the SkullFix defects 165° and more (they are posterior),
+/// the vault styles' within it only where one reaches low on the forehead (docs/cranio.md).
+pub const FOREHEAD_DEG: f64 = 35.0;
+
+/// Whether `p` (LPS mm) lies on the forehead seen from `centre` ([`FOREHEAD_DEG`]).
+pub fn on_forehead(centre: [f64; 3], p: [f64; 3]) -> bool {
+    let v = [p[0] - centre[0], p[1] - centre[1], p[2] - centre[2]];
+    let r = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+    r > 0.0 && -v[1] / r >= FOREHEAD_DEG.to_radians().cos()
+}
+
+/// Where the design calls for the network, if anywhere: on a grid it learned on
+/// ([`grid_fits`]), every piece of a design that reports a concern (its shape model misses the
+/// bone around a defect by more than [`crate::implant::FIT_RMS_CONCERN_MM`], or the defect's
+/// border is open: a brow, an orbit, the skull base), and otherwise the pieces on the forehead,
+/// if any implant voxel lies there (so that a design elsewhere costs one pass over the grid).
+pub fn scope(design: &crate::implant::Design, defective: &Mask) -> Option<Scope> {
+    let centre = design.centre;
+    let implant = &design.implant;
+    if !grid_fits(defective) {
+        None
+    } else if !design.concerns().is_empty() {
+        Some(Scope::Every)
+    } else if (implant.data.par_iter().enumerate())
+        .any(|(i, &v)| v != 0 && on_forehead(centre, implant.world_of(i)))
+    {
+        Some(Scope::Forehead { centre })
+    } else {
+        None
+    }
+}
+
+/// The design's last stage: its implant reshaped by [`refine`] in place, over the pieces its
+/// [`scope`] names. Returns whether any piece was reshaped, and a note for each piece kept as
+/// the map made it.
 pub fn reshape(
     net: &ImplantNet,
     design: &mut crate::implant::Design,
     defective: &Mask,
 ) -> (bool, Vec<String>) {
-    if !applies(design, defective) {
+    let Some(scope) = scope(design, defective) else {
         return (false, Vec::new());
-    }
-    let r = refine(net, defective, &design.implant);
+    };
+    let r = refine(net, defective, &design.implant, scope);
     let notes = (r.kept.iter())
         .map(|found| {
             format!(
@@ -626,13 +665,13 @@ fn crop_rows(dims: [usize; 3], origin: [isize; 3]) -> impl Iterator<Item = (usiz
     })
 }
 
-/// The map's implant reshaped by the network: around each piece of `implant` (a crop of
-/// [`CROP`] voxels centred on its centre of mass) the map's implant and the network's
+/// The map's implant reshaped by the network: around each piece of `implant` in `scope` (a
+/// crop of [`CROP`] voxels centred on its centre of mass) the map's implant and the network's
 /// probability are averaged ([`WEIGHT`]), unless the network finds less than [`MIN_FOUND`]
 /// of the piece missing; voxels of the defective skull never join, components smaller than a
 /// tenth of the largest are dropped and what is kept is closed against the cut edge
 /// ([`crate::implant::close_to_rim`]), as in the map's design.
-pub fn refine(net: &ImplantNet, defective: &Mask, implant: &Mask) -> Refined {
+pub fn refine(net: &ImplantNet, defective: &Mask, implant: &Mask, scope: Scope) -> Refined {
     let mut out = Refined {
         implant: implant.clone(),
         reshaped: 0,
@@ -661,10 +700,13 @@ pub fn refine(net: &ImplantNet, defective: &Mask, implant: &Mask) -> Refined {
         if n * 10 < largest {
             continue;
         }
-        let origin = [0, 1, 2].map(|a| {
-            (sums[l as usize][a] / n as f64 + bbox.start[a] as f64).round() as isize
-                - (CROP[a] / 2) as isize
-        });
+        let mass = [0, 1, 2].map(|a| sums[l as usize][a] / n as f64 + bbox.start[a] as f64);
+        if let Scope::Forehead { centre } = scope
+            && !on_forehead(centre, implant.geometry.index_to_world(mass))
+        {
+            continue;
+        }
+        let origin = [0, 1, 2].map(|a| mass[a].round() as isize - (CROP[a] / 2) as isize);
         let p = crop_probability(net, defective, origin);
         // What the network finds missing in the crop against the map's piece: far less means
         // it does not recognise this defect (MIN_FOUND).
@@ -791,16 +833,15 @@ mod tests {
         assert_eq!(up[5], 0.75); // (x 1, y 1): 0.75 · 0.25 + … bilinear of 0, 1, 2, 3
     }
 
-    /// A network that finds nothing missing (the fixture with its head's bias far negative:
-    /// every probability near 0) leaves the map's implant as it is and says so; one that finds
-    /// everything missing (bias far positive) reshapes it.
-    #[test]
-    fn a_network_that_finds_too_little_keeps_the_map_design() {
+    /// A ring of bone (SkullFix's voxels, z up) with the part at x > 190 cut out as the map's
+    /// implant, and the fixture network with its head's bias set to `bias`: far negative, every
+    /// probability near 0 (it finds nothing missing); far positive, near 1.
+    fn ring_case(bias: f32) -> (ImplantNet, Mask, Mask) {
         let mut net = ImplantNet::from_safetensors(include_bytes!(
             "../tests/data/implant3d_fixture.safetensors"
         ))
         .unwrap();
-        net.head_b = -100.0;
+        net.head_b = bias;
         let g = Geometry {
             spacing: [0.45, 0.45, 0.625],
             ..Geometry::default()
@@ -823,13 +864,21 @@ mod tests {
                 }
             }
         }
-        let r = refine(&net, &defective, &implant);
+        (net, defective, implant)
+    }
+
+    /// A network that finds nothing missing leaves the map's implant as it is and says so; one
+    /// that finds everything missing reshapes it, never into the defective skull.
+    #[test]
+    fn a_network_that_finds_too_little_keeps_the_map_design() {
+        let (net, defective, implant) = ring_case(-100.0);
+        let r = refine(&net, &defective, &implant, Scope::Every);
         assert_eq!(r.reshaped, 0);
         assert_eq!(r.kept.len(), 1);
         assert!(r.kept[0] < MIN_FOUND, "{:?}", r.kept);
         assert_eq!(r.implant.data, implant.data);
-        net.head_b = 100.0;
-        let r = refine(&net, &defective, &implant);
+        let (net, defective, implant) = ring_case(100.0);
+        let r = refine(&net, &defective, &implant, Scope::Every);
         assert_eq!((r.reshaped, r.kept.len()), (1, 0));
         let count = |m: &Mask| m.data.iter().filter(|&&v| v != 0).count();
         assert!(count(&r.implant) > 10 * count(&implant));
@@ -840,6 +889,37 @@ mod tests {
                 .zip(&defective.data)
                 .all(|(&a, &b)| a == 0 || b == 0)
         );
+    }
+
+    /// The forehead is a cone of [`FOREHEAD_DEG`] around world anterior (−y in LPS); without a
+    /// concern only the pieces inside it are reshaped.
+    #[test]
+    fn without_a_concern_only_pieces_on_the_forehead_are_reshaped() {
+        let c = [10.0, 20.0, 30.0];
+        let at = |v: [f64; 3]| [c[0] + v[0], c[1] + v[1], c[2] + v[2]];
+        assert!(on_forehead(c, at([0.0, -80.0, 20.0])), "14° above anterior");
+        assert!(on_forehead(c, at([-40.0, -80.0, 0.0])), "27° to the right");
+        assert!(
+            !on_forehead(c, at([0.0, -80.0, 70.0])),
+            "41° above anterior"
+        );
+        assert!(!on_forehead(c, at([80.0, -10.0, 0.0])), "on the left side");
+        assert!(!on_forehead(c, at([0.0, 80.0, 0.0])), "behind");
+        assert!(!on_forehead(c, c), "at the centre itself");
+        // The ring's piece lies at x ≈ 90 mm, y ≈ 54 mm, z ≈ 53 mm (world).
+        let (net, defective, implant) = ring_case(100.0);
+        let piece_to_the_left = Scope::Forehead {
+            centre: [54.0, 54.0, 53.0],
+        };
+        let r = refine(&net, &defective, &implant, piece_to_the_left);
+        assert_eq!((r.reshaped, r.kept.len()), (0, 0));
+        assert_eq!(r.implant.data, implant.data);
+        let piece_in_front = Scope::Forehead {
+            centre: [90.0, 94.0, 53.0],
+        };
+        let r = refine(&net, &defective, &implant, piece_in_front);
+        assert_eq!((r.reshaped, r.kept.len()), (1, 0));
+        assert_ne!(r.implant.data, implant.data);
     }
 
     #[test]
