@@ -556,11 +556,11 @@ pub enum Scope {
 }
 
 /// A piece lies on the forehead when the direction from the map's centre to its centre of mass
-/// is within this many degrees of anterior (world −y in LPS, whatever the scan's axes). Seen
-/// from the defective skull's centroid, the implants of the injected fronto-orbital defects of
-/// both held-out splits lie 5–30° from anterior, the parietotemporal ones 88° and more, the
-/// SkullFix ones 125° and more (they are posterior and high), the vault styles' 44° and more but
-/// for one random defect reaching low on the forehead (31°; docs/cranio.md).
+/// is within this many degrees of anterior (world −y in LPS, whatever the scan's axes). The
+/// implants designed for the injected fronto-orbital defects of both held-out splits lie 6–31°
+/// from anterior (those without a concern 6–26°), the parietotemporal ones 85° and more, the
+/// SkullFix ones 124° and more (they are posterior and high), the vault styles' 45° and more
+/// but for one random defect reaching low on the forehead (30°; docs/cranio.md).
 pub const FOREHEAD_DEG: f64 = 35.0;
 
 /// Whether `p` (LPS mm) lies on the forehead seen from `centre` ([`FOREHEAD_DEG`]).
