@@ -1,7 +1,7 @@
 """Implant accuracy on held-out SkullFix cases and on injected defects of every style.
 
   .venv/bin/python bench/implant_accuracy.py [--data ../shared/data] [--work DIR] [--no-inject]
-      [--net-b NET_B.safetensors]
+      [--net-b NET_B.safetensors] [--voxel-net NET3D.safetensors]
 
 Runs the release binary as a user would (`cargo build --release` first):
 
@@ -121,7 +121,10 @@ def main():
     ap = parser()
     ap.add_argument("--no-inject", action="store_true", help="held-out splits only")
     ap.add_argument("--net-b", help="a network trained without split B's cases, to measure on them")
+    ap.add_argument("--voxel-net", help="3-D network weights to measure instead of the shipped ones "
+                    "(training/implant3d.py; both splits are held out from it)")
     a = ap.parse_args()
+    vn = ["--voxel-net", a.voxel_net] if a.voxel_net else []
     with workspace(a) as (train, work, A):
         B = link_split(train, SPLIT_B, work / "B")
         prior_b = work / "B.ctprior"
@@ -131,13 +134,14 @@ def main():
         print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
         print(f"| A | geometric only | {design_and_score(A, work / 'A_geo', '--no-prior')} |")
         print(f"| A | shape prior | {design_and_score(A, work / 'A_prior', '--no-net')} |")
-        print(f"| A | shape prior + network (shipped) | {design_and_score(A, work / 'A_net')} |")
+        print(f"| A | shape prior + network ({'--voxel-net' if vn else 'shipped'}) | "
+              f"{design_and_score(A, work / 'A_net', *vn)} |")
         print(f"| B | geometric only | {design_and_score(B, work / 'B_geo', '--no-prior')} |")
         print(f"| B | shape prior (built without B) | "
               f"{design_and_score(B, work / 'B_prior', '--prior', prior_b, '--no-net')} |")
         if a.net_b:
             print(f"| B | shape prior + network (both without B) | "
-                  f"{design_and_score(B, work / 'B_net', '--prior', prior_b, '--net', a.net_b)} |")
+                  f"{design_and_score(B, work / 'B_net', '--prior', prior_b, '--net', a.net_b, *vn)} |")
         if a.no_inject:
             return
         for style in STYLES:
@@ -147,7 +151,7 @@ def main():
             if style in LOW:
                 print(f"| A, {style} | shape prior + map network (`--no-voxel-net`) | "
                       f"{design_and_score(inj, inj / 'pred_map_net', '--no-voxel-net')} |")
-            print(f"| A, {style} | shape prior + network | {design_and_score(inj, inj / 'pred_net')} |")
+            print(f"| A, {style} | shape prior + network | {design_and_score(inj, inj / 'pred_net', *vn)} |")
         # The two styles that reach below the vault, once more on split B's skulls with the
         # prior built without them: a check of the choices made on split A's injected defects.
         for style in LOW:
@@ -159,7 +163,7 @@ def main():
                 print(f"| B, {style} | shape prior + map network (both without B; `--no-voxel-net`) | "
                       f"{design_and_score(inj, inj / 'pred_map_net', '--prior', prior_b, '--net', a.net_b, '--no-voxel-net')} |")
                 print(f"| B, {style} | shape prior + network (both without B) | "
-                      f"{design_and_score(inj, inj / 'pred_net', '--prior', prior_b, '--net', a.net_b)} |")
+                      f"{design_and_score(inj, inj / 'pred_net', '--prior', prior_b, '--net', a.net_b, *vn)} |")
 
 
 if __name__ == "__main__":

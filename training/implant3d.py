@@ -3,6 +3,7 @@ crop around a defect, which voxels the complete skull adds to the defective one.
 
     python training/implant3d.py pack  --work DIR          # SkullFix skulls -> DIR (bits, 12 MB)
     python training/implant3d.py train --work DIR --out NET.safetensors
+    python training/implant3d.py train --work DIR --out NET2.safetensors --init NET.safetensors --lr 3e-4
 
 Stages:
   pack     read the complete skulls of ../shared/data/skullfix/training_set and store each as
@@ -19,7 +20,9 @@ Stages:
            fraction as target (binary cross-entropy plus soft Dice), mirrored left-right half of
            the time. AdamW, batches of --batch for --seconds, the learning rate falling from
            --lr along a cosine over that time. Writes the weights as safetensors (f16) with
-           the training record in the metadata.
+           the training record in the metadata. With --init it goes on from a trained
+           network's weights (a fresh optimiser and cosine; the record keeps the earlier
+           record under "continued_from"), so that training can run in several short sessions.
   fixture  a seeded random network of --widths and PyTorch's output on a synthetic input: the
            fixture of the Rust forward-pass test.
 
@@ -42,7 +45,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from shapenet import write_safetensors  # the same file format as the map's network
+from shapenet import read_metadata, read_safetensors, write_safetensors  # the map network's file format
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = "cuda" if torch.cuda.is_available() else "cpu"
@@ -285,6 +288,11 @@ def stage_train(a):
     torch.manual_seed(a.seed)
     widths = [int(w) for w in a.widths.split(",")]
     net = UNet(widths).to(DEV)
+    before = None
+    if a.init:  # go on from a trained network (its widths must match --widths)
+        net.load_state_dict(read_safetensors(a.init))
+        before = json.loads(read_metadata(a.init).get("record", "{}"))
+        print(f"starting from {a.init} ({before.get('iterations', '?')} iterations before)", flush=True)
     opt = torch.optim.AdamW(net.parameters(), a.lr, weight_decay=1e-4)
     history, run, t1, done = [], 0.0, time.time(), 0
     while time.time() - t1 < a.seconds:
@@ -310,6 +318,8 @@ def stage_train(a):
         "device": torch.cuda.get_device_name() if DEV == "cuda" else "cpu", "seconds": round(time.time() - t1),
         "loss_history": history,
     }
+    if before is not None:  # the record of the network it went on from
+        record["continued_from"] = {"file": Path(a.init).name, "record": before}
     # stored as f16 (half the size; the Rust loader widens to f32)
     write_safetensors(a.out, {k: v.half() for k, v in net.state_dict().items()}, {"record": json.dumps(record)})
     Path(str(a.out).replace(".safetensors", ".json")).write_text(json.dumps(record, indent=1))
@@ -356,6 +366,7 @@ def main():
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seconds", type=float, default=400, help="training time (the learning rate's cosine spans it)")
+    p.add_argument("--init", default="", help="weights (safetensors, f16 or f32) to go on training from")
     a = p.parse_args()
     if a.stage == "pack":
         stage_pack(a)

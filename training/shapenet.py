@@ -373,15 +373,27 @@ def write_safetensors(path, tensors, metadata):
 
 
 def read_safetensors(path):
-    """The f32 tensors of a safetensors file, by name."""
+    """The tensors of a safetensors file (F32, or F16 widened to f32), by name."""
     b = Path(path).read_bytes()
     n = struct.unpack("<Q", b[:8])[0]
     header, data = json.loads(b[8 : 8 + n]), b[8 + n :]
+    kinds = {"F32": "<f4", "F16": "<f2"}
     return {
-        k: torch.from_numpy(np.frombuffer(data[v["data_offsets"][0] : v["data_offsets"][1]], "<f4").reshape(v["shape"]).copy())
+        k: torch.from_numpy(
+            np.frombuffer(data[v["data_offsets"][0] : v["data_offsets"][1]], kinds[v["dtype"]])
+            .astype(np.float32)
+            .reshape(v["shape"])
+        )
         for k, v in header.items()
         if k != "__metadata__"
     }
+
+
+def read_metadata(path):
+    """The metadata of a safetensors file (a dict of strings)."""
+    b = Path(path).read_bytes()
+    n = struct.unpack("<Q", b[:8])[0]
+    return json.loads(b[8 : 8 + n]).get("__metadata__", {})
 
 
 def probe_input():

@@ -48,6 +48,10 @@ pub struct Args {
     /// that lies on the forehead (docs/cranio.md, "3-D network").
     #[arg(long, conflicts_with = "no_net")]
     no_voxel_net: bool,
+    /// Reshape with these 3-D network weights instead of the shipped ones (made by
+    /// `training/implant3d.py`; docs/cranio.md, "3-D network").
+    #[arg(long, conflicts_with_all = ["no_prior", "no_net", "no_voxel_net"])]
+    voxel_net: Option<PathBuf>,
 }
 
 /// What completes the vault: the shape prior, the network that corrects its fill, and the 3-D
@@ -184,13 +188,21 @@ fn world_box(m: &Mask) -> serde_json::Value {
     serde_json::json!({"min": lo, "max": hi, "size": size})
 }
 
+/// A file's bytes parsed by `parse`; every error names the file.
+fn load<T, E>(p: &Path, parse: impl FnOnce(&[u8]) -> Result<T, E>) -> Result<T>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let bytes = std::fs::read(p).with_context(|| format!("{}: cannot read", p.display()))?;
+    parse(&bytes).with_context(|| format!("{}", p.display()))
+}
+
 pub fn run(a: Args) -> Result<ExitCode> {
     let loaded;
     let prior = if a.no_prior {
         None
     } else if let Some(p) = &a.prior {
-        let bytes = std::fs::read(p).with_context(|| format!("{}: cannot read", p.display()))?;
-        loaded = ShapePrior::from_bytes(&bytes).with_context(|| format!("{}", p.display()))?;
+        loaded = load(p, ShapePrior::from_bytes)?;
         Some(&loaded)
     } else {
         Some(ShapePrior::shipped())
@@ -199,14 +211,20 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let net = if prior.is_none() || a.no_net {
         None
     } else if let Some(p) = &a.net {
-        let bytes = std::fs::read(p).with_context(|| format!("{}: cannot read", p.display()))?;
-        loaded_net =
-            ShapeNet::from_safetensors(&bytes).with_context(|| format!("{}", p.display()))?;
+        loaded_net = load(p, ShapeNet::from_safetensors)?;
         Some(&loaded_net)
     } else {
         Some(ShapeNet::shipped())
     };
-    let voxel_net = (net.is_some() && !a.no_voxel_net).then(ImplantNet::shipped);
+    let loaded_voxel_net;
+    let voxel_net = if net.is_none() || a.no_voxel_net {
+        None
+    } else if let Some(p) = &a.voxel_net {
+        loaded_voxel_net = load(p, ImplantNet::from_safetensors)?;
+        Some(&loaded_voxel_net)
+    } else {
+        Some(ImplantNet::shipped())
+    };
     let method = Method {
         prior,
         net,

@@ -380,16 +380,55 @@ fn the_3d_network_reshapes_a_forehead_implant_without_a_concern() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let inj = inject(&data, "040", "frontoorbital", tmp.path());
+    let mut shipped = None;
     for (extra, voxel_net) in [(&[][..], true), (&["--no-voxel-net"][..], false)] {
         let (report, dsc, warnings) = design_one(&inj, "040_frontoorbital_s0_0", extra);
         assert!(!warnings.contains("warning:"), "{warnings}");
         assert_eq!(report["voxel_net"], voxel_net, "{report}");
         if voxel_net {
             assert!(dsc >= 0.899, "DSC {dsc:.4}");
+            shipped = Some(std::fs::read(inj.join("one.nrrd")).unwrap());
         } else {
             assert!(dsc <= 0.889, "without the 3-D network {dsc:.4}");
         }
     }
+    // The shipped weights named by file (`--voxel-net`, for weights trained anew) give the
+    // same implant, byte for byte.
+    let weights = ctplan_testdata::workspace_root()
+        .join("crates/ctplan-cranio/assets/implant_net.safetensors");
+    let (report, _, _) = design_one(
+        &inj,
+        "040_frontoorbital_s0_0",
+        &["--voxel-net", s(&weights)],
+    );
+    assert_eq!(report["voxel_net"], true, "{report}");
+    assert!(std::fs::read(inj.join("one.nrrd")).unwrap() == shipped.unwrap());
+}
+
+#[test]
+fn other_3d_network_weights_that_cannot_be_used_are_refused_by_name() {
+    // Checked before any input is read: a missing file, and a file that is no network of this
+    // kind (the map network's weights), each named in the error; nothing is written.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out.nrrd");
+    let map_net =
+        ctplan_testdata::workspace_root().join("crates/ctplan-cranio/assets/skull_net.safetensors");
+    let missing = tmp.path().join("missing.safetensors");
+    let implant = |extra: &[&str]| {
+        let mut args = vec!["implant", "in.nrrd", "-o", s(&out), "--voxel-net"];
+        args.extend_from_slice(extra);
+        ctplan(&args)
+    };
+    for weights in [&missing, &map_net] {
+        let o = implant(&[s(weights)]);
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(s(weights)), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(!out.exists());
+    }
+    // And it cannot be asked for together with no 3-D network.
+    assert!(!implant(&["w", "--no-voxel-net"]).status.success());
 }
 
 #[test]
