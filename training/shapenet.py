@@ -372,11 +372,16 @@ def write_safetensors(path, tensors, metadata):
     os.replace(tmp, path)
 
 
-def read_safetensors(path):
-    """The tensors of a safetensors file (F32, or F16 widened to f32), by name."""
+def read_header(path):
+    """A safetensors file's JSON header and the data bytes after it."""
     b = Path(path).read_bytes()
     n = struct.unpack("<Q", b[:8])[0]
-    header, data = json.loads(b[8 : 8 + n]), b[8 + n :]
+    return json.loads(b[8 : 8 + n]), b[8 + n :]
+
+
+def read_safetensors(path):
+    """The tensors of a safetensors file (F32, or F16 widened to f32), by name."""
+    header, data = read_header(path)
     kinds = {"F32": "<f4", "F16": "<f2"}
     return {
         k: torch.from_numpy(
@@ -391,9 +396,7 @@ def read_safetensors(path):
 
 def read_metadata(path):
     """The metadata of a safetensors file (a dict of strings)."""
-    b = Path(path).read_bytes()
-    n = struct.unpack("<Q", b[:8])[0]
-    return json.loads(b[8 : 8 + n]).get("__metadata__", {})
+    return read_header(path)[0].get("__metadata__", {})
 
 
 def probe_input():
