@@ -4,6 +4,8 @@ crop around a defect, which voxels the complete skull adds to the defective one.
     python training/implant3d.py pack  --work DIR          # SkullFix skulls -> DIR (bits, 12 MB)
     python training/implant3d.py train --work DIR --out NET.safetensors
     python training/implant3d.py train --work DIR --out NET2.safetensors --init NET.safetensors --lr 3e-4
+    python training/implant3d.py train --work DIR --out NET3.safetensors --crop 128,160,160 \
+        --styles frontoorbital=0.55,parietotemporal=0.35,random=0.1
 
 Stages:
   pack     read the complete skulls of ../shared/data/skullfix/training_set and store each as
@@ -23,6 +25,11 @@ Stages:
            the training record in the metadata. With --init it goes on from a trained
            network's weights (a fresh optimiser and cosine; the record keeps the earlier
            record under "continued_from"), so that training can run in several short sessions.
+           --crop trains on smaller crops (the network is fully convolutional; the design runs
+           it on 160 x 224 x 224; 128 x 160 x 160 takes about 3 s a crop on two CPU cores,
+           against 9 s) and --styles sets the share of each defect style. Trained on from the
+           shipped weights that way on a CPU (503 batches of two) it scored lower held out
+           (BENCHMARKS.md, "The 3-D network").
   fixture  a seeded random network of --widths and PyTorch's output on a synthetic input: the
            fixture of the Rust forward-pass test.
 
@@ -355,6 +362,7 @@ def stage_fixture(a):
 
 
 def main():
+    global CROP, STYLES
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("stage", choices=["pack", "train", "fixture"])
     p.add_argument("--work", default="", help="packed skulls (pack writes, train reads)")
@@ -367,7 +375,26 @@ def main():
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seconds", type=float, default=400, help="training time (the learning rate's cosine spans it)")
     p.add_argument("--init", default="", help="weights (safetensors, f16 or f32) to go on training from")
+    p.add_argument("--crop", default=",".join(map(str, CROP)),
+                   help="training crop in native voxels z,y,x (smaller crops train faster, e.g. on a CPU; "
+                        "the network is fully convolutional and the design runs it on 160,224,224)")
+    p.add_argument("--styles", default=",".join(f"{k}={v}" for k, v in STYLES.items()),
+                   help="share of each defect style drawn, style=share,... (shares are normalised)")
     a = p.parse_args()
+    CROP = tuple(int(v) for v in a.crop.split(","))
+    if len(CROP) != 3 or any(v < 16 or v % (16 * q) for v, q in zip(CROP, POOL)):
+        p.error(f"--crop {a.crop}: three sizes, each a multiple of 16 network voxels")
+    try:
+        shares = {k: float(v) for k, v in (kv.split("=") for kv in a.styles.split(","))}
+    except ValueError:
+        p.error(f"--styles {a.styles}: expected style=share,... (e.g. frontoorbital=0.6,parietotemporal=0.4)")
+    unknown = set(shares) - set(STYLES)
+    if unknown:
+        p.error(f"--styles: unknown style(s) {sorted(unknown)}; known: {sorted(STYLES)}")
+    total = sum(shares.values())
+    if not total > 0 or min(shares.values()) < 0:
+        p.error(f"--styles {a.styles}: shares must be non-negative and not all zero")
+    STYLES = {k: v / total for k, v in shares.items()}
     if a.stage == "pack":
         stage_pack(a)
     elif a.stage == "train":
