@@ -381,7 +381,10 @@ def main():
     p.add_argument("--styles", default=",".join(f"{k}={v}" for k, v in STYLES.items()),
                    help="share of each defect style drawn, style=share,... (shares are normalised)")
     a = p.parse_args()
-    CROP = tuple(int(v) for v in a.crop.split(","))
+    try:
+        CROP = tuple(int(v) for v in a.crop.split(","))
+    except ValueError:
+        CROP = ()
     if len(CROP) != 3 or any(v < 16 or v % (16 * q) for v, q in zip(CROP, POOL)):
         p.error(f"--crop {a.crop}: three sizes, each a multiple of 16 network voxels")
     try:
@@ -398,6 +401,8 @@ def main():
     if a.stage == "pack":
         stage_pack(a)
     elif a.stage == "train":
+        if not Path(a.work, "geo.json").is_file():
+            p.error(f"--work {a.work!r}: no packed skulls there (run the pack stage first)")
         stage_train(a)
     else:
         stage_fixture(a)
