@@ -166,18 +166,14 @@ def main():
             run("skull", "inject", B / "complete_skull", "-o", inj, "--style", style, "--seed", "0")
             print(f"| B, {style} | shape prior (built without B) | "
                   f"{design_and_score(inj, inj / 'pred', '--prior', prior_b, '--no-net')} |")
-            if a.net_b:
-                print(f"| B, {style} | shape prior + map network (both without B; `--no-voxel-net`) | "
-                      f"{design_and_score(inj, inj / 'pred_map_net', '--prior', prior_b, '--net', a.net_b, '--no-voxel-net')} |")
-                print(f"| B, {style} | shape prior + network (both without B) | "
-                      f"{design_and_score(inj, inj / 'pred_net', '--prior', prior_b, '--net', a.net_b, *vnb)} |")
-            else:
-                # The shipped map network learned from split B's skulls: only the difference
-                # between these two rows (the 3-D network's share) is a held-out measure.
-                print(f"| B, {style} | shape prior (built without B) + shipped map network (`--no-voxel-net`) | "
-                      f"{design_and_score(inj, inj / 'pred_map_shipped', '--prior', prior_b, '--no-voxel-net')} |")
-                print(f"| B, {style} | shape prior (built without B) + shipped map network + 3-D network | "
-                      f"{design_and_score(inj, inj / 'pred_net_shipped', '--prior', prior_b, *vnb)} |")
+            # Without --net-b, the shipped map network, which learned from split B's skulls:
+            # then only the difference between these two rows (the 3-D network's) is held out.
+            net = ["--net", a.net_b] if a.net_b else []
+            whose = "both without B" if a.net_b else "prior without B, shipped map network"
+            print(f"| B, {style} | shape prior + map network ({whose}; `--no-voxel-net`) | "
+                  f"{design_and_score(inj, inj / 'pred_map_net', '--prior', prior_b, *net, '--no-voxel-net')} |")
+            print(f"| B, {style} | shape prior + network ({whose}) | "
+                  f"{design_and_score(inj, inj / 'pred_net', '--prior', prior_b, *net, *vnb)} |")
 
 
 if __name__ == "__main__":

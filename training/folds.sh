@@ -30,24 +30,21 @@ if [ $# -gt 0 ]; then
     [ "$1" = "--" ] || usage
     shift
 fi
-[ -f "$work/geo.json" ] || { echo "training/folds.sh: $work/geo.json not found (run: python training/implant3d.py pack --work $work)" >&2; exit 2; }
 mkdir -p "$out"
 here=$(cd "$(dirname "$0")" && pwd)
 py=${PYTHON:-python}
 split() { seq -f %03g "$1" 5 69 | paste -sd, -; }
-pids=()
+declare -A pid
 for fold in a b; do
     if [ $fold = a ]; then held=$(split 0); else held=$(split 1); fi
     "$py" "$here/implant3d.py" train --work "$work" --hold-out "$held" \
         --init "$here/../crates/ctplan-cranio/assets/implant_net.safetensors" --lr 3e-4 \
         --seconds "$secs" "$@" --out "$out/fold_$fold.safetensors" >"$out/fold_$fold.log" 2>&1 &
-    pids+=($!)
+    pid[$fold]=$!
 done
 status=0
 for fold in a b; do
-    pid=${pids[0]}
-    pids=("${pids[@]:1}")
-    if ! wait "$pid"; then
+    if ! wait "${pid[$fold]}"; then
         echo "training/folds.sh: fold $fold failed; the end of $out/fold_$fold.log:" >&2
         tail -n 20 "$out/fold_$fold.log" >&2
         status=1
