@@ -34,13 +34,14 @@ import argparse
 import contextlib
 import csv
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CTPLAN = ROOT / "target/release/ctplan"
-SPLIT_A = [f"{i:03d}" for i in range(0, 70, 5)]
-SPLIT_B = [f"{i:03d}" for i in range(1, 70, 5)]
+sys.path.insert(0, str(ROOT / "training"))
+from splits import SPLIT_A, SPLIT_B  # noqa: E402  (one definition of the held-out splits)
 STYLES = ["cube", "sphere", "craniotomy", "random", "bilateral", "frontoorbital", "parietotemporal"]
 # The styles whose designs raise concerns, where the 3-D network reshapes the implant
 # (docs/cranio.md, "3-D network"); measured with and without it.

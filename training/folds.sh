@@ -33,10 +33,9 @@ fi
 mkdir -p "$out"
 here=$(cd "$(dirname "$0")" && pwd)
 py=${PYTHON:-python}
-split() { seq -f %03g "$1" 5 69 | paste -sd, -; }
 declare -A pid
 for fold in a b; do
-    if [ $fold = a ]; then held=$(split 0); else held=$(split 1); fi
+    held=$("$py" "$here/splits.py" $fold)
     "$py" "$here/implant3d.py" train --work "$work" --hold-out "$held" \
         --init "$here/../crates/ctplan-cranio/assets/implant_net.safetensors" --lr 3e-4 \
         --seconds "$secs" "$@" --out "$out/fold_$fold.safetensors" >"$out/fold_$fold.log" 2>&1 &

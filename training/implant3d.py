@@ -12,7 +12,7 @@ Stages:
            packed bits (lzma) with its geometry (DIR/geo.json), so that they travel to a GPU
            machine (about 0.2 MB a skull).
   train    train on defects injected on the fly into the complete skulls of every case not
-           held out (--hold-out, default splits A and B of bench/implant_accuracy.py: cases
+           held out (--hold-out, default splits A and B of training/splits.py: cases
            000, 005, ... and 001, 006, ...): the region of `ctplan skull inject`'s
            fronto-orbital, parietotemporal, random and sphere styles (balls around a point of
            the outer surface, warped by Gaussian bumps; the same parameters as
@@ -53,13 +53,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from shapenet import read_metadata, read_safetensors, write_safetensors  # the map network's file format
+from splits import SPLITS
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = "cuda" if torch.cuda.is_available() else "cpu"
 CROP = (160, 224, 224)  # native voxels (z, y, x) around a defect
 POOL = (1, 2, 2)  # native voxels per network voxel
 WIDTHS = [16, 32, 64, 128, 256]
-HELD_OUT = [f"{i:03d}" for i in range(70) if i % 5 in (0, 1)]
+HELD_OUT = SPLITS["ab"]  # both held-out splits (training/splits.py)
 STYLES = {  # style: share of the defects drawn (their regions: random_defect)
     "frontoorbital": 0.45,
     "parietotemporal": 0.35,
