@@ -148,9 +148,7 @@ fn plan(a: PlanArgs) -> Result<()> {
     };
     // Outputs: into a hidden folder beside the target, renamed into place once complete.
     let name = case_name(&a.anatomy);
-    let staging = staging_dir(&a.output)?;
-    let written = (|| -> Result<()> {
-        let dir = &staging;
+    let written = ctplan_io::publish_dir(&a.output, |dir| -> Result<()> {
         let (labels, segs) = label_map(&model);
         ctplan_io::seg::write_seg_nrrd(&dir.join("segments.seg.nrrd"), &labels, &segs)?;
         drop(labels);
@@ -196,60 +194,14 @@ fn plan(a: PlanArgs) -> Result<()> {
         ctplan_io::write_bytes(&dir.join("report.json"), json.as_bytes())?;
         ctplan_io::write_bytes(&dir.join("report.md"), markdown(&report, &name).as_bytes())?;
         Ok(())
-    })();
+    });
     if let Err(e) = written {
-        let _ = std::fs::remove_dir_all(&staging);
         return Err(e.context(format!("{}: case folder not written", a.output.display())));
     }
-    publish(&staging, &a.output)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_summary(&report, &a.output);
-    }
-    Ok(())
-}
-
-/// A new hidden folder beside `target` for a case being written.
-fn staging_dir(target: &Path) -> Result<PathBuf> {
-    let parent = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent)
-        .with_context(|| format!("{}: cannot create the folder", parent.display()))?;
-    let base = target
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "case".into());
-    let dir = parent.join(format!(".{base}.partial-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir(&dir)
-        .with_context(|| format!("{}: cannot create the case folder", dir.display()))?;
-    Ok(dir)
-}
-
-/// Move a complete case folder into place, replacing an older one at `target` only once the new
-/// one is whole.
-fn publish(staging: &Path, target: &Path) -> Result<()> {
-    let old = staging.with_extension("old");
-    let had_old = target.exists();
-    if had_old {
-        std::fs::rename(target, &old)
-            .with_context(|| format!("{}: cannot replace the case folder", target.display()))?;
-    }
-    if let Err(e) = std::fs::rename(staging, target) {
-        if had_old {
-            let _ = std::fs::rename(&old, target);
-        }
-        let _ = std::fs::remove_dir_all(staging);
-        return Err(anyhow::Error::new(e).context(format!(
-            "{}: cannot move the case folder into place",
-            target.display()
-        )));
-    }
-    if had_old {
-        let _ = std::fs::remove_dir_all(&old);
     }
     Ok(())
 }

@@ -207,8 +207,7 @@ fn pass_y(d: &mut [f32], nx: usize, ny: usize, sy: f64) {
 fn pass_z(d: &mut [f32], nx: usize, ny: usize, nz: usize, sz: f64) {
     let sp2 = sz * sz;
     let plane = nx * ny;
-    let len = d.len();
-    let ptr = SharedMut::new(d);
+    let shared = SharedMut::new(d);
     let blocks_per_row = nx.div_ceil(BLOCK);
     (0..ny * blocks_per_row).into_par_iter().for_each_init(
         || (LineScratch::new(nz), vec![0f32; BLOCK * nz]),
@@ -217,11 +216,10 @@ fn pass_z(d: &mut [f32], nx: usize, ny: usize, nz: usize, sz: f64) {
             let x0 = (task % blocks_per_row) * BLOCK;
             let w = BLOCK.min(nx - x0);
             let base = y * nx + x0;
-            // SAFETY: task (y, x0) reads and writes only indices base + z·plane + b with
-            // b < w, which no other task touches; all are < len.
-            let data = unsafe { std::slice::from_raw_parts_mut(ptr.get(), len) };
+            // SAFETY (both loops): task (y, x0) reads and writes only the rows
+            // base + z·plane .. + w, which no other task touches, one row at a time.
             for z in 0..nz {
-                let row = &data[base + z * plane..base + z * plane + w];
+                let row = unsafe { shared.slice(base + z * plane, w) };
                 for (b, &val) in row.iter().enumerate() {
                     block[b * nz + z] = val;
                 }
@@ -238,7 +236,7 @@ fn pass_z(d: &mut [f32], nx: usize, ny: usize, nz: usize, sz: f64) {
                 }
             }
             for z in 0..nz {
-                let row = &mut data[base + z * plane..base + z * plane + w];
+                let row = unsafe { shared.slice(base + z * plane, w) };
                 for (b, val) in row.iter_mut().enumerate() {
                     *val = block[b * nz + z];
                 }

@@ -8,6 +8,8 @@
 //! (gantry tilt) the grid is sheared and `D` is kept exactly as it is — never snapped to the axes,
 //! since a flipped or dropped axis puts the surgery on the wrong side.
 
+use crate::vec3::mat_vec;
+
 /// Grid geometry of a 3-D volume.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Geometry {
@@ -161,15 +163,6 @@ pub fn invert3(m: &[[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
             (m[0][0] * m[1][1] - m[0][1] * m[1][0]) * inv_det,
         ],
     ])
-}
-
-/// Matrix–vector product.
-pub fn mat_vec(m: &[[f64; 3]; 3], v: [f64; 3]) -> [f64; 3] {
-    [
-        m[0][0] * v[0] + m[0][1] * v[1] + m[0][2] * v[2],
-        m[1][0] * v[0] + m[1][1] * v[1] + m[1][2] * v[2],
-        m[2][0] * v[0] + m[2][1] * v[1] + m[2][2] * v[2],
-    ]
 }
 
 #[cfg(test)]

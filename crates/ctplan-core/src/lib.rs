@@ -19,11 +19,14 @@
 pub mod crop;
 pub mod edt;
 pub mod geometry;
+pub mod grid;
 pub mod label;
+pub mod linalg;
 pub mod morphology;
 pub mod par;
 pub mod resample;
 pub mod scalar;
+pub mod vec3;
 pub mod volume;
 
 pub use geometry::Geometry;

@@ -4,7 +4,8 @@
 
 use rayon::prelude::*;
 
-use crate::geometry::{invert3, mat_vec};
+use crate::geometry::invert3;
+use crate::vec3::mat_vec;
 use crate::{CoreError, Geometry, Scalar, Volume};
 
 /// Interpolation method.

@@ -20,8 +20,8 @@
 
 use std::cell::OnceCell;
 
-use ctplan_core::geometry::mat_vec;
 use ctplan_core::label::Connectivity;
+use ctplan_core::vec3::mat_vec;
 use ctplan_core::{Geometry, Mask};
 use rayon::prelude::*;
 

@@ -300,9 +300,7 @@ fn conv3(x: &T, c: &Conv) -> T {
                                 &buf[co * n + (q - xx + a - start)..co * n + (q - xx + b - start)];
                             // SAFETY: tiles cover disjoint flat ranges, so each output voxel is
                             // written by one tile only; o + (b − a) ≤ plane.
-                            let row = unsafe {
-                                std::slice::from_raw_parts_mut(dst.get().add(co * plane + o), b - a)
-                            };
+                            let row = unsafe { dst.slice(co * plane + o, b - a) };
                             row.iter_mut().zip(src).for_each(|(r, v)| *r = v + c.b[co]);
                         }
                     }

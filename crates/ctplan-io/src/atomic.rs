@@ -1,5 +1,7 @@
-//! Atomic file writes: write a temporary file beside the target, then rename it over the target.
-//! Readers never see a half-written file, and a failed write leaves the target untouched.
+//! Atomic writes. A file: write a temporary file beside the target, then rename it over the
+//! target. A folder: fill a hidden staging folder beside the target, then rename it into place
+//! ([`publish_dir`]). Readers never see a half-written file or folder, and a failed write
+//! leaves the target untouched.
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
@@ -25,6 +27,90 @@ pub fn write_file(
         return Err(IoError::os(path, "write", e));
     }
     Ok(())
+}
+
+/// Write the folder `target` whole or not at all: `fill` writes into a fresh staging folder
+/// beside `target` (same file system, so the final rename is atomic), which then replaces
+/// `target`. If `fill` fails, or the move does, the staging folder is removed and an existing
+/// `target` is left as it was.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let case = dir.path().join("case");
+/// ctplan_io::publish_dir(&case, |d| std::fs::write(d.join("a.txt"), b"a")
+///     .map_err(|e| ctplan_io::IoError::os(&d.join("a.txt"), "write", e))).unwrap();
+/// assert_eq!(std::fs::read(case.join("a.txt")).unwrap(), b"a");
+/// // A failing fill leaves the published folder as it was.
+/// let r: Result<(), ctplan_io::IoError> = ctplan_io::publish_dir(&case, |d| {
+///     std::fs::write(d.join("b.txt"), b"b").unwrap();
+///     Err(ctplan_io::IoError::new(d, "failed"))
+/// });
+/// assert!(r.is_err() && !case.join("b.txt").exists() && case.join("a.txt").exists());
+/// ```
+pub fn publish_dir<T, E: From<IoError>>(
+    target: &Path,
+    fill: impl FnOnce(&Path) -> Result<T, E>,
+) -> Result<T, E> {
+    let staging = Staging::new(target)?;
+    let value = fill(&staging.dir)?;
+    staging.publish(target)?;
+    Ok(value)
+}
+
+/// A staging folder that removes itself unless it was published.
+struct Staging {
+    dir: PathBuf,
+    published: bool,
+}
+
+impl Staging {
+    fn new(target: &Path) -> Result<Staging, IoError> {
+        let parent = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        fs::create_dir_all(&parent).map_err(|e| IoError::os(&parent, "create the folder", e))?;
+        let base = target
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| "case".into());
+        let dir = parent.join(format!(".{base}.partial-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir(&dir).map_err(|e| IoError::os(&dir, "create the staging folder", e))?;
+        Ok(Staging {
+            dir,
+            published: false,
+        })
+    }
+
+    /// Move the complete folder into place, replacing an older one at `target` only once the
+    /// new one is whole.
+    fn publish(mut self, target: &Path) -> Result<(), IoError> {
+        let old = self.dir.with_extension("old");
+        let had_old = target.exists();
+        if had_old {
+            fs::rename(target, &old).map_err(|e| IoError::os(target, "replace the folder", e))?;
+        }
+        if let Err(e) = fs::rename(&self.dir, target) {
+            if had_old {
+                let _ = fs::rename(&old, target);
+            }
+            return Err(IoError::os(target, "move the folder into place", e));
+        }
+        self.published = true;
+        if had_old {
+            let _ = fs::remove_dir_all(&old);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.published {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
 }
 
 fn temp_path(path: &Path) -> PathBuf {

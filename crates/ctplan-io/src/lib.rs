@@ -33,6 +33,7 @@ use std::path::Path;
 
 use ctplan_core::{AnyVolume, Mask};
 
+pub use atomic::publish_dir;
 pub use error::IoError;
 pub use raw::MAX_BYTES;
 
