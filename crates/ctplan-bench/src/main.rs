@@ -133,13 +133,14 @@ fn main() -> Result<()> {
             );
         }
         Some("lung") => {
-            use ctplan_lung::plan::{Margin, Target, analyse, resect};
+            use ctplan_lung::analyse;
+            use ctplan_lung::resection::{Margin, Target, resect};
             let f = Path::new(args.get(1).context("lung ANATOMY [REPEAT]")?);
             let t = Instant::now();
-            let anatomy = ctplan_lung::anatomy::load(f).map_err(anyhow::Error::msg)?;
+            let anatomy = ctplan_lung::model::anatomy::load(f)?;
             let read_s = t.elapsed().as_secs_f64();
             let t = Instant::now();
-            let model = analyse(anatomy, &[]).map_err(anyhow::Error::msg)?;
+            let model = analyse(anatomy, &[])?;
             let analyse_s = t.elapsed().as_secs_f64();
             // The first resection also builds the margin table for the nodule (an EDT around
             // it); later ones reuse it. Then every segment with a bronchus resected alone, each
@@ -152,16 +153,15 @@ fn main() -> Result<()> {
                 Margin::Ratio(2.0),
             );
             let first_s = t.elapsed().as_secs_f64();
-            first.map_err(anyhow::Error::msg)?;
+            first?;
             let mut times = Vec::new();
-            for s in ctplan_lung::names::SEGMENTS.iter() {
+            for s in ctplan_lung::airway::names::SEGMENTS.iter() {
                 let target = [Target::Name(s.segment.to_string())];
                 if resect(&model, &target, Some(2.5), Margin::Ratio(2.0)).is_err() {
                     continue;
                 }
                 let (secs, _) = best_of(repeat(2)?, || {
-                    resect(&model, &target, Some(2.5), Margin::Ratio(2.0))
-                        .map_err(anyhow::Error::msg)
+                    Ok(resect(&model, &target, Some(2.5), Margin::Ratio(2.0))?)
                 })?;
                 times.push(secs);
             }

@@ -5,13 +5,10 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use ctplan_lung::case::{Report, label_map, markdown, scene};
-use ctplan_lung::pictures::{airway_picture, segments_picture};
-use ctplan_lung::plan::{
-    Margin, Target, analyse, bronchus_reports, crossings, each_segment, lobe_reports,
-    nodule_reports, resect, segment_reports,
-};
-use ctplan_mesh::formats::{Part, glb};
+use ctplan_lung::airway::BranchId;
+use ctplan_lung::case::markdown::{markdown, summary};
+use ctplan_lung::resection::{Margin, Target};
+use ctplan_lung::{Request, analyse, plan_case};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -93,105 +90,47 @@ fn plan(a: PlanArgs) -> Result<()> {
             .trim_start_matches('#')
             .parse()
             .with_context(|| format!("--rename {r:?}: {b:?} is not a branch number"))?;
-        renames.push((b, n.trim().to_string()));
+        renames.push((BranchId(b), n.trim().to_string()));
     }
-    let targets: Vec<Target> = a
-        .resect
-        .iter()
-        .map(|s| parse_target(s))
-        .collect::<Result<_>>()?;
-    let margin = match a.margin_mm {
-        Some(mm) => Margin::Mm(mm),
-        None => Margin::Ratio(a.margin_k),
+    let request = Request {
+        targets: a
+            .resect
+            .iter()
+            .map(|s| parse_target(s))
+            .collect::<Result<_>>()?,
+        fev1: a.fev1,
+        margin: match a.margin_mm {
+            Some(mm) => Margin::Mm(mm),
+            None => Margin::Ratio(a.margin_k),
+        },
     };
     let mut seconds = Vec::new();
     let t0 = Instant::now();
-    let anatomy = ctplan_lung::anatomy::load(&a.anatomy).map_err(anyhow::Error::msg)?;
+    let anatomy = ctplan_lung::model::anatomy::load(&a.anatomy)?;
     seconds.push(("read".to_string(), t0.elapsed().as_secs_f64()));
     let t1 = Instant::now();
-    let model =
-        analyse(anatomy, &renames).map_err(|e| anyhow::anyhow!("{}: {e}", a.anatomy.display()))?;
+    let model = analyse(anatomy, &renames).with_context(|| a.anatomy.display().to_string())?;
     seconds.push(("analyse".to_string(), t1.elapsed().as_secs_f64()));
-    let t2 = Instant::now();
-    let (resection, set) = if targets.is_empty() {
-        (None, None)
-    } else {
-        let (mut r, set) = resect(&model, &targets, a.fev1, margin).map_err(anyhow::Error::msg)?;
-        r.crossings = crossings(&model, &set);
-        (Some(r), Some(set))
-    };
-    seconds.push(("resect".to_string(), t2.elapsed().as_secs_f64()));
-    let t3 = Instant::now();
-    let nodules = nodule_reports(&model);
-    let segments = segment_reports(&model);
-    let lung_volume_ml = segments.iter().map(|s| s.volume_ml).sum::<f64>();
-    let halo = resection.as_ref().and_then(|r| r.margin_required_mm);
-    let halo = halo.or_else(|| {
-        model.nodules.first().map(|n| match margin {
-            Margin::Mm(mm) => mm,
-            Margin::Ratio(k) => k * n.diameter_mm,
-        })
-    });
-    let segment_resections = each_segment(&model, a.fev1, margin);
-    seconds.push(("tables".to_string(), t3.elapsed().as_secs_f64()));
+    let mut report = plan_case(&model, &request)?;
+    seconds.append(&mut report.seconds);
     let t4 = Instant::now();
-    let mut report = Report {
-        bronchi: bronchus_reports(&model),
-        segments,
-        lobes: lobe_reports(&model),
-        lung_volume_ml: (lung_volume_ml * 10.0).round() / 10.0,
-        nodules,
-        resection,
-        segment_resections,
-        warnings: model.warnings.clone(),
-        seconds: vec![],
-    };
-    // Outputs: into a hidden folder beside the target, renamed into place once complete.
     let name = case_name(&a.anatomy);
+    // The case folder: written into a hidden folder beside the target, renamed into place once
+    // complete.
     let written = ctplan_io::publish_dir(&a.output, |dir| -> Result<()> {
-        let (labels, segs) = label_map(&model);
-        ctplan_io::seg::write_seg_nrrd(&dir.join("segments.seg.nrrd"), &labels, &segs)?;
-        drop(labels);
-        let parts = scene(&model, set.as_deref(), halo);
-        let gl: Vec<Part> = parts
-            .iter()
-            .filter(|p| !p.1.triangles.is_empty())
-            .map(|(name, mesh, color)| Part {
-                name,
-                mesh,
-                color: *color,
-            })
-            .collect();
-        ctplan_io::write_bytes(&dir.join("scene.glb"), &glb(&gl))?;
-        let png = |file: &str, img: ctplan_mesh::render::Image| -> Result<()> {
-            let bytes = ctplan_io::png::encode_rgb(img.width, img.height, &img.rgb);
-            ctplan_io::write_bytes(&dir.join(file), &bytes)?;
-            Ok(())
-        };
-        if let Some((_, airway, _)) = parts.iter().find(|p| p.0 == "airway") {
-            png("airway.png", airway_picture(&model, airway))?;
-        }
-        if model.territory.is_some() {
-            png(
-                "segments.png",
-                segments_picture(&model, &parts, &report.segments, None),
-            )?;
-            if let (Some(set), Some(r)) = (&set, &report.resection) {
-                let what = r.targets.join(" + ");
-                png(
-                    "resection.png",
-                    segments_picture(&model, &parts, &report.segments, Some((set, &what))),
-                )?;
-            }
+        let case = ctplan_lung::case::render(&model, &report);
+        ctplan_io::seg::write_seg_nrrd(
+            &dir.join("segments.seg.nrrd"),
+            &case.labels,
+            &case.segments,
+        )?;
+        for (file, bytes) in &case.files {
+            ctplan_io::write_bytes(&dir.join(file), bytes)?;
         }
         seconds.push(("outputs".to_string(), t4.elapsed().as_secs_f64()));
         seconds.push(("total".to_string(), t0.elapsed().as_secs_f64()));
-        report.seconds = seconds
-            .iter()
-            .map(|(k, v)| (k.clone(), (v * 1000.0).round() / 1000.0))
-            .collect();
-        let json = serde_json::to_string_pretty(&report)?;
-        ctplan_io::write_bytes(&dir.join("report.json"), json.as_bytes())?;
+        report.seconds = std::mem::take(&mut seconds);
+        ctplan_io::write_bytes(&dir.join("report.json"), report.to_json()?.as_bytes())?;
         ctplan_io::write_bytes(&dir.join("report.md"), markdown(&report, &name).as_bytes())?;
         Ok(())
     });
@@ -199,9 +138,10 @@ fn plan(a: PlanArgs) -> Result<()> {
         return Err(e.context(format!("{}: case folder not written", a.output.display())));
     }
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", report.to_json()?);
     } else {
-        print_summary(&report, &a.output);
+        print!("{}", summary(&report));
+        println!("case written to {}", a.output.display());
     }
     Ok(())
 }
@@ -210,65 +150,4 @@ fn case_name(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_else(|| p.display().to_string())
-}
-
-fn print_summary(r: &Report, out: &Path) {
-    let named: Vec<&str> = r
-        .bronchi
-        .iter()
-        .filter_map(|b| b.name.as_deref())
-        .filter(|n| ctplan_lung::names::segment_index(n).is_some())
-        .collect();
-    println!(
-        "airway: {} branches, {} segmental bronchi named: {}",
-        r.bronchi.len(),
-        named.len(),
-        named.join(" ")
-    );
-    if r.lung_volume_ml > 0.0 {
-        println!(
-            "lungs: {:.0} mL in {} segments",
-            r.lung_volume_ml,
-            r.segments.iter().filter(|s| s.volume_ml > 0.0).count()
-        );
-    }
-    for n in &r.nodules {
-        println!(
-            "nodule: {:.1} mm in {} ({}), depth {} mm, route {:.0} mm via {}",
-            n.diameter_mm,
-            n.segment.as_deref().unwrap_or("?"),
-            n.lobe.as_deref().unwrap_or("?"),
-            n.depth_mm.map_or("?".into(), |d| format!("{d:.1}")),
-            n.route.length_mm,
-            n.route.bronchi.last().map_or("?", |s| s.as_str())
-        );
-    }
-    if let Some(x) = &r.resection {
-        println!(
-            "resection {}: {:.0} mL, remaining {:.0} mL{}",
-            x.targets.join(" "),
-            x.volume_ml,
-            x.remaining_ml,
-            x.ppo_fev1_count.map_or(String::new(), |c| format!(
-                ", ppoFEV1 {c:.2} L (count) / {:.2} L (volume)",
-                x.ppo_fev1_volume.unwrap_or(0.0)
-            ))
-        );
-        if let (Some(m), Some(ok)) = (x.margin_mm, x.margin_ok) {
-            println!(
-                "margin {m:.1} mm (ratio {:.2}): {}{}",
-                x.margin_ratio.unwrap_or(0.0),
-                if ok { "ok" } else { "insufficient" },
-                if x.extend_with.is_empty() {
-                    String::new()
-                } else {
-                    format!("; extend with {}", x.extend_with.join(" + "))
-                }
-            );
-        }
-    }
-    for w in &r.warnings {
-        println!("warning: {w}");
-    }
-    println!("case written to {}", out.display());
 }

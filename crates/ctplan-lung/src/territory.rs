@@ -12,11 +12,15 @@
 
 use ctplan_core::crop::bounding_box;
 use ctplan_core::edt::squared_edt;
+use ctplan_core::grid::{self, OFFSETS26};
 use ctplan_core::label::{Connectivity, label};
 use ctplan_core::{Mask, Volume};
 
-/// Lung side labels: 0 outside, [`RIGHT`], [`LEFT`].
+use crate::LungError;
+
+/// Lung side label of the right lung (0 is outside the lungs).
 pub const RIGHT: u8 = 1;
+/// Lung side label of the left lung.
 pub const LEFT: u8 = 2;
 
 /// A padded working grid over a bounding box of the full grid.
@@ -46,22 +50,17 @@ impl Work {
             bbox_end[1] - bbox_start[1] + 2,
             bbox_end[2] - bbox_start[2] + 2,
         ];
-        let mut offsets = Vec::new();
-        for dz in -1i64..=1 {
-            for dy in -1i64..=1 {
-                for dx in -1i64..=1 {
-                    if dx == 0 && dy == 0 && dz == 0 {
-                        continue;
-                    }
-                    let o = dx + dims[0] as i64 * (dy + dims[1] as i64 * dz);
-                    let mm = ((dx as f64 * spacing[0]).powi(2)
-                        + (dy as f64 * spacing[1]).powi(2)
-                        + (dz as f64 * spacing[2]).powi(2))
-                    .sqrt();
-                    offsets.push((o as isize, (mm * 10.0).round().max(1.0) as u32));
-                }
-            }
-        }
+        let offsets = OFFSETS26
+            .iter()
+            .map(|&[dx, dy, dz]| {
+                let o = dx + dims[0] as i64 * (dy + dims[1] as i64 * dz);
+                let mm = ((dx as f64 * spacing[0]).powi(2)
+                    + (dy as f64 * spacing[1]).powi(2)
+                    + (dz as f64 * spacing[2]).powi(2))
+                .sqrt();
+                (o as isize, (mm * 10.0).round().max(1.0) as u32)
+            })
+            .collect();
         Work {
             start,
             dims,
@@ -76,12 +75,7 @@ impl Work {
 
     /// Local index of a full-grid linear index (inside the box).
     fn local(&self, v: usize) -> Option<usize> {
-        let [nx, ny, _] = self.full;
-        let c = [
-            (v % nx) as i64,
-            ((v / nx) % ny) as i64,
-            (v / (nx * ny)) as i64,
-        ];
+        let c = grid::coords(self.full, v).map(|x| x as i64);
         let mut l = [0usize; 3];
         for d in 0..3 {
             let x = c[d] - self.start[d];
@@ -218,10 +212,10 @@ fn grow(work: &Work, domain: &[u8], labels: &mut [u32]) {
 /// otherwise the two pieces that appear when the lungs are eroded (1.5, 3, 6, … 20 mm),
 /// grown back through the mask. The piece lying further to the patient's right (−x in LPS) is
 /// the right lung. Returns side labels and a note on how the split was made.
-pub fn split_lungs(lung: &Mask) -> Result<(Volume<u8>, String), String> {
+pub fn split_lungs(lung: &Mask) -> Result<(Volume<u8>, String), LungError> {
     let mut out = Volume::zeros(lung.dims, lung.geometry);
     let Some(bbox) = bounding_box(lung) else {
-        return Err("the lung mask is empty".into());
+        return Err(LungError::LungSplit("the lung mask is empty".into()));
     };
     let work = Work::new(bbox.start, bbox.end, lung.dims, lung.geometry.spacing);
     let domain = work.gather(&lung.data);
@@ -289,9 +283,9 @@ pub fn split_lungs(lung: &Mask) -> Result<(Volume<u8>, String), String> {
         }
     }
     let Some((labels, a, b)) = found else {
-        return Err(format!(
+        return Err(LungError::LungSplit(format!(
             "the lung mask ({total} voxels) could not be split into right and left lungs"
-        ));
+        )));
     };
     // Mean x (LPS) of a piece: the world map is affine, so it is the world point of the mean index.
     let centroid_x = |lab: u32| -> f64 {

@@ -1,8 +1,8 @@
 //! Airway trees of real patients: every lobar bronchus and at least 16 segmental bronchi named.
 
-use ctplan_lung::names::{LOBES, SEGMENTS, name_tree};
-use ctplan_lung::thin::thin;
-use ctplan_lung::tree::{Root, TreeOptions, build};
+use ctplan_lung::airway::names::{LOBES, SEGMENTS, name_tree};
+use ctplan_lung::airway::thin::thin;
+use ctplan_lung::airway::tree::{Root, TreeOptions, build};
 
 fn named(rel: &str) -> (usize, usize) {
     let Some(path) = ctplan_testdata::data_file(rel) else {
@@ -22,7 +22,7 @@ fn named(rel: &str) -> (usize, usize) {
     );
     for (s, p) in n.primary.iter().enumerate() {
         if let Some(b) = p {
-            let br = &tree.branches[*b];
+            let br = &tree.branches[b.0];
             eprintln!(
                 "  {:6} branch {:4} gen {} len {:5.1} d {:4.1} conf {:.2} end {:?}",
                 SEGMENTS[s].bronchus,
@@ -30,7 +30,7 @@ fn named(rel: &str) -> (usize, usize) {
                 br.generation,
                 br.length_mm,
                 br.diameter_mm,
-                n.names[*b].as_ref().unwrap().confidence,
+                n.names[b.0].as_ref().unwrap().confidence,
                 br.end().map(|x| x.round())
             );
         }
@@ -39,7 +39,7 @@ fn named(rel: &str) -> (usize, usize) {
         if let Some(b) = p {
             eprintln!(
                 "  {:6} branch {:4} gen {}",
-                LOBES[l].0, b, tree.branches[*b].generation
+                LOBES[l].0, b, tree.branches[b.0].generation
             );
         }
     }

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use ctplan_lung::thin::thin;
+use ctplan_lung::airway::thin::thin;
 use sha2::{Digest, Sha256};
 
 fn check(rel: &str) {

@@ -16,18 +16,28 @@ use std::path::{Path, PathBuf};
 use ctplan_core::Mask;
 use ctplan_core::resample::{Interpolation, resample};
 
+use crate::LungError;
+
 /// Masks on one grid (non-zero = inside).
 #[derive(Debug, Clone)]
 pub struct Anatomy {
+    /// The airway lumen (trachea and bronchi); never empty.
     pub airway: Mask,
+    /// Both lungs (lobes joined); the case grid when present.
     pub lungs: Option<Mask>,
+    /// Pulmonary vessels not told apart.
     pub vessels: Option<Mask>,
+    /// Pulmonary arteries.
     pub arteries: Option<Mask>,
+    /// Pulmonary veins.
     pub veins: Option<Mask>,
+    /// Nodules (each 26-connected piece is one).
     pub nodules: Option<Mask>,
+    /// Fissures (walls between territories).
     pub fissures: Option<Mask>,
     /// Which file gave which role.
     pub sources: Vec<(String, String)>,
+    /// Masks resampled or ignored, in words.
     pub warnings: Vec<String>,
 }
 
@@ -127,11 +137,14 @@ fn role_of_segment(name: &str) -> Option<Role> {
 }
 
 /// Read the anatomy at `path` (a folder, a `.seg.nrrd` or one airway mask).
-pub fn load(path: &Path) -> Result<Anatomy, String> {
+pub fn load(path: &Path) -> Result<Anatomy, LungError> {
     let mut parts: Vec<(Role, String, Mask)> = Vec::new();
     if path.is_dir() {
         let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(|e| format!("{}: cannot list the folder: {e}", path.display()))?
+            .map_err(|source| LungError::ListFolder {
+                path: path.to_path_buf(),
+                source,
+            })?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.is_file() && ctplan_io::is_volume_file(p))
             .collect();
@@ -145,17 +158,17 @@ pub fn load(path: &Path) -> Result<Anatomy, String> {
             else {
                 continue;
             };
-            let m = ctplan_io::read_mask(&f).map_err(|e| e.to_string())?;
+            let m = ctplan_io::read_mask(&f)?;
             parts.push((role, f.display().to_string(), m));
         }
         if parts.is_empty() {
-            return Err(format!(
+            return Err(LungError::Anatomy(format!(
                 "{}: no anatomy masks found (expected files such as lungs/airway/vessels/nodule, TotalSegmentator lung_* files or Med-MPD pleuralBoundary/bronchialTree)",
                 path.display()
-            ));
+            )));
         }
     } else if path.to_string_lossy().to_lowercase().ends_with(".seg.nrrd") {
-        let (vol, segs) = ctplan_io::seg::read_seg_nrrd(path).map_err(|e| e.to_string())?;
+        let (vol, segs) = ctplan_io::seg::read_seg_nrrd(path)?;
         let labels = vol.to_f32();
         for s in &segs {
             let Some(role) = role_of_segment(&s.name) else {
@@ -166,24 +179,24 @@ pub fn load(path: &Path) -> Result<Anatomy, String> {
             parts.push((role, format!("{}#{}", path.display(), s.name), m));
         }
         if parts.is_empty() {
-            return Err(format!(
+            return Err(LungError::Anatomy(format!(
                 "{}: none of its segments is named as lung, airway, vessel, artery, vein, nodule or fissure",
                 path.display()
-            ));
+            )));
         }
     } else {
-        let m = ctplan_io::read_mask(path).map_err(|e| e.to_string())?;
+        let m = ctplan_io::read_mask(path)?;
         parts.push((Role::Airway, path.display().to_string(), m));
     }
     assemble(parts)
 }
 
-fn assemble(parts: Vec<(Role, String, Mask)>) -> Result<Anatomy, String> {
+fn assemble(parts: Vec<(Role, String, Mask)>) -> Result<Anatomy, LungError> {
     let reference = parts
         .iter()
         .find(|p| p.0 == Role::Lungs)
         .or_else(|| parts.iter().find(|p| p.0 == Role::Airway))
-        .ok_or("no lung or airway mask among the inputs")?;
+        .ok_or_else(|| LungError::Anatomy("no lung or airway mask among the inputs".into()))?;
     let (dims, geometry) = (reference.2.dims, reference.2.geometry);
     let mut warnings = Vec::new();
     let mut sources = Vec::new();
@@ -195,13 +208,18 @@ fn assemble(parts: Vec<(Role, String, Mask)>) -> Result<Anatomy, String> {
         {
             m
         } else {
-            let r = resample(&m, dims, geometry, Interpolation::Nearest, 0u8)
-                .map_err(|e| format!("{src}: cannot be put on the case grid: {e}"))?;
+            let r =
+                resample(&m, dims, geometry, Interpolation::Nearest, 0u8).map_err(|source| {
+                    LungError::Resample {
+                        mask: src.clone(),
+                        source,
+                    }
+                })?;
             if r.count_nonzero() == 0 && m.count_nonzero() > 0 {
-                return Err(format!(
+                return Err(LungError::Anatomy(format!(
                     "{src}: on a different grid ({:?} voxels) that does not overlap the case grid ({dims:?}); the masks must come from the same CT",
                     m.dims
-                ));
+                )));
             }
             warnings.push(format!(
                 "{src} is on a different grid ({}×{}×{} voxels); resampled onto the case grid ({}×{}×{}) by nearest neighbour",
@@ -223,10 +241,13 @@ fn assemble(parts: Vec<(Role, String, Mask)>) -> Result<Anatomy, String> {
         let i = merged.iter().position(|x| x.0 == r)?;
         Some(merged.swap_remove(i).1)
     };
-    let airway = take(Role::Airway)
-        .ok_or("no airway mask: the airway tree is needed to name bronchi and segments")?;
+    let airway = take(Role::Airway).ok_or_else(|| {
+        LungError::Anatomy(
+            "no airway mask: the airway tree is needed to name bronchi and segments".into(),
+        )
+    })?;
     if airway.count_nonzero() == 0 {
-        return Err("the airway mask is empty".into());
+        return Err(LungError::Anatomy("the airway mask is empty".into()));
     }
     let empty_to_none = |m: Option<Mask>, what: &str, w: &mut Vec<String>| {
         m.and_then(|m| {
@@ -293,7 +314,7 @@ mod tests {
     fn empty_airway_is_an_error_and_other_grids_are_resampled() {
         let a = filled([10, 10, 10], |_, _, _| false);
         let e = assemble(vec![(Role::Airway, "a".into(), a)]).unwrap_err();
-        assert!(e.contains("empty"), "{e}");
+        assert!(e.to_string().contains("empty"), "{e}");
         let a = filled([10, 10, 10], |i, _, _| i == 5);
         let mut f = filled([5, 5, 5], |_, _, _| true);
         f.geometry.spacing = [2.0; 3];

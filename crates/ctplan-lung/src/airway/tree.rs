@@ -18,28 +18,35 @@ use std::collections::{BinaryHeap, HashMap};
 use ctplan_core::Mask;
 use ctplan_core::crop::{bounding_box, crop};
 use ctplan_core::edt::squared_edt;
+use ctplan_core::grid;
 use ctplan_core::label::{Connectivity, label};
-use ctplan_core::volume::block3;
+use ctplan_core::vec3::dist;
 
 /// One branch: the centreline from its parent's junction to its own distal node.
 #[derive(Debug, Clone)]
 pub struct Branch {
+    /// The branch this one leaves (`None` for the root).
     pub parent: Option<usize>,
+    /// The branches leaving this one's distal node.
     pub children: Vec<usize>,
     /// Skeleton voxels (linear indices on the mask's grid), proximal to distal.
     pub voxels: Vec<usize>,
     /// Centreline points in world mm (LPS), proximal to distal, junction centres included.
     pub points: Vec<[f64; 3]>,
+    /// Length along the centreline.
     pub length_mm: f64,
+    /// Twice the median distance from the centreline to the boundary (middle half).
     pub diameter_mm: f64,
     /// 0 for the root branch, +1 per branching.
     pub generation: u32,
 }
 
 impl Branch {
+    /// The proximal end (the parent's junction), LPS mm.
     pub fn start(&self) -> [f64; 3] {
         self.points[0]
     }
+    /// The distal end (this branch's own node), LPS mm.
     pub fn end(&self) -> [f64; 3] {
         *self.points.last().expect("a branch has points")
     }
@@ -48,8 +55,11 @@ impl Branch {
 /// A rooted branch tree with what building it noticed.
 #[derive(Debug, Clone)]
 pub struct Tree {
+    /// Branches in depth-first order from the root.
     pub branches: Vec<Branch>,
+    /// The root branch (0 after pruning).
     pub root: usize,
+    /// Loops cut and pieces left out, in words.
     pub warnings: Vec<String>,
 }
 
@@ -59,6 +69,7 @@ pub struct TreeOptions {
     /// A terminal branch shorter than `parent radius + max(min_spur_mm, spur_ratio · parent
     /// radius)` is pruned.
     pub min_spur_mm: f64,
+    /// See `min_spur_mm`.
     pub spur_ratio: f64,
 }
 
@@ -139,10 +150,6 @@ impl Tree {
     }
 }
 
-pub fn dist(a: [f64; 3], b: [f64; 3]) -> f64 {
-    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
-}
-
 fn polyline_length(p: &[[f64; 3]]) -> f64 {
     p.windows(2).map(|w| dist(w[0], w[1])).sum()
 }
@@ -152,7 +159,7 @@ fn polyline_length(p: &[[f64; 3]]) -> f64 {
 pub fn build(tube: &Mask, skeleton: &Mask, root: Root, opts: TreeOptions) -> Option<Tree> {
     let mut warnings = Vec::new();
     let g = &skeleton.geometry;
-    let [nx, ny, nz] = skeleton.dims;
+    let dims = skeleton.dims;
     // Largest 26-connected piece of the skeleton.
     let comps = label(skeleton, Connectivity::TwentySix);
     let keep = comps.largest()?;
@@ -171,15 +178,12 @@ pub fn build(tube: &Mask, skeleton: &Mask, root: Root, opts: TreeOptions) -> Opt
         .filter(|&v| comps.labels.data[v] == keep)
         .collect();
     let id: HashMap<usize, usize> = vox.iter().enumerate().map(|(i, &v)| (v, i)).collect();
-    let coords = |v: usize| [v % nx, (v / nx) % ny, v / (nx * ny)];
     let world = |v: usize| {
-        let c = coords(v);
+        let c = grid::coords(dims, v);
         g.index_to_world([c[0] as f64, c[1] as f64, c[2] as f64])
     };
     let neighbours = |v: usize| -> Vec<usize> {
-        block3(coords(v), [nx, ny, nz])
-            .map(|[a, b, c]| a + nx * (b + ny * c))
-            .filter(|&w| w != v)
+        grid::neighbours26(dims, v)
             .filter_map(|w| id.get(&w).copied())
             .collect()
     };
@@ -433,10 +437,9 @@ fn set_diameters(tree: &mut Tree, tube: &Mask) {
     let local = crop(tube, &bbox);
     let background: Vec<u8> = local.data.iter().map(|&v| u8::from(v == 0)).collect();
     let d2 = squared_edt(&background, local.dims, local.geometry.spacing);
-    let [nx, ny, _] = tube.dims;
     let [lx, ly, _] = local.dims;
     let at = |v: usize| -> Option<f64> {
-        let (i, j, k) = (v % nx, (v / nx) % ny, v / (nx * ny));
+        let [i, j, k] = grid::coords(tube.dims, v);
         if i < bbox.start[0]
             || j < bbox.start[1]
             || k < bbox.start[2]
@@ -540,7 +543,7 @@ fn prune(tree: &mut Tree, opts: TreeOptions) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::thin::thin;
+    use crate::airway::thin::thin;
     use ctplan_core::Geometry;
 
     /// A Y: a vertical trunk splitting into two arms, tubes of radius 2 voxels.

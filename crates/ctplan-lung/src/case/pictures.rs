@@ -6,9 +6,13 @@
 use ctplan_mesh::TriMesh;
 use ctplan_mesh::render::{Image, Projection, View, bounds, draw_meshes, text_height, text_width};
 
-use crate::case::segment_color;
-use crate::names::SEGMENTS;
-use crate::plan::{Model, SegmentReport};
+use super::{ScenePart, segment_color};
+use crate::airway::names::SEGMENTS;
+use crate::airway::{BranchId, SegmentId};
+use crate::model::Model;
+use crate::report::SegmentReport;
+use crate::resection::BranchSet;
+use crate::round::{r2, r4};
 
 const BACKGROUND: [u8; 3] = [28, 30, 36];
 const WHITE: [u8; 3] = [245, 245, 245];
@@ -24,11 +28,11 @@ fn to_f32(c: [f64; 3]) -> [f32; 3] {
 }
 
 /// The segment meshes of a scene, by segment index.
-fn segment_meshes(parts: &[(String, TriMesh, [f32; 4])]) -> Vec<(usize, &TriMesh)> {
+fn segment_meshes(parts: &[ScenePart]) -> Vec<(SegmentId, &TriMesh)> {
     parts
         .iter()
         .filter_map(|(name, mesh, _)| {
-            let s = SEGMENTS.iter().position(|d| d.segment == name)?;
+            let s = SegmentId(SEGMENTS.iter().position(|d| d.segment == name)?);
             (!mesh.triangles.is_empty()).then_some((s, mesh))
         })
         .collect()
@@ -117,7 +121,7 @@ pub fn airway_picture(model: &Model, airway: &TriMesh) -> Image {
     );
     draw_meshes(&mut img, &cam, &[(airway, [0.62, 0.62, 0.66])]);
     let colour_of = |b: usize| -> [u8; 3] {
-        match model.naming.segment_of[b] {
+        match model.naming.segment(BranchId(b)) {
             Some(s) => to_u8(segment_color(s)),
             None => WHITE,
         }
@@ -181,9 +185,9 @@ pub fn airway_picture(model: &Model, airway: &TriMesh) -> Image {
 /// With `resected`, segments outside the resection are drawn grey.
 pub fn segments_picture(
     model: &Model,
-    parts: &[(String, TriMesh, [f32; 4])],
+    parts: &[ScenePart],
     segments: &[SegmentReport],
-    resected: Option<(&[bool], &str)>,
+    resected: Option<(&BranchSet, &str)>,
 ) -> Image {
     let (w, h) = (1600usize, 900usize);
     let mut img = Image::filled(w, h, BACKGROUND);
@@ -192,17 +196,13 @@ pub fn segments_picture(
         title(&mut img, &["NO SEGMENTS"]);
         return img;
     };
-    let in_resection: Vec<bool> = (0..SEGMENTS.len())
+    let in_resection: Vec<bool> = SegmentId::all()
         .map(|s| {
-            resected.is_some_and(|(set, _)| {
-                set.iter()
-                    .enumerate()
-                    .any(|(b, &r)| r && model.naming.segment_of[b] == Some(s))
-            })
+            resected.is_some_and(|(set, _)| set.iter().any(|b| model.naming.segment(b) == Some(s)))
         })
         .collect();
-    let colour = |s: usize| -> [f64; 3] {
-        if resected.is_some() && !in_resection[s] {
+    let colour = |s: SegmentId| -> [f64; 3] {
+        if resected.is_some() && !in_resection[s.0] {
             [0.55, 0.57, 0.6]
         } else {
             segment_color(s)
@@ -244,7 +244,11 @@ pub fn segments_picture(
     let x0 = (2.0 * panel) as i64 + 15;
     img.text(x0, 90, "SEGMENT    ML    %", 2, WHITE, None);
     for (k, g) in segments.iter().enumerate() {
-        let Some(s) = SEGMENTS.iter().position(|d| d.segment == g.name) else {
+        let Some(s) = SEGMENTS
+            .iter()
+            .position(|d| d.segment == g.name)
+            .map(SegmentId)
+        else {
             continue;
         };
         let y = 125 + k as i64 * 30;
@@ -252,8 +256,8 @@ pub fn segments_picture(
         let row = format!(
             "{:<6}{:>6.0}{:>6.1}",
             g.name,
-            g.volume_ml,
-            100.0 * g.fraction
+            r2(g.volume_ml),
+            100.0 * r4(g.fraction)
         );
         img.text(x0 + 30, y, &row, 2, WHITE, None);
     }

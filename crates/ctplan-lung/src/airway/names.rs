@@ -22,13 +22,19 @@
 
 use serde::Serialize;
 
-use crate::tree::Tree;
+use ctplan_core::vec3;
+
+use super::tree::Tree;
+use super::{BranchId, LobeId, SegmentId};
+use crate::LungError;
 
 /// Patient side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
+    /// The patient's right (−x in LPS).
     Right,
+    /// The patient's left (+x in LPS).
     Left,
 }
 
@@ -39,7 +45,9 @@ pub struct SegmentDef {
     pub bronchus: &'static str,
     /// Segment name: RS1 …, LS1+2 ….
     pub segment: &'static str,
+    /// The lobe's name (RUL, RML, RLL, LUL, LLL).
     pub lobe: &'static str,
+    /// The lung the segment lies in.
     pub side: Side,
     /// Template direction in LPS (x left, y posterior, z superior), not normalised.
     pub dir: [f64; 3],
@@ -96,47 +104,80 @@ pub const LOBES: [(&str, Side, [f64; 3]); 5] = [
     ("LLL", Side::Left, [0.15, 0.4, -0.9]),
 ];
 
-/// Index into [`SEGMENTS`] by bronchus or segment name (case-insensitive).
-pub fn segment_index(name: &str) -> Option<usize> {
+/// The segment of a bronchus or segment name (case-insensitive).
+pub fn segment_index(name: &str) -> Option<SegmentId> {
     SEGMENTS
         .iter()
         .position(|s| s.bronchus.eq_ignore_ascii_case(name) || s.segment.eq_ignore_ascii_case(name))
+        .map(SegmentId)
 }
 
 /// A branch's name and how sure the rules are (0–1).
 #[derive(Debug, Clone, Serialize)]
 pub struct Name {
+    /// Boyden name (Trachea, RMB, RUL, RB1, …).
     pub name: String,
+    /// How sure the rules are, 0–1 (1 for a user's correction).
     pub confidence: f64,
 }
 
 /// The names of a tree's branches.
 #[derive(Debug, Clone, Default)]
 pub struct Naming {
-    /// Per branch.
+    /// Per branch (indexed by [`BranchId`]).
     pub names: Vec<Option<Name>>,
-    /// Per branch: the segment (index into [`SEGMENTS`]) whose territory the branch feeds; `None`
-    /// above the segmental level.
-    pub segment_of: Vec<Option<usize>>,
-    /// Per segment: the segmental bronchus (primary branch), if found.
-    pub primary: Vec<Option<usize>>,
-    /// Per lobe (order of [`LOBES`]): the lobar bronchus, if found.
-    pub lobar: Vec<Option<usize>>,
+    /// Per branch (indexed by [`BranchId`]): the segment whose territory the branch feeds;
+    /// `None` above the segmental level.
+    pub segment_of: Vec<Option<SegmentId>>,
+    /// Per segment (indexed by [`SegmentId`]): the segmental bronchus (primary branch), if found.
+    pub primary: Vec<Option<BranchId>>,
+    /// Per lobe (indexed by [`LobeId`]): the lobar bronchus, if found.
+    pub lobar: Vec<Option<BranchId>>,
+    /// What the rules could not name, in words.
     pub warnings: Vec<String>,
 }
 
 impl Naming {
     /// The branch named `name` (case-insensitive).
-    pub fn find(&self, name: &str) -> Option<usize> {
-        self.names.iter().position(|n| {
-            n.as_ref()
-                .is_some_and(|n| n.name.eq_ignore_ascii_case(name))
-        })
+    pub fn find(&self, name: &str) -> Option<BranchId> {
+        self.names
+            .iter()
+            .position(|n| {
+                n.as_ref()
+                    .is_some_and(|n| n.name.eq_ignore_ascii_case(name))
+            })
+            .map(BranchId)
     }
 
-    /// Segments (indices into [`SEGMENTS`]) with at least one branch.
-    pub fn present_segments(&self) -> Vec<usize> {
-        (0..SEGMENTS.len())
+    /// The name of branch `b`, if it has one.
+    pub fn name(&self, b: BranchId) -> Option<&Name> {
+        self.names[b.0].as_ref()
+    }
+
+    /// The segment branch `b` feeds (`None` above the segmental level).
+    pub fn segment(&self, b: BranchId) -> Option<SegmentId> {
+        self.segment_of[b.0]
+    }
+
+    /// The segment fed by the branch a territory map value stands for (`None` for `0` and for
+    /// branches above the segmental level).
+    pub fn segment_of_label(&self, label: u32) -> Option<SegmentId> {
+        BranchId::from_label(label).and_then(|b| self.segment(b))
+    }
+
+    /// The segmental bronchus of segment `s`, if found.
+    pub fn primary(&self, s: SegmentId) -> Option<BranchId> {
+        self.primary[s.0]
+    }
+
+    /// The lobar bronchus of lobe `l`, if found.
+    pub fn lobar(&self, l: LobeId) -> Option<BranchId> {
+        self.lobar[l.0]
+    }
+
+    /// Segments with at least one branch.
+    pub fn present_segments(&self) -> Vec<SegmentId> {
+        SegmentId::all()
             .filter(|&s| self.segment_of.contains(&Some(s)))
             .collect()
     }
@@ -177,17 +218,10 @@ fn sub_info(tree: &Tree) -> SubInfo {
     SubInfo { centroid, size }
 }
 
+/// The direction of `v`, `[0; 3]` for a zero vector (a sub-tree centred on its branching point
+/// matches no template).
 fn unit(v: [f64; 3]) -> [f64; 3] {
-    let n = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
-    if n == 0.0 {
-        [0.0; 3]
-    } else {
-        [v[0] / n, v[1] / n, v[2] / n]
-    }
-}
-
-fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+    vec3::unit(v).unwrap_or([0.0; 3])
 }
 
 /// Outcome of one level: per template, the chosen element (if any) with its cosine, and the
@@ -270,7 +304,7 @@ fn match_level(
             .collect();
         let cos: Vec<Vec<f64>> = tdir
             .iter()
-            .map(|t| dirs.iter().map(|&d| dot(*t, d)).collect())
+            .map(|t| dirs.iter().map(|&d| vec3::dot(*t, d)).collect())
             .collect();
         let total: f64 = frontier.iter().map(|&e| info.size[e]).sum();
         let mut eligible: Vec<bool> = frontier
@@ -352,7 +386,7 @@ pub fn name_tree(tree: &Tree) -> Naming {
     let set = |out: &mut Naming, b: usize, name: &str, c: f64| {
         out.names[b] = Some(Name {
             name: name.to_string(),
-            confidence: (c * 100.0).round() / 100.0,
+            confidence: c,
         });
     };
     // The trachea runs from the root to the first branching into two large sub-trees (each at
@@ -405,7 +439,7 @@ pub fn name_tree(tree: &Tree) -> Naming {
                 out.warnings.push(format!("no {lobe} bronchus found"));
                 continue;
             };
-            out.lobar[l] = Some(lb);
+            out.lobar[l] = Some(BranchId(lb));
             set(&mut out, lb, lobe, lm.confidence[t]);
             // Segments of the lobe: from the lobar bronchus (and its accessory elements).
             let segs: Vec<usize> = (0..SEGMENTS.len())
@@ -425,13 +459,13 @@ pub fn name_tree(tree: &Tree) -> Naming {
                 let mut members: Vec<usize> = sm.extra[u].clone();
                 if let Some((b, _)) = sm.primary[u] {
                     found += 1;
-                    out.primary[s] = Some(b);
+                    out.primary[s] = Some(BranchId(b));
                     set(&mut out, b, SEGMENTS[s].bronchus, sm.confidence[u]);
                     members.push(b);
                 }
                 for m in members {
                     for x in tree.subtree(m) {
-                        out.segment_of[x] = Some(s);
+                        out.segment_of[x] = Some(SegmentId(s));
                     }
                 }
             }
@@ -445,7 +479,7 @@ pub fn name_tree(tree: &Tree) -> Naming {
         // Bronchus intermedius: the common parent of RML and RLL below the right main bronchus.
         if side == Side::Right
             && let (Some(ml), Some(ll)) = (out.lobar[1], out.lobar[2])
-            && let (Some(p), Some(q)) = (tree.branches[ml].parent, tree.branches[ll].parent)
+            && let (Some(p), Some(q)) = (tree.branches[ml.0].parent, tree.branches[ll.0].parent)
             && p == q
             && p != main
             && out.names[p].is_none()
@@ -459,15 +493,16 @@ pub fn name_tree(tree: &Tree) -> Naming {
 /// Rename branch `b` to `name` (a user's correction). A segmental name moves the segment: the
 /// sub-tree of `b` becomes that segment's territory and `b` its bronchus; any branch that had
 /// the name loses it but keeps its segment. Confidence of a user's name is 1.
-pub fn rename(tree: &Tree, naming: &mut Naming, b: usize, name: &str) -> Result<(), String> {
-    if b >= tree.branches.len() {
-        return Err(format!(
-            "no branch {b} (the tree has {} branches)",
+pub fn rename(tree: &Tree, naming: &mut Naming, b: BranchId, name: &str) -> Result<(), LungError> {
+    if b.0 >= tree.branches.len() {
+        return Err(LungError::Rename(format!(
+            "no branch {} (the tree has {} branches)",
+            b.0,
             tree.branches.len()
-        ));
+        )));
     }
     let canonical = segment_index(name)
-        .map(|s| SEGMENTS[s].bronchus.to_string())
+        .map(|s| s.def().bronchus.to_string())
         .or_else(|| {
             ["Trachea", "RMB", "LMB", "BI"]
                 .into_iter()
@@ -475,17 +510,17 @@ pub fn rename(tree: &Tree, naming: &mut Naming, b: usize, name: &str) -> Result<
                 .find(|n| n.eq_ignore_ascii_case(name))
                 .map(str::to_string)
         })
-        .ok_or_else(|| format!("unknown bronchus name {name:?} (Boyden: RB1–RB10, LB1+2, LB3–LB6, LB7+8, LB9, LB10, RUL, RML, RLL, LUL, LLL, BI, RMB, LMB, Trachea)"))?;
+        .ok_or_else(|| LungError::Rename(format!("unknown bronchus name {name:?} (Boyden: RB1–RB10, LB1+2, LB3–LB6, LB7+8, LB9, LB10, RUL, RML, RLL, LUL, LLL, BI, RMB, LMB, Trachea)")))?;
     if let Some(old) = naming.find(&canonical) {
-        naming.names[old] = None;
+        naming.names[old.0] = None;
     }
-    naming.names[b] = Some(Name {
+    naming.names[b.0] = Some(Name {
         name: canonical.clone(),
         confidence: 1.0,
     });
     if let Some(s) = segment_index(&canonical) {
-        naming.primary[s] = Some(b);
-        for x in tree.subtree(b) {
+        naming.primary[s.0] = Some(b);
+        for x in tree.subtree(b.0) {
             naming.segment_of[x] = Some(s);
         }
     } else if let Some(l) = LOBES.iter().position(|l| l.0 == canonical) {
@@ -506,8 +541,8 @@ mod tests {
         );
         assert_eq!(SEGMENTS.iter().filter(|s| s.side == Side::Left).count(), 8);
         assert_eq!(SEGMENTS.iter().map(|s| s.count).sum::<u32>(), 19);
-        assert_eq!(segment_index("ls1+2"), Some(10));
-        assert_eq!(segment_index("RB10"), Some(9));
+        assert_eq!(segment_index("ls1+2"), Some(SegmentId(10)));
+        assert_eq!(segment_index("RB10"), Some(SegmentId(9)));
         // Templates point laterally on their own side (medial basal RB7 excepted).
         for s in &SEGMENTS {
             let lateral = if s.side == Side::Right {
