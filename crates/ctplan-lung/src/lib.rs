@@ -7,7 +7,8 @@
 //!   lung sides, the segments, the nodules and the vessel centrelines;
 //! - [`airway`]: [`airway::thin`] (3-D curve thinning, Lee, Kashyap & Chu 1994, voxel-exact with
 //!   scikit-image), [`airway::tree`] (branch graph: root, generations, lengths, diameters, loops,
-//!   spurs), [`airway::names`] (Boyden names by direction templates), with the typed ids
+//!   spurs), [`airway::names`] (Boyden names by direction templates), and
+//!   [`airway::segments`], the nomenclature (18 segments, 5 lobes) with the typed ids
 //!   [`airway::BranchId`], [`airway::SegmentId`], [`airway::LobeId`];
 //! - [`territory`]: right/left lung split and geodesic bronchial territories (the segments);
 //! - [`resection`]: the virtual resection — [`resection::targets`], predicted function
@@ -16,8 +17,10 @@
 //!   intersegmental plane ([`resection::crossings`]), the bronchoscopic route
 //!   ([`resection::route`]);
 //! - [`report`]: [`report::plan_case`], the one call that plans a case on an analysed model;
-//! - [`case`]: the case folder's files as volumes and bytes (label map, glTF scene, pictures,
-//!   Markdown).
+//! - [`case`]: the case folder's files as volumes and bytes ([`case::labels`],
+//!   [`case::scene`], [`case::pictures`], [`case::markdown`]).
+//!
+//! Errors are one [`LungError`] ([`error`]); output precision is [`round`].
 //!
 //! Design decisions:
 //! - The analysis (thinning, tree, territories: seconds) is separate from the plan (counts and a
@@ -70,62 +73,15 @@
 
 #![deny(missing_docs)]
 
-use std::path::PathBuf;
-
 pub mod airway;
 pub mod case;
+pub mod error;
 pub mod model;
 pub mod report;
 pub mod resection;
 pub mod round;
 pub mod territory;
 
+pub use error::LungError;
 pub use model::{Model, analyse};
 pub use report::{Report, Request, plan_case};
-
-/// What can go wrong reading an anatomy or planning on it.
-#[derive(Debug, thiserror::Error)]
-pub enum LungError {
-    /// A mask file could not be read.
-    #[error(transparent)]
-    Io(#[from] ctplan_io::IoError),
-    /// The anatomy folder could not be listed.
-    #[error("{}: cannot list the folder", path.display())]
-    ListFolder {
-        /// The folder.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A mask on another grid could not be resampled onto the case grid.
-    #[error("{mask}: cannot be put on the case grid")]
-    Resample {
-        /// The mask's source (file, or file#segment).
-        mask: String,
-        /// Why.
-        #[source]
-        source: ctplan_core::CoreError,
-    },
-    /// The masks do not make an anatomy (none found, no airway, empty, grids apart).
-    #[error("{0}")]
-    Anatomy(String),
-    /// Thinning the airway left nothing.
-    #[error("the airway mask has no centreline")]
-    NoCentreline,
-    /// A user's renaming names no branch or no bronchus.
-    #[error("{0}")]
-    Rename(String),
-    /// The lung mask could not be split into right and left lungs.
-    #[error("{0}")]
-    LungSplit(String),
-    /// A resection target names nothing in the tree.
-    #[error("{0}")]
-    Target(String),
-    /// A resection was asked for without a lung mask.
-    #[error("no lung mask: a resection needs the lungs")]
-    NoLungs,
-    /// The report could not be serialized.
-    #[error("cannot write the report as JSON")]
-    Json(#[from] serde_json::Error),
-}

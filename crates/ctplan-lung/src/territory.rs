@@ -16,7 +16,7 @@ use ctplan_core::grid::{self, OFFSETS26};
 use ctplan_core::label::{Connectivity, label};
 use ctplan_core::{Mask, Volume};
 
-use crate::LungError;
+use crate::error::LungError;
 
 /// Lung side label of the right lung (0 is outside the lungs).
 pub const RIGHT: u8 = 1;

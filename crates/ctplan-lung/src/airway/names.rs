@@ -24,93 +24,10 @@ use serde::Serialize;
 
 use ctplan_core::vec3;
 
+use super::segments::{BranchId, LobeId, SegmentId};
+pub use super::segments::{LOBES, SEGMENTS, SegmentDef, Side, segment_index};
 use super::tree::Tree;
-use super::{BranchId, LobeId, SegmentId};
-use crate::LungError;
-
-/// Patient side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Side {
-    /// The patient's right (−x in LPS).
-    Right,
-    /// The patient's left (+x in LPS).
-    Left,
-}
-
-/// A lung segment and its segmental bronchus.
-#[derive(Debug, Clone, Copy)]
-pub struct SegmentDef {
-    /// Bronchus name (Boyden): RB1 … RB10, LB1+2 … LB10.
-    pub bronchus: &'static str,
-    /// Segment name: RS1 …, LS1+2 ….
-    pub segment: &'static str,
-    /// The lobe's name (RUL, RML, RLL, LUL, LLL).
-    pub lobe: &'static str,
-    /// The lung the segment lies in.
-    pub side: Side,
-    /// Template direction in LPS (x left, y posterior, z superior), not normalised.
-    pub dir: [f64; 3],
-    /// Units of the 19-segment count used for predicted post-operative function (LS1+2 counts 2).
-    pub count: u32,
-}
-
-const fn seg(
-    bronchus: &'static str,
-    segment: &'static str,
-    lobe: &'static str,
-    side: Side,
-    dir: [f64; 3],
-    count: u32,
-) -> SegmentDef {
-    SegmentDef {
-        bronchus,
-        segment,
-        lobe,
-        side,
-        dir,
-        count,
-    }
-}
-
-/// The 18 segments, right then left; their index + 1 is their label value.
-pub const SEGMENTS: [SegmentDef; 18] = [
-    seg("RB1", "RS1", "RUL", Side::Right, [-0.1, 0.0, 1.0], 1),
-    seg("RB2", "RS2", "RUL", Side::Right, [-0.5, 0.7, 0.4], 1),
-    seg("RB3", "RS3", "RUL", Side::Right, [-0.4, -0.9, 0.0], 1),
-    seg("RB4", "RS4", "RML", Side::Right, [-0.8, -0.4, -0.3], 1),
-    seg("RB5", "RS5", "RML", Side::Right, [-0.1, -0.8, -0.5], 1),
-    seg("RB6", "RS6", "RLL", Side::Right, [-0.1, 0.95, 0.2], 1),
-    seg("RB7", "RS7", "RLL", Side::Right, [0.25, 0.0, -0.95], 1),
-    seg("RB8", "RS8", "RLL", Side::Right, [-0.4, -0.6, -0.7], 1),
-    seg("RB9", "RS9", "RLL", Side::Right, [-0.75, 0.2, -0.6], 1),
-    seg("RB10", "RS10", "RLL", Side::Right, [-0.2, 0.75, -0.6], 1),
-    seg("LB1+2", "LS1+2", "LUL", Side::Left, [0.2, 0.5, 0.85], 2),
-    seg("LB3", "LS3", "LUL", Side::Left, [0.4, -0.9, 0.1], 1),
-    seg("LB4", "LS4", "LUL", Side::Left, [0.75, -0.5, -0.3], 1),
-    seg("LB5", "LS5", "LUL", Side::Left, [0.2, -0.7, -0.65], 1),
-    seg("LB6", "LS6", "LLL", Side::Left, [0.1, 0.95, 0.2], 1),
-    seg("LB7+8", "LS7+8", "LLL", Side::Left, [0.1, -0.6, -0.8], 1),
-    seg("LB9", "LS9", "LLL", Side::Left, [0.7, 0.2, -0.65], 1),
-    seg("LB10", "LS10", "LLL", Side::Left, [0.2, 0.75, -0.6], 1),
-];
-
-/// Lobes: name, side, template direction from the end of the main bronchus.
-pub const LOBES: [(&str, Side, [f64; 3]); 5] = [
-    ("RUL", Side::Right, [-0.5, 0.1, 0.85]),
-    ("RML", Side::Right, [-0.35, -0.8, -0.5]),
-    ("RLL", Side::Right, [-0.15, 0.35, -0.9]),
-    ("LUL", Side::Left, [0.45, -0.55, 0.55]),
-    ("LLL", Side::Left, [0.15, 0.4, -0.9]),
-];
-
-/// The segment of a bronchus or segment name (case-insensitive).
-pub fn segment_index(name: &str) -> Option<SegmentId> {
-    SEGMENTS
-        .iter()
-        .position(|s| s.bronchus.eq_ignore_ascii_case(name) || s.segment.eq_ignore_ascii_case(name))
-        .map(SegmentId)
-}
+use crate::error::LungError;
 
 /// A branch's name and how sure the rules are (0–1).
 #[derive(Debug, Clone, Serialize)]

@@ -219,3 +219,38 @@ pub fn summary(r: &Report) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Request, plan_case};
+    use crate::resection::tests::synthetic_model;
+    use crate::resection::{Margin, Target};
+
+    #[test]
+    fn values_keep_full_precision_and_are_rounded_when_written() {
+        let model = synthetic_model();
+        let request = Request {
+            targets: vec![Target::Name("RS1".into())],
+            fev1: Some(2.5),
+            margin: Margin::Mm(5.0),
+        };
+        let r = plan_case(&model, &request).unwrap();
+        let res = r.resection.as_ref().unwrap();
+        assert_eq!(res.ppo_fev1_count, Some(2.5 * (1.0 - 1.0 / 19.0)));
+        let json: serde_json::Value = serde_json::from_str(&r.to_json().unwrap()).unwrap();
+        assert_eq!(json["resection"]["ppo_fev1_count"], 2.37);
+        assert_eq!(json["resection"]["ppo_fev1_volume"], 1.67);
+        assert_eq!(json["resection"]["margin_ratio"], 0.73);
+        assert_eq!(json["segments"][0]["fraction"], 0.3333);
+        assert_eq!(json["lung_volume_ml"], 3.0);
+        let md = markdown(&r, "synthetic");
+        assert!(md.contains("predicted post-operative 2.37 L (segment counting), 1.67 L"));
+        assert!(md.contains("Margin 2.0 mm (ratio 0.73) against 5.0 mm required: NOT sufficient"));
+        assert!(summary(&r).contains("extend with RS2"));
+        // What the case folder's scene needs: the resected branches and the halo radius.
+        assert_eq!(r.resected.as_ref().unwrap().iter().count(), 1);
+        assert_eq!(r.halo_mm, Some(5.0));
+        assert_eq!(r.segment_resections.len(), 3);
+    }
+}

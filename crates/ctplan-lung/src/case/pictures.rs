@@ -6,7 +6,8 @@
 use ctplan_mesh::TriMesh;
 use ctplan_mesh::render::{Image, Projection, View, bounds, draw_meshes, text_height, text_width};
 
-use super::{ScenePart, segment_color};
+use super::labels::segment_color;
+use super::scene::ScenePart;
 use crate::airway::names::SEGMENTS;
 use crate::airway::{BranchId, SegmentId};
 use crate::model::Model;

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use ctplan_core::Mask;
 use ctplan_core::resample::{Interpolation, resample};
 
-use crate::LungError;
+use crate::error::LungError;
 
 /// Masks on one grid (non-zero = inside).
 #[derive(Debug, Clone)]

@@ -6,6 +6,7 @@
 //! lumen; segments tile it. A nodule is a 26-connected piece of the nodule mask; its maximal
 //! diameter is the largest distance between voxel centres plus one voxel.
 
+use std::any::Any;
 use std::sync::{Arc, Mutex};
 
 use ctplan_core::label::{Connectivity, label};
@@ -14,12 +15,11 @@ use ctplan_core::{Mask, Volume, grid};
 
 pub mod anatomy;
 
-use crate::LungError;
 use crate::airway::names::{Naming, Side, name_tree, rename};
 use crate::airway::thin::thin;
 use crate::airway::tree::{Root, Tree, TreeOptions, build};
 use crate::airway::{BranchId, SegmentId};
-use crate::resection::margin::Halo;
+use crate::error::LungError;
 use crate::territory::{LEFT, RIGHT, assign, split_lungs};
 use anatomy::Anatomy;
 
@@ -61,12 +61,45 @@ pub struct Model {
     pub voxel_ml: f64,
     /// What the analysis noticed, in words (they go into the report).
     pub warnings: Vec<String>,
-    /// Margin tables already computed, by required margin (see [`Halo`]).
-    pub(crate) halos: Mutex<Vec<HaloEntry>>,
+    /// Tables later stages derive from the model, kept for the next plan on it.
+    pub derived: Derived,
 }
 
-/// A cached margin table: (margin kind, its value's bits) and the table.
-pub(crate) type HaloEntry = ((u8, u64), Arc<Halo>);
+/// Tables derived from a model by later stages, computed on first use and kept with the model
+/// (the margin table of the largest nodule per required margin, `resection::margin::Halo`).
+/// The model does not know their types, so that it depends on no later stage.
+#[derive(Default)]
+pub struct Derived {
+    tables: Mutex<Vec<(DerivedKey, AnyTable)>>,
+}
+
+/// What a derived table is computed for: a kind (chosen by the stage) and a value's bits.
+pub type DerivedKey = (u8, u64);
+
+/// A derived table of a type only its stage knows.
+type AnyTable = Arc<dyn Any + Send + Sync>;
+
+impl Derived {
+    /// The table of type `T` under `key`, made by `make` (under the lock) if there is none yet;
+    /// `None` if `make` gives none.
+    pub fn get_or_make<T: Any + Send + Sync>(
+        &self,
+        key: DerivedKey,
+        make: impl FnOnce() -> Option<T>,
+    ) -> Option<Arc<T>> {
+        let mut tables = self.tables.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = tables
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .find_map(|(_, t)| t.clone().downcast::<T>().ok())
+        {
+            return Some(t);
+        }
+        let t = Arc::new(make()?);
+        tables.push((key, t.clone()));
+        Some(t)
+    }
+}
 
 impl Model {
     /// Parenchyma voxels of branch `b`'s territory.
@@ -210,7 +243,7 @@ pub fn analyse(anatomy: Anatomy, renames: &[(BranchId, String)]) -> Result<Model
         vessel_centreline,
         voxel_ml,
         warnings,
-        halos: Default::default(),
+        derived: Derived::default(),
     })
 }
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 use ctplan_core::vec3::dist;
 use ctplan_core::{Mask, grid};
 
-use super::BranchSet;
+use super::targets::BranchSet;
 use crate::model::{Model, VesselKind};
 use crate::round::{r2, ser_point2, ser2};
 

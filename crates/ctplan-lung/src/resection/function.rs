@@ -6,7 +6,7 @@
 //!   resected volume fraction.
 //! - Volumetry: `FEV1 · (1 − resected mL / lung mL)`, the lung being the segments together.
 
-use super::BranchSet;
+use super::targets::BranchSet;
 use super::targets::branch_label;
 use crate::airway::names::SEGMENTS;
 use crate::airway::{BranchId, SegmentId};

@@ -13,11 +13,30 @@ use ctplan_core::edt::squared_edt;
 use ctplan_core::grid;
 
 use super::function::resected_ml;
-use super::{BranchSet, Margin};
+use super::targets::BranchSet;
 use crate::airway::names::SEGMENTS;
 use crate::airway::{BranchId, SegmentId};
 use crate::model::{Model, Nodule};
 use crate::round::{r2, ser2};
+
+/// Required margin.
+#[derive(Debug, Clone, Copy)]
+pub enum Margin {
+    /// k × the nodule's maximal diameter.
+    Ratio(f64),
+    /// Absolute, mm.
+    Mm(f64),
+}
+
+impl Margin {
+    /// The required margin (mm) around a nodule of maximal diameter `diameter_mm`.
+    pub fn required_mm(self, diameter_mm: f64) -> f64 {
+        match self {
+            Margin::Ratio(k) => k * diameter_mm,
+            Margin::Mm(mm) => mm,
+        }
+    }
+}
 
 /// An extension of the resection tried to restore the margin.
 #[derive(Debug, Clone, Serialize)]
@@ -92,13 +111,9 @@ impl Halo {
             Margin::Ratio(k) => (0u8, k.to_bits()),
             Margin::Mm(mm) => (1u8, mm.to_bits()),
         };
-        let mut cache = model.halos.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, h)) = cache.iter().find(|(k, _)| *k == key) {
-            return Some(h.clone());
-        }
-        let h = Arc::new(Halo::compute(model, margin)?);
-        cache.push((key, h.clone()));
-        Some(h)
+        model
+            .derived
+            .get_or_make(key, || Halo::compute(model, margin))
     }
 
     /// Margin (mm) to kept lung when the branches in `resected` are removed.

@@ -8,8 +8,8 @@
 
 use serde::Serialize;
 
-use crate::LungError;
-use crate::airway::{BranchId, SegmentId};
+use crate::airway::SegmentId;
+use crate::error::LungError;
 use crate::model::Model;
 use crate::round::{ser_opt2, ser2};
 
@@ -20,73 +20,9 @@ pub mod route;
 pub mod targets;
 
 use crossings::Crossing;
+pub use margin::Margin;
 use margin::{Halo, MarginOption};
-
-/// What to resect.
-#[derive(Debug, Clone)]
-pub enum Target {
-    /// A bronchus, segment or lobe name (RB3, RS3, LB1+2, RUL, …) or a branch number `#17`.
-    Name(String),
-    /// The branch nearest to this LPS point (mm).
-    Point([f64; 3]),
-}
-
-/// Required margin.
-#[derive(Debug, Clone, Copy)]
-pub enum Margin {
-    /// k × the nodule's maximal diameter.
-    Ratio(f64),
-    /// Absolute, mm.
-    Mm(f64),
-}
-
-impl Margin {
-    /// The required margin (mm) around a nodule of maximal diameter `diameter_mm`.
-    pub fn required_mm(self, diameter_mm: f64) -> f64 {
-        match self {
-            Margin::Ratio(k) => k * diameter_mm,
-            Margin::Mm(mm) => mm,
-        }
-    }
-}
-
-/// The branches removed by a resection (every branch below a target, the target included).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BranchSet {
-    resected: Vec<bool>,
-}
-
-impl BranchSet {
-    /// No branch of a tree of `branches` branches.
-    pub fn empty(branches: usize) -> BranchSet {
-        BranchSet {
-            resected: vec![false; branches],
-        }
-    }
-
-    /// Add branch `b`.
-    pub fn insert(&mut self, b: BranchId) {
-        self.resected[b.0] = true;
-    }
-
-    /// Whether branch `b` is resected.
-    pub fn contains(&self, b: BranchId) -> bool {
-        self.resected[b.0]
-    }
-
-    /// Whether the territory map value `label` is resected lung (`0`, lung fed by no branch,
-    /// never is).
-    pub fn contains_label(&self, label: u32) -> bool {
-        BranchId::from_label(label).is_some_and(|b| self.contains(b))
-    }
-
-    /// The resected branches, in tree order.
-    pub fn iter(&self) -> impl Iterator<Item = BranchId> + '_ {
-        (0..self.resected.len())
-            .filter(|&b| self.resected[b])
-            .map(BranchId)
-    }
-}
+pub use targets::{BranchSet, Target};
 
 /// The planned resection in the report.
 #[derive(Debug, Clone, Serialize)]

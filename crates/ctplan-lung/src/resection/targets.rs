@@ -1,10 +1,56 @@
 //! Target resolution: names, branch numbers and points to the set of resected branches.
 
-use super::{BranchSet, Target};
-use crate::LungError;
 use crate::airway::names::{LOBES, segment_index};
 use crate::airway::{BranchId, SegmentId};
+use crate::error::LungError;
 use crate::model::Model;
+
+/// What to resect.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A bronchus, segment or lobe name (RB3, RS3, LB1+2, RUL, …) or a branch number `#17`.
+    Name(String),
+    /// The branch nearest to this LPS point (mm).
+    Point([f64; 3]),
+}
+
+/// The branches removed by a resection (every branch below a target, the target included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BranchSet {
+    resected: Vec<bool>,
+}
+
+impl BranchSet {
+    /// No branch of a tree of `branches` branches.
+    pub fn empty(branches: usize) -> BranchSet {
+        BranchSet {
+            resected: vec![false; branches],
+        }
+    }
+
+    /// Add branch `b`.
+    pub fn insert(&mut self, b: BranchId) {
+        self.resected[b.0] = true;
+    }
+
+    /// Whether branch `b` is resected.
+    pub fn contains(&self, b: BranchId) -> bool {
+        self.resected[b.0]
+    }
+
+    /// Whether the territory map value `label` is resected lung (`0`, lung fed by no branch,
+    /// never is).
+    pub fn contains_label(&self, label: u32) -> bool {
+        BranchId::from_label(label).is_some_and(|b| self.contains(b))
+    }
+
+    /// The resected branches, in tree order.
+    pub fn iter(&self) -> impl Iterator<Item = BranchId> + '_ {
+        (0..self.resected.len())
+            .filter(|&b| self.resected[b])
+            .map(BranchId)
+    }
+}
 
 /// The resected branches (every branch below a target, the target included) and the names the
 /// targets resolved to. A segment name takes every branch feeding the segment, a lobe name

@@ -8,6 +8,7 @@ use ctplan_core::{Geometry, Mask, Volume, grid};
 use super::function::{ppo_fev1_count, ppo_fev1_volume, segments_counted};
 use super::margin::{MarginOption, smallest_sufficient};
 use super::*;
+use crate::airway::BranchId;
 use crate::airway::names::{Name, Naming, SEGMENTS, segment_index};
 use crate::airway::tree::{Branch, Tree};
 use crate::model::anatomy::Anatomy;
@@ -124,7 +125,7 @@ pub(crate) fn synthetic_model() -> Model {
         vessel_centreline: vec![],
         voxel_ml: 0.001,
         warnings: vec![],
-        halos: Default::default(),
+        derived: Default::default(),
     }
 }
 
@@ -280,5 +281,5 @@ fn without_lungs_a_resection_is_refused() {
     let mut model = synthetic_model();
     model.territory = None;
     let e = resect(&model, &[Target::Name("RS1".into())], None, Margin::Mm(5.0)).unwrap_err();
-    assert!(matches!(e, crate::LungError::NoLungs));
+    assert!(matches!(e, crate::error::LungError::NoLungs));
 }
