@@ -16,6 +16,8 @@
 //! Nothing here reads or writes files (that is `ctplan-io`), and nothing knows about skulls or
 //! lungs.
 
+#![deny(missing_docs)]
+
 pub mod crop;
 pub mod edt;
 pub mod geometry;
@@ -33,11 +35,19 @@ pub use geometry::Geometry;
 pub use scalar::{Scalar, ScalarType};
 pub use volume::{AnyVolume, Mask, Volume};
 
+/// The largest voxel block any reader will allocate (32 GiB): the one memory limit of every
+/// volume reader (`ctplan-io`'s formats and `ctplan-dicom`'s series). A header or series that
+/// claims more is refused before anything is allocated, so a damaged or hostile file cannot
+/// exhaust memory.
+pub const MAX_BYTES: u64 = 1 << 35;
+
 /// Errors of the core algorithms (shape mismatches and invalid parameters).
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum CoreError {
     #[error("volume grids differ: {0}")]
+    /// Two volumes that must share a grid (dims and geometry) do not; the text says how.
     GridMismatch(String),
     #[error("invalid parameter: {0}")]
+    /// A parameter outside its valid range (e.g. a negative radius); the text names it.
     InvalidParameter(String),
 }

@@ -20,6 +20,8 @@
 //! names the file. Writers are atomic: data goes to a temporary file in the target folder, then
 //! is renamed over the target, so a failure never leaves a partial file.
 
+#![deny(missing_docs)]
+
 mod atomic;
 mod error;
 mod metaimage;
@@ -34,8 +36,8 @@ use std::path::Path;
 use ctplan_core::{AnyVolume, Mask};
 
 pub use atomic::publish_dir;
+pub use ctplan_core::MAX_BYTES;
 pub use error::IoError;
-pub use raw::MAX_BYTES;
 
 /// Key/value metadata that a file carries besides its voxels and geometry (NRRD `key:=value`
 /// pairs, MetaImage extra fields), in file order.
@@ -119,7 +121,7 @@ pub fn is_dicom(path: &Path) -> bool {
 
 fn read_dicom(path: &Path) -> Result<Image, IoError> {
     let loaded = ctplan_dicom::read_series(path, ctplan_dicom::LoadOptions::default())
-        .map_err(|e| IoError::new(&e.path, e.message))?;
+        .map_err(IoError::from_dicom)?;
     Ok(Image {
         volume: loaded.volume,
         key_values: Vec::new(),

@@ -11,6 +11,8 @@
 //! - [`formats`]: binary STL, binary PLY, OBJ and binary glTF encoders;
 //! - [`render`]: software pictures of meshes from the anatomical views, with labels.
 
+#![deny(missing_docs)]
+
 pub mod check;
 pub mod decimate;
 pub mod extract;

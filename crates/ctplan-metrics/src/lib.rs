@@ -17,6 +17,8 @@
 //! - Border DSC (bDSC) = DSC after removing from both implants the voxels farther than 10 mm
 //!   from the defective skull.
 
+#![deny(missing_docs)]
+
 pub mod autoimplant;
 pub mod ranking;
 pub mod stats;

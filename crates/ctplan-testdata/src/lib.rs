@@ -5,6 +5,8 @@
 //! when the data is missing the test is skipped with a message, unless `CTPLAN_REQUIRE_DATA=1`
 //! (as CI sets it), in which case it fails.
 
+#![deny(missing_docs)]
+
 use std::path::PathBuf;
 
 /// The workspace root.
