@@ -28,6 +28,7 @@ pub enum BandUnits {
 pub struct EvalOptions {
     /// Border band width for bDSC (10 in the challenge).
     pub band: f64,
+    /// Units of `band`.
     pub band_units: BandUnits,
 }
 
@@ -44,22 +45,34 @@ impl Default for EvalOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CaseStatus {
+    /// Both masks have voxels: every metric is defined.
     Ok,
+    /// The prediction is empty (a failed case: DSC = bDSC = 0, no distances).
     EmptyPrediction,
+    /// The truth is empty (no distances).
     EmptyTruth,
+    /// Both are empty (DSC 0 by the challenge's convention, no distances).
     BothEmpty,
 }
 
 /// Metrics of one case. Distances are in mm; they are `None` when a mask is empty (a failure).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CaseMetrics {
+    /// Dice similarity coefficient 2|A∩B| / (|A| + |B|).
     pub dsc: f64,
+    /// Border DSC: the DSC inside the band around the defective skull.
     pub bdsc: f64,
+    /// Hausdorff distance, mm.
     pub hd: Option<f64>,
+    /// 95th-percentile Hausdorff distance, mm (both directions pooled).
     pub hd95: Option<f64>,
+    /// Average symmetric surface distance, mm.
     pub assd: Option<f64>,
+    /// Whether the case could be measured.
     pub status: CaseStatus,
+    /// Foreground voxels of the prediction.
     pub pred_voxels: usize,
+    /// Foreground voxels of the truth.
     pub truth_voxels: usize,
 }
 
