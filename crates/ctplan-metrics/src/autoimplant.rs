@@ -248,9 +248,9 @@ pub fn percentile(v: &mut [f64], q: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ctplan_core::Geometry;
     use ctplan_core::edt::squared_edt;
     use ctplan_core::morphology::surface;
+    use ctplan_core::{Geometry, grid, vec3};
     use proptest::prelude::*;
 
     fn random_mask(dims: [usize; 3], sp: [f64; 3], seed: u64, density: f64) -> Mask {
@@ -270,19 +270,14 @@ mod tests {
     /// Brute-force directed distances: every surface pair.
     fn brute_directed(a: &Mask, b: &Mask) -> Vec<f64> {
         let (sa, sb) = (surface(a), surface(b));
-        let [nx, ny, _] = a.dims;
         let pts = |m: &Mask| -> Vec<[f64; 3]> {
             m.data
                 .iter()
                 .enumerate()
                 .filter(|(_, v)| **v != 0)
                 .map(|(i, _)| {
-                    let sp = m.geometry.spacing;
-                    [
-                        (i % nx) as f64 * sp[0],
-                        ((i / nx) % ny) as f64 * sp[1],
-                        (i / (nx * ny)) as f64 * sp[2],
-                    ]
+                    let (c, sp) = (grid::coords(m.dims, i), m.geometry.spacing);
+                    [0, 1, 2].map(|a| c[a] as f64 * sp[a])
                 })
                 .collect()
         };
@@ -290,10 +285,7 @@ mod tests {
         pa.iter()
             .map(|p| {
                 pb.iter()
-                    .map(|q| {
-                        ((p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2) + (p[2] - q[2]).powi(2))
-                            .sqrt()
-                    })
+                    .map(|q| vec3::dist(*p, *q))
                     .fold(f64::INFINITY, f64::min)
             })
             .collect()

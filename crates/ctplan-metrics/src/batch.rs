@@ -221,22 +221,25 @@ mod tests {
         ctplan_io::write_mask(path, &m).unwrap();
     }
 
+    /// The pred, truth and defective folders below `root`, with cases 001 and 002 of truth
+    /// and defective skull written (2×2×2 grids).
     fn folders(root: &Path) -> [PathBuf; 3] {
-        ["pred", "truth", "def"].map(|d| {
+        let [p, t, d] = ["pred", "truth", "def"].map(|d| {
             let p = root.join(d);
             std::fs::create_dir_all(&p).unwrap();
             p
-        })
+        });
+        for f in ["001.nrrd", "002.nrrd"] {
+            write(&t.join(f), [2, 2, 2], &[0]);
+            write(&d.join(f), [2, 2, 2], &[1]);
+        }
+        [p, t, d]
     }
 
     #[test]
     fn cases_pair_by_name_and_missing_ones_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let [p, t, d] = folders(dir.path());
-        for f in ["001.nrrd", "002.nrrd"] {
-            write(&t.join(f), [2, 2, 2], &[0]);
-            write(&d.join(f), [2, 2, 2], &[1]);
-        }
         write(&p.join("001.nrrd"), [2, 2, 2], &[0]);
         write(&p.join("009.nrrd"), [2, 2, 2], &[0]);
         let e = pair(&p, &t, &d).unwrap_err();
@@ -261,8 +264,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let [p, t, d] = folders(dir.path());
         for f in ["001.nrrd", "002.nrrd"] {
-            write(&t.join(f), [2, 2, 2], &[0]);
-            write(&d.join(f), [2, 2, 2], &[1]);
             write(&p.join(f), [3, 2, 2], &[0]);
         }
         let (cases, _) = pair(&p, &t, &d).unwrap();

@@ -322,6 +322,55 @@ impl Ranking {
 mod tests {
     use super::*;
 
+    /// A submission's two cases, `000` and `001`.
+    fn sub(dsc: [f64; 2], hd95: [Option<f64>; 2]) -> Vec<CaseResult> {
+        use crate::{CaseMetrics, CaseStatus};
+        (0..2)
+            .map(|i| CaseResult {
+                case: format!("00{i}"),
+                metrics: CaseMetrics {
+                    dsc: dsc[i],
+                    bdsc: dsc[i],
+                    hd: hd95[i],
+                    hd95: hd95[i],
+                    assd: hd95[i],
+                    status: CaseStatus::Ok,
+                    pred_voxels: 1,
+                    truth_voxels: 1,
+                },
+            })
+            .collect()
+    }
+
+    #[test]
+    fn submissions_rank_by_the_mean_of_three_ranks() {
+        let good = sub([0.9, 0.8], [Some(1.0), Some(2.0)]);
+        let bad = sub([0.5, 0.4], [Some(3.0), None]);
+        let r = rank_submissions(vec!["bad".into(), "good".into()], &[bad, good]).unwrap();
+        assert_eq!(r.order, [1, 0]);
+        assert_eq!(r.final_rank, [2.0, 1.0]);
+        assert_eq!(r.failed, [1, 0]);
+        assert!(r.means[0][2].is_infinite(), "a failed case makes HD95 +inf");
+        assert_eq!(r.tests.len(), 3);
+        assert_eq!(r.tests[2].p, None, "one finite HD95 pair is too few");
+        let j = r.to_json();
+        assert_eq!(j["ranking"][0]["submission"], "good");
+        assert_eq!(j["welch_t_tests"][0]["metric"], "dsc");
+        assert!(
+            r.render()
+                .contains("\nWelch two-sided t-test p-values over 2 cases:\n")
+        );
+    }
+
+    #[test]
+    fn submissions_on_different_cases_are_refused() {
+        let a = sub([0.9, 0.8], [Some(1.0), Some(2.0)]);
+        let mut b = a.clone();
+        b[1].case = "other".into();
+        let e = rank_submissions(vec!["a".into(), "b".into()], &[a, b]).unwrap_err();
+        assert_eq!(e.to_string(), "b: evaluated cases differ from a");
+    }
+
     #[test]
     fn ranks_average_ties() {
         // scipy.stats.rankdata([-0.9, -0.8, -0.9, -0.7]) = [1.5, 3, 1.5, 4]

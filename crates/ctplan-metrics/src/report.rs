@@ -174,3 +174,49 @@ pub fn render_report(r: &Report) -> String {
     );
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(name: &str, dsc: f64, hd95: Option<f64>) -> CaseResult {
+        CaseResult {
+            case: name.into(),
+            metrics: CaseMetrics {
+                dsc,
+                bdsc: dsc,
+                hd: hd95,
+                hd95,
+                assd: hd95,
+                status: if hd95.is_some() {
+                    CaseStatus::Ok
+                } else {
+                    CaseStatus::EmptyPrediction
+                },
+                pred_voxels: 1,
+                truth_voxels: 1,
+            },
+        }
+    }
+
+    #[test]
+    fn failed_cases_count_in_dsc_but_not_in_distances() {
+        let r = Report::new(
+            vec![case("001", 0.8, Some(2.0)), case("002", 0.0, None)],
+            &EvalOptions::default(),
+        );
+        let s = &r.summary;
+        assert_eq!((s.n_cases, s.n_failed), (2, 1));
+        assert_eq!(s.dsc.as_ref().unwrap().n, 2);
+        assert_eq!(s.dsc.as_ref().unwrap().mean, 0.4);
+        assert_eq!(s.hd95.as_ref().unwrap().n, 1);
+        let csv = csv_text(&r.cases);
+        assert!(
+            csv.contains("\n002,0.000000,0.000000,,,,empty_prediction\n"),
+            "{csv}"
+        );
+        let text = render_report(&r);
+        assert!(text.contains("FAILED: empty prediction"), "{text}");
+        assert!(text.ends_with("2 cases, 1 failed; bDSC band 10 mm; std/variance with ddof = 0\n"));
+    }
+}
