@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use ctplan_dicom::deid::{DeidOptions, anonymize};
-use ctplan_dicom::{LoadOptions, Series, load, scan, split_selector};
+use ctplan_dicom::{LoadOptions, Series, read_series, scan};
 use serde_json::json;
 
 #[derive(clap::Args)]
@@ -170,10 +170,7 @@ fn run_convert(input: &Path, output: &Path, deskew: bool) -> Result<ExitCode> {
             output.display()
         );
     }
-    let (path, selector) = split_selector(input);
-    let s = scan(&path)?;
-    let series = s.select(selector.as_deref())?;
-    let loaded = load(series, LoadOptions { deskew })?;
+    let loaded = read_series(input, LoadOptions { deskew })?;
     for n in &loaded.notes {
         eprintln!("{}: {n}", input.display());
     }

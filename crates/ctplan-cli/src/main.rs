@@ -12,7 +12,6 @@ mod lung;
 mod mesh;
 mod rank;
 mod skull;
-mod table;
 
 use std::process::ExitCode;
 

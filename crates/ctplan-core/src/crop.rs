@@ -6,7 +6,9 @@ use crate::{Scalar, Volume};
 /// A half-open box of voxel indices `start[a] .. end[a]` on each axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BoundingBox {
+    /// First voxel index of the box on each axis (inclusive).
     pub start: [usize; 3],
+    /// One past the last voxel index of the box on each axis (exclusive).
     pub end: [usize; 3],
 }
 

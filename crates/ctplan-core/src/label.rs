@@ -57,7 +57,9 @@ impl Connectivity {
 /// voxel count of label `l` (`sizes[0]` is the background count).
 #[derive(Debug, Clone)]
 pub struct Components {
+    /// The label of each voxel: 0 background, 1..=n the components.
     pub labels: Volume<u32>,
+    /// Voxel count per label, indexed by label (`sizes[0]` is the background).
     pub sizes: Vec<usize>,
 }
 

@@ -13,8 +13,26 @@
 //! - [`crop`]: bounding boxes, cropping with a margin and pasting back.
 //! - [`resample`]: resampling onto another grid (nearest neighbour, trilinear) in world coordinates.
 //!
+//! - [`vec3`], [`grid`], [`linalg`]: the small vector, voxel-index and dense-solver helpers,
+//!   defined once for every crate so that the arithmetic (and so every output) is the same
+//!   wherever it is used.
+//!
 //! Nothing here reads or writes files (that is `ctplan-io`), and nothing knows about skulls or
-//! lungs.
+//! lungs; the one memory limit every reader shares, [`MAX_BYTES`], lives here because both
+//! `ctplan-io` and `ctplan-dicom` (which `ctplan-io` depends on) must see it.
+//!
+//! ```
+//! use ctplan_core::{Geometry, Mask, edt::distance_to};
+//! // A 5×1×1 row of 2 mm voxels with one foreground voxel in the middle.
+//! let g = Geometry::new([2.0, 1.0, 1.0], [0.0; 3]);
+//! let mut m = Mask::zeros([5, 1, 1], g);
+//! m.data[2] = 1;
+//! assert_eq!(m.world_of(2), [4.0, 0.0, 0.0]);
+//! // Distances are in millimetres, along the anisotropic spacing.
+//! assert_eq!(distance_to(&m).data, vec![4.0, 2.0, 0.0, 2.0, 4.0]);
+//! ```
+
+#![deny(missing_docs)]
 
 pub mod crop;
 pub mod edt;
@@ -33,11 +51,19 @@ pub use geometry::Geometry;
 pub use scalar::{Scalar, ScalarType};
 pub use volume::{AnyVolume, Mask, Volume};
 
+/// The largest voxel block any reader will allocate (32 GiB): the one memory limit of every
+/// volume reader (`ctplan-io`'s formats and `ctplan-dicom`'s series). A header or series that
+/// claims more is refused before anything is allocated, so a damaged or hostile file cannot
+/// exhaust memory.
+pub const MAX_BYTES: u64 = 1 << 35;
+
 /// Errors of the core algorithms (shape mismatches and invalid parameters).
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum CoreError {
     #[error("volume grids differ: {0}")]
+    /// Two volumes that must share a grid (dims and geometry) do not; the text says how.
     GridMismatch(String),
     #[error("invalid parameter: {0}")]
+    /// A parameter outside its valid range (e.g. a negative radius); the text names it.
     InvalidParameter(String),
 }

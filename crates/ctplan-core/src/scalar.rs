@@ -6,15 +6,25 @@ use std::fmt;
 /// The scalar types a volume may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ScalarType {
+    /// Unsigned 8-bit integer (masks, label maps).
     U8,
+    /// Signed 8-bit integer.
     I8,
+    /// Unsigned 16-bit integer.
     U16,
+    /// Signed 16-bit integer (CT in Hounsfield units).
     I16,
+    /// Unsigned 32-bit integer.
     U32,
+    /// Signed 32-bit integer.
     I32,
+    /// Unsigned 64-bit integer.
     U64,
+    /// Signed 64-bit integer.
     I64,
+    /// 32-bit IEEE float (rescaled CT, distance maps).
     F32,
+    /// 64-bit IEEE float.
     F64,
 }
 
@@ -105,6 +115,7 @@ macro_rules! with_scalar_type {
 pub trait Scalar:
     bytemuck::Pod + Copy + Default + PartialOrd + Send + Sync + fmt::Debug + 'static
 {
+    /// The [`ScalarType`] tag of this Rust type, so generic code can name the stored type.
     const TYPE: ScalarType;
     /// Lossy conversion to `f64` (for interpolation and statistics).
     fn to_f64(self) -> f64;

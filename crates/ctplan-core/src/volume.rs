@@ -8,8 +8,11 @@ use crate::{CoreError, Geometry, Scalar, ScalarType};
 /// `geometry.index_to_world([i, j, k])`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Volume<T> {
+    /// Voxel counts `[nx, ny, nz]` along the three index axes.
     pub dims: [usize; 3],
+    /// Where the grid lies in patient space.
     pub geometry: Geometry,
+    /// The voxels, `nx * ny * nz` of them, x fastest.
     pub data: Vec<T>,
 }
 
@@ -141,15 +144,25 @@ pub fn block3(p: [usize; 3], dims: [usize; 3]) -> impl Iterator<Item = [usize; 3
 /// A volume of any scalar type, as read from a file.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AnyVolume {
+    /// An 8-bit unsigned volume (masks).
     U8(Volume<u8>),
+    /// An 8-bit signed volume.
     I8(Volume<i8>),
+    /// A 16-bit unsigned volume.
     U16(Volume<u16>),
+    /// A 16-bit signed volume (CT in HU).
     I16(Volume<i16>),
+    /// A 32-bit unsigned volume (label maps).
     U32(Volume<u32>),
+    /// A 32-bit signed volume.
     I32(Volume<i32>),
+    /// A 64-bit unsigned volume.
     U64(Volume<u64>),
+    /// A 64-bit signed volume.
     I64(Volume<i64>),
+    /// A 32-bit float volume.
     F32(Volume<f32>),
+    /// A 64-bit float volume.
     F64(Volume<f64>),
 }
 

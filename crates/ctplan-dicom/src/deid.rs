@@ -41,14 +41,25 @@ use crate::profile_table::TABLE;
 /// A Basic Profile action (PS3.15 Table E.1-1 codes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
+    /// X: remove the attribute (private attributes are always removed too).
     X,
+    /// Z: keep the attribute with a zero-length value.
     Z,
+    /// D: replace with a dummy value of the same VR (UIDs by their keyed remapping).
     D,
+    /// U: replace a UID by a consistent keyed remapping (the same input UID always gives the
+    /// same output UID, so references between files still hold).
     U,
+    /// Z/D: Z, or D where the IOD needs a value; applied as D so that a required attribute
+    /// keeps a value.
     ZD,
+    /// X/Z: X, or Z where the IOD needs the attribute present; applied as Z.
     XZ,
+    /// X/D: X, or D where the IOD needs a value; applied as D.
     XD,
+    /// X/Z/D: X, Z or D by the IOD's type; applied as D.
     XZD,
+    /// X/Z/U*: a sequence whose items hold UIDs; kept and processed item by item.
     XZU,
 }
 
@@ -83,10 +94,15 @@ pub struct DeidOptions {
 /// What was done to one object, counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
+    /// Attributes removed (X).
     pub removed: usize,
+    /// Attributes emptied (Z).
     pub emptied: usize,
+    /// Attributes replaced by a dummy value (D).
     pub dummied: usize,
+    /// UIDs replaced by their keyed remapping (U).
     pub uids_replaced: usize,
+    /// Private attributes removed (the profile's default for private tags).
     pub private_removed: usize,
 }
 
@@ -283,7 +299,9 @@ pub fn anonymize_object(
 pub struct DeidReport {
     /// (input, output) per file written.
     pub written: Vec<(Origin, PathBuf)>,
+    /// The counts summed over every file written.
     pub counts: Counts,
+    /// Things the profile cannot fix automatically (e.g. burned-in annotation), one line each, naming the file.
     pub warnings: Vec<String>,
     /// Inputs not written: not DICOM, unreadable, or DICOMDIR indexes (their references would
     /// name the original files).

@@ -18,7 +18,12 @@ pub enum Origin {
     /// A file on disk.
     File(PathBuf),
     /// An entry of a zip archive.
-    Zip { archive: PathBuf, entry: String },
+    Zip {
+        /// The archive file.
+        archive: PathBuf,
+        /// The entry's name inside the archive.
+        entry: String,
+    },
 }
 
 impl fmt::Display for Origin {
@@ -39,10 +44,10 @@ impl Origin {
     /// All bytes of the file.
     pub fn read(&self) -> Result<Vec<u8>, DicomError> {
         match self {
-            Origin::File(p) => std::fs::read(p).map_err(|e| DicomError::new(p, os_message(&e))),
+            Origin::File(p) => std::fs::read(p).map_err(|e| DicomError::os(p, os_message(&e), e)),
             Origin::Zip { archive, entry } => {
                 let file =
-                    File::open(archive).map_err(|e| DicomError::new(archive, os_message(&e)))?;
+                    File::open(archive).map_err(|e| DicomError::os(archive, os_message(&e), e))?;
                 let mut zip = zip::ZipArchive::new(file).map_err(|e| {
                     DicomError::new(archive, format!("not a readable zip archive: {e}"))
                 })?;
@@ -51,7 +56,7 @@ impl Origin {
                     .map_err(|e| DicomError::new(self.display_path(), e.to_string()))?;
                 let mut out = Vec::with_capacity(f.size() as usize);
                 f.read_to_end(&mut out)
-                    .map_err(|e| DicomError::new(self.display_path(), e.to_string()))?;
+                    .map_err(|e| DicomError::os(self.display_path(), e.to_string(), e))?;
                 Ok(out)
             }
         }
@@ -106,26 +111,29 @@ pub fn is_zip(path: &Path) -> bool {
 /// A file that was looked at and left out, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skipped {
+    /// The file or archive entry.
     pub origin: Origin,
+    /// Why it was left out (not DICOM, unreadable, a DICOMDIR index).
     pub reason: String,
 }
 
 /// Every DICOM candidate below `root` (a folder, a zip archive or one file), in path order, and
 /// the files that are not DICOM.
 pub fn find(root: &Path) -> Result<(Vec<Origin>, Vec<Skipped>), DicomError> {
-    let meta = std::fs::metadata(root).map_err(|e| DicomError::new(root, os_message(&e)))?;
+    let meta = std::fs::metadata(root).map_err(|e| DicomError::os(root, os_message(&e), e))?;
     let mut found = Vec::new();
     let mut skipped = Vec::new();
     if meta.is_dir() {
         let mut stack = vec![root.to_path_buf()];
         while let Some(dir) = stack.pop() {
-            let rd = std::fs::read_dir(&dir).map_err(|e| DicomError::new(&dir, os_message(&e)))?;
+            let rd =
+                std::fs::read_dir(&dir).map_err(|e| DicomError::os(&dir, os_message(&e), e))?;
             for entry in rd {
-                let entry = entry.map_err(|e| DicomError::new(&dir, os_message(&e)))?;
+                let entry = entry.map_err(|e| DicomError::os(&dir, os_message(&e), e))?;
                 let path = entry.path();
                 let ft = entry
                     .file_type()
-                    .map_err(|e| DicomError::new(&path, os_message(&e)))?;
+                    .map_err(|e| DicomError::os(&path, os_message(&e), e))?;
                 if ft.is_dir() {
                     stack.push(path);
                 } else {

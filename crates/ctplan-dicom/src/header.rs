@@ -18,35 +18,56 @@ pub struct Frame {
     pub orientation: Option<[f64; 6]>,
     /// PixelSpacing: [between rows, between columns] in mm.
     pub pixel_spacing: Option<[f64; 2]>,
+    /// SliceThickness in mm (the reconstructed thickness; not the spacing between slices).
     pub slice_thickness: Option<f64>,
+    /// RescaleSlope: stored value × slope + intercept = HU (1 when absent).
     pub slope: f64,
+    /// RescaleIntercept (0 when absent).
     pub intercept: f64,
 }
 
 /// The header of one DICOM file.
 #[derive(Debug, Clone)]
 pub struct Instance {
+    /// Where the file's bytes come from.
     pub origin: Origin,
+    /// SOPClassUID (what kind of object: CT image, enhanced CT, DICOMDIR, ...).
     pub sop_class_uid: String,
+    /// SOPInstanceUID (this object's identity).
     pub sop_instance_uid: String,
+    /// StudyInstanceUID (groups series of one examination).
     pub study_uid: String,
+    /// SeriesInstanceUID (groups the files of one series).
     pub series_uid: String,
+    /// Modality (CT, MR, SR, ...).
     pub modality: String,
+    /// SeriesDescription, as the scanner wrote it.
     pub series_description: String,
+    /// SeriesNumber, a short way to choose a series.
     pub series_number: Option<i64>,
+    /// InstanceNumber: orders duplicates at one position (never the slice order).
     pub instance_number: Option<i64>,
+    /// ImageType (e.g. `ORIGINAL\PRIMARY\AXIAL`; `LOCALIZER` marks a scout).
     pub image_type: String,
+    /// ConvolutionKernel (the reconstruction filter, e.g. a bone or a lung kernel).
     pub kernel: String,
+    /// TransferSyntaxUID of the file meta: how the pixel data is encoded.
     pub transfer_syntax: String,
+    /// Rows: pixels along a column (the image height).
     pub rows: u32,
+    /// Columns: pixels along a row (the image width).
     pub cols: u32,
+    /// SamplesPerPixel (1 for CT; 3 for colour, which is not a CT volume).
     pub samples_per_pixel: u16,
+    /// BitsAllocated: bits per stored sample (8, 16 or 32).
     pub bits_allocated: u16,
+    /// BitsStored: how many of the allocated bits hold the value (see [`Instance::bits_stored`]).
     pub bits_stored: u16,
     /// PixelRepresentation: 1 for two's complement (signed) samples.
     pub pixel_representation: u16,
     /// BurnedInAnnotation (0028,0301), upper case, when present.
     pub burned_in_annotation: Option<String>,
+    /// SpacingBetweenSlices, when given (informative only: the order and spacing come from the positions).
     pub spacing_between_slices: Option<f64>,
     /// One entry per frame (one for a classic image, NumberOfFrames for a multi-frame one);
     /// empty when the file holds no image (a structured report, a DICOMDIR).

@@ -10,6 +10,7 @@
 //! missing slices interpolated linearly between their neighbours — each reported.
 
 use ctplan_core::Geometry;
+use ctplan_core::vec3::{cross, dot, norm, scale, sub};
 
 use crate::header::Frame;
 
@@ -25,8 +26,11 @@ pub enum SliceSource {
 /// The grid a series maps to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Layout {
+    /// Voxel counts (columns, rows, output slices).
     pub dims: [usize; 3],
+    /// Spacing, origin (the first slice's position) and directions (rows, columns, slice axis).
     pub geometry: Geometry,
+    /// Where each output slice comes from, in slice order.
     pub slices: Vec<SliceSource>,
     /// Frames dropped because another frame has the same position.
     pub duplicates: usize,
@@ -77,25 +81,13 @@ impl Layout {
     }
 }
 
-pub(crate) fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
-}
-pub(crate) fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-}
-pub(crate) fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [
-        a[1] * b[2] - a[2] * b[1],
-        a[2] * b[0] - a[0] * b[2],
-        a[0] * b[1] - a[1] * b[0],
-    ]
-}
-fn scale(a: [f64; 3], s: f64) -> [f64; 3] {
-    [a[0] * s, a[1] * s, a[2] * s]
-}
-fn norm(a: [f64; 3]) -> f64 {
-    dot(a, a).sqrt()
-}
+/// The direction of a header vector (an ImageOrientationPatient row or column, their cross
+/// product, the first-to-last slice axis), or `None` when it is shorter than 1e-9 (no usable
+/// direction: a damaged header or parallel axes) or not finite.
+///
+/// A documented variant of [`ctplan_core::vec3::unit`]: it multiplies by `1 / n` where core
+/// divides by `n`, which can differ in the last bit, and every volume read from DICOM so far
+/// took its geometry from this arithmetic; keeping it keeps their geometry bit-identical.
 fn unit(a: [f64; 3]) -> Option<[f64; 3]> {
     let n = norm(a);
     (n > 1e-9 && n.is_finite()).then(|| scale(a, 1.0 / n))

@@ -12,8 +12,28 @@
 //! - [`deid`]: de-identification by the PS3.15 Annex E Basic Application Level
 //!   Confidentiality Profile, with consistent keyed UID remapping.
 //!
-//! Every error names the file (or `archive.zip!entry`) and the problem.
+//! The modules are the stages of reading: [`find`] the files (`files`), read their headers
+//! (`header`), group and choose a series (`series`), plan its grid ([`layout`]), decode its
+//! pixels (`decode`). Every error names the file (or `archive.zip!entry`) and the problem, and
+//! says its [`DicomErrorKind`]; a series over the memory limit every reader shares
+//! ([`ctplan_core::MAX_BYTES`]) is refused before its pixels are read.
+//!
+//! ```
+//! use std::path::Path;
+//! // `PATH#SERIES` chooses one series of several.
+//! let (path, series) = ctplan_dicom::split_selector(Path::new("/no/such/study#3"));
+//! assert_eq!((path.to_str(), series.as_deref()), (Some("/no/such/study"), Some("3")));
+//! // A folder without DICOM files scans to no series, and choosing one says why.
+//! let dir = tempfile::tempdir().unwrap();
+//! let scan = ctplan_dicom::scan(dir.path()).unwrap();
+//! assert!(scan.series.is_empty());
+//! let err = scan.select(None).unwrap_err();
+//! assert!(err.to_string().ends_with("no DICOM files found"));
+//! ```
 
+#![deny(missing_docs)]
+
+mod decode;
 pub mod deid;
 mod error;
 mod files;
@@ -22,8 +42,9 @@ pub mod layout;
 mod profile_table;
 mod series;
 
-pub use error::DicomError;
+pub use decode::{LoadOptions, Loaded, load, read_series};
+pub use error::{DicomError, DicomErrorKind};
 pub use files::{Origin, Skipped, find, is_dicom_file, is_zip};
 pub use header::{Frame, Instance};
 pub use layout::Layout;
-pub use series::{LoadOptions, Loaded, Scan, Series, load, read_series, scan, split_selector};
+pub use series::{Scan, Series, scan, split_selector};

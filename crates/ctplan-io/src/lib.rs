@@ -11,6 +11,9 @@
 //!   files, optionally followed by `#SERIES` (a SeriesInstanceUID, a unique prefix of one, or a
 //!   SeriesNumber) to choose among several series; decoded by [`ctplan_dicom`].
 //!
+//! Batches work on folders of cases ([`cases`]): volume files named by case, paired across
+//! folders by that name, and an output folder removed again when no case wrote into it.
+//!
 //! Every reader converts to one geometry model ([`ctplan_core::Geometry`], LPS millimetres) and
 //! keeps the stored scalar type, so read → write → read is bit-exact in data and geometry
 //! (NIfTI stores its affine in `f32`, so its geometry is exact at `f32` precision).
@@ -18,9 +21,29 @@
 //! Readers refuse, before allocating, a header whose claimed size the file cannot hold
 //! ([`MAX_BYTES`], and the data file's length or the gzip/zlib expansion bound). Every error
 //! names the file. Writers are atomic: data goes to a temporary file in the target folder, then
-//! is renamed over the target, so a failure never leaves a partial file.
+//! is renamed over the target, so a failure never leaves a partial file. Every error is an
+//! [`IoError`]: one line naming the file, with its [`std::io::ErrorKind`] and the OS error as
+//! its source where there is one.
+//!
+//! ```
+//! use ctplan_core::{AnyVolume, Geometry, Volume};
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("ct.nrrd");
+//! let g = Geometry::new([0.5, 0.5, 2.0], [-10.0, 4.0, 30.0]);
+//! let v = AnyVolume::I16(Volume::from_vec([2, 1, 1], g, vec![-1000, 400]).unwrap());
+//! ctplan_io::write(&path, &v, &ctplan_io::WriteOptions::default()).unwrap();
+//! // Read back bit-exact, in the stored scalar type, with the geometry.
+//! assert_eq!(ctplan_io::read(&path).unwrap().volume, v);
+//! // A missing file names the file and keeps the OS error's kind.
+//! let e = ctplan_io::read(&dir.path().join("none.nrrd")).unwrap_err();
+//! assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+//! assert!(e.to_string().ends_with("none.nrrd: cannot open: no such file"));
+//! ```
+
+#![deny(missing_docs)]
 
 mod atomic;
+pub mod cases;
 mod error;
 mod metaimage;
 mod nii;
@@ -34,8 +57,8 @@ use std::path::Path;
 use ctplan_core::{AnyVolume, Mask};
 
 pub use atomic::publish_dir;
+pub use ctplan_core::MAX_BYTES;
 pub use error::IoError;
-pub use raw::MAX_BYTES;
 
 /// Key/value metadata that a file carries besides its voxels and geometry (NRRD `key:=value`
 /// pairs, MetaImage extra fields), in file order.
@@ -44,7 +67,9 @@ pub type KeyValues = Vec<(String, String)>;
 /// A volume as read from a file, with its extra metadata.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Image {
+    /// The voxels with their geometry, in the stored scalar type (`f32` when NIfTI scaling applies).
     pub volume: AnyVolume,
+    /// The file's extra key/value metadata, in file order.
     pub key_values: KeyValues,
 }
 
@@ -52,11 +77,20 @@ pub struct Image {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// `.nrrd` (attached) or `.nhdr` (detached header).
-    Nrrd { detached: bool },
+    Nrrd {
+        /// True for `.nhdr`: the voxels live in a separate data file.
+        detached: bool,
+    },
     /// `.nii` or `.nii.gz`.
-    Nifti { gzip: bool },
+    Nifti {
+        /// True for `.nii.gz`: the whole file is gzip-compressed.
+        gzip: bool,
+    },
     /// `.mha` (attached) or `.mhd` (detached data).
-    MetaImage { detached: bool },
+    MetaImage {
+        /// True for `.mhd`: the voxels live in a separate data file.
+        detached: bool,
+    },
 }
 
 impl Format {
@@ -119,7 +153,7 @@ pub fn is_dicom(path: &Path) -> bool {
 
 fn read_dicom(path: &Path) -> Result<Image, IoError> {
     let loaded = ctplan_dicom::read_series(path, ctplan_dicom::LoadOptions::default())
-        .map_err(|e| IoError::new(&e.path, e.message))?;
+        .map_err(IoError::from_dicom)?;
     Ok(Image {
         volume: loaded.volume,
         key_values: Vec::new(),
@@ -172,9 +206,13 @@ pub fn read_header(path: &Path) -> Result<Header, IoError> {
 /// What a header says about a volume.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Header {
+    /// Voxel counts `[nx, ny, nz]`.
     pub dims: [usize; 3],
+    /// Where the grid lies in patient space (LPS mm).
     pub geometry: ctplan_core::Geometry,
+    /// The scalar type a full read would return.
     pub scalar_type: ctplan_core::ScalarType,
+    /// The file's extra key/value metadata, in file order.
     pub key_values: KeyValues,
 }
 

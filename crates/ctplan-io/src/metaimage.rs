@@ -286,7 +286,7 @@ pub fn write(
     let data = if opts.compress {
         let mut buf = Vec::new();
         raw::write_data(&mut buf, volume, Encoding::Zlib, opts.level)
-            .map_err(|e| IoError::new(path, format!("cannot compress: {e}")))?;
+            .map_err(|e| IoError::with_source(path, format!("cannot compress: {e}"), e))?;
         Some(buf)
     } else {
         None

@@ -71,9 +71,10 @@ pub fn open(path: &Path) -> Result<Source, IoError> {
     };
     let mut hbytes = [0u8; 348];
     reader.read_exact(&mut hbytes).map_err(|e| {
-        IoError::new(
+        IoError::with_source(
             path,
             format!("not a NIfTI-1 file: cannot read the 348-byte header ({e})"),
+            e,
         )
     })?;
     let h = NiftiHeader::from_reader(&hbytes[..])
@@ -142,9 +143,10 @@ pub fn open(path: &Path) -> Result<Source, IoError> {
         layout.encoding,
     )?;
     std::io::copy(&mut (&mut reader).take(offset - 348), &mut std::io::sink()).map_err(|e| {
-        IoError::new(
+        IoError::with_source(
             path,
             format!("file is truncated before its voxel data ({e})"),
+            e,
         )
     })?;
     Ok(Source {

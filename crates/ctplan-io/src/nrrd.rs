@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use ctplan_core::vec3::norm;
 use ctplan_core::{AnyVolume, Geometry, ScalarType};
 
 use crate::raw::{self, Encoding, Layout, Source};
@@ -349,7 +350,7 @@ fn parse_geometry(h: &Header, dimension: usize, path: &Path) -> Result<Geometry,
                 u[2] * v[0] - u[0] * v[2],
                 u[0] * v[1] - u[1] * v[0],
             ];
-            let n = (c[0] * c[0] + c[1] * c[1] + c[2] * c[2]).sqrt();
+            let n = norm(c);
             axes[2] = if n > 0.0 {
                 c.map(|x| x / n)
             } else {

@@ -10,9 +10,7 @@ use flate2::bufread::{MultiGzDecoder, ZlibDecoder};
 
 use crate::{IoError, KeyValues};
 
-/// The largest voxel block any reader will allocate (32 GiB). Headers claiming more are refused
-/// before anything is allocated.
-pub const MAX_BYTES: u64 = 1 << 35;
+use ctplan_core::MAX_BYTES;
 
 /// Deflate cannot expand data by more than about 1032:1; a header that claims more voxel bytes
 /// than that from the compressed bytes on disk is wrong.
@@ -150,14 +148,15 @@ impl Layout {
 
 fn data_error(path: &Path, e: std::io::Error, expected: usize) -> IoError {
     if e.kind() == std::io::ErrorKind::UnexpectedEof {
-        IoError::new(
+        IoError::with_source(
             path,
             format!(
                 "voxel data ends early: the file is truncated (the header needs {expected} bytes)"
             ),
+            e,
         )
     } else {
-        IoError::new(path, format!("cannot decode voxel data: {e}"))
+        IoError::with_source(path, format!("cannot decode voxel data: {e}"), e)
     }
 }
 
@@ -165,7 +164,7 @@ fn read_ascii<T: Scalar>(reader: &mut dyn Read, n: usize, path: &Path) -> Result
     let mut text = String::new();
     reader
         .read_to_string(&mut text)
-        .map_err(|e| IoError::new(path, format!("cannot read ascii voxel data: {e}")))?;
+        .map_err(|e| IoError::with_source(path, format!("cannot read ascii voxel data: {e}"), e))?;
     let mut out = Vec::with_capacity(n);
     for tok in text
         .split(|c: char| c.is_ascii_whitespace() || c == ',')

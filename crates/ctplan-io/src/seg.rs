@@ -13,12 +13,15 @@ use crate::{IoError, KeyValues, WriteOptions};
 /// One segment of a segmentation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Segment {
+    /// Slicer's segment id (`SegmentN_ID`), stable across renames.
     pub id: String,
+    /// The name shown to the user.
     pub name: String,
     /// RGB in 0–1.
     pub color: [f64; 3],
     /// Voxel value of this segment in its layer.
     pub label_value: u32,
+    /// The layer (the index along the 4th axis of a layered `.seg.nrrd`) holding this segment.
     pub layer: u32,
     /// Free-form `key:value|` tags (e.g. a terminology entry).
     pub tags: String,

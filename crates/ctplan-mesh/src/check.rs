@@ -4,12 +4,16 @@
 
 use serde::Serialize;
 
+use ctplan_core::vec3::{cross, dot, norm, sub};
+
 use crate::{TriMesh, triangle_area};
 
 /// What a mesh check found.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MeshReport {
+    /// Number of vertices.
     pub vertices: usize,
+    /// Number of triangles.
     pub faces: usize,
     /// Connected components (by shared edges).
     pub components: usize,
@@ -20,11 +24,15 @@ pub struct MeshReport {
     /// Normals point out of the solid: a component inside an even number of others (an outer
     /// shell) encloses a positive volume, one inside an odd number (a cavity's wall) a negative one.
     pub outward: bool,
+    /// Triangles of zero area (repeated or collinear corners), which printers and solvers choke on.
     pub degenerate_faces: usize,
     /// V − E + F (2 per sphere-like component; 2 − 2g with g handles).
     pub euler_characteristic: i64,
+    /// Surface area, mm².
     pub area_mm2: f64,
+    /// Enclosed volume by the divergence theorem, mm³ (meaningful when watertight and outward).
     pub volume_mm3: f64,
+    /// The same volume in millilitres (cm³), the unit clinicians quote.
     pub volume_ml: f64,
 }
 
@@ -116,20 +124,15 @@ struct RayIndex {
 impl RayIndex {
     fn new(mesh: &TriMesh) -> RayIndex {
         let d = RAY;
-        let l = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
+        let l = norm(d);
         let d = d.map(|x| x / l);
         let u = {
-            let c = crate::cross(d, [0.0, 0.0, 1.0]);
-            let l = (c[0] * c[0] + c[1] * c[1] + c[2] * c[2]).sqrt();
+            let c = cross(d, [0.0, 0.0, 1.0]);
+            let l = norm(c);
             c.map(|x| x / l)
         };
-        let v = crate::cross(d, u);
-        let proj = |p: [f64; 3]| {
-            [
-                p[0] * u[0] + p[1] * u[1] + p[2] * u[2],
-                p[0] * v[0] + p[1] * v[1] + p[2] * v[2],
-            ]
-        };
+        let v = cross(d, u);
+        let proj = |p: [f64; 3]| [dot(p, u), dot(p, v)];
         let (mut lo, mut hi) = ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]);
         for p in &mesh.vertices {
             let q = proj(*p);
@@ -206,23 +209,23 @@ impl RayIndex {
 fn crosses(mesh: &TriMesh, t: [u32; 3], p: [f64; 3]) -> bool {
     let d = RAY;
     let [a, b, cc] = t.map(|i| mesh.vertices[i as usize]);
-    let (e1, e2) = (crate::sub(b, a), crate::sub(cc, a));
-    let h = crate::cross(d, e2);
-    let det = e1[0] * h[0] + e1[1] * h[1] + e1[2] * h[2];
+    let (e1, e2) = (sub(b, a), sub(cc, a));
+    let h = cross(d, e2);
+    let det = dot(e1, h);
     if det.abs() < 1e-14 {
         return false;
     }
-    let s = crate::sub(p, a);
-    let u = (s[0] * h[0] + s[1] * h[1] + s[2] * h[2]) / det;
+    let s = sub(p, a);
+    let u = dot(s, h) / det;
     if !(0.0..=1.0).contains(&u) {
         return false;
     }
-    let q = crate::cross(s, e1);
-    let v = (d[0] * q[0] + d[1] * q[1] + d[2] * q[2]) / det;
+    let q = cross(s, e1);
+    let v = dot(d, q) / det;
     if v < 0.0 || u + v > 1.0 {
         return false;
     }
-    (e2[0] * q[0] + e2[1] * q[1] + e2[2] * q[2]) / det > 1e-12
+    dot(e2, q) / det > 1e-12
 }
 
 fn tet_volume(p: [[f64; 3]; 3]) -> f64 {

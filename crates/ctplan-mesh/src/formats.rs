@@ -77,7 +77,9 @@ pub fn obj(mesh: &TriMesh) -> Vec<u8> {
 
 /// One named, coloured part of a glTF scene.
 pub struct Part<'a> {
+    /// The node's name in the scene (shown by viewers).
     pub name: &'a str,
+    /// The geometry of the part.
     pub mesh: &'a TriMesh,
     /// Linear RGBA in 0–1.
     pub color: [f32; 4],

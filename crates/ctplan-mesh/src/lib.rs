@@ -10,6 +10,23 @@
 //! - [`check`]: watertightness, manifoldness, orientation, area, volume, Euler characteristic;
 //! - [`formats`]: binary STL, binary PLY, OBJ and binary glTF encoders;
 //! - [`render`]: software pictures of meshes from the anatomical views, with labels.
+//!
+//! The vector arithmetic is `ctplan_core::vec3`, the same everywhere, so that a mesh (and so
+//! an STL file) is bit-for-bit reproducible.
+//!
+//! ```
+//! use ctplan_core::{Geometry, Mask};
+//! // One 1 mm voxel becomes a closed, outward, watertight surface.
+//! let mut m = Mask::zeros([3, 3, 3], Geometry::new([1.0; 3], [0.0; 3]));
+//! m.data[13] = 1;
+//! let mesh = ctplan_mesh::extract::mask_surface(&m);
+//! let report = ctplan_mesh::check::check(&mesh);
+//! assert!(report.watertight && report.manifold && report.outward);
+//! assert!(report.volume_mm3 > 0.0);
+//! assert_eq!(ctplan_mesh::formats::stl(&mesh).len(), 84 + 50 * report.faces);
+//! ```
+
+#![deny(missing_docs)]
 
 pub mod check;
 pub mod decimate;
@@ -18,11 +35,15 @@ pub mod formats;
 pub mod render;
 pub mod smooth;
 
+use ctplan_core::vec3::{cross, norm, sub};
+
 /// An indexed triangle mesh. Triangles are counter-clockwise seen from outside (outward
 /// normals by the right-hand rule). Coordinates are LPS millimetres.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TriMesh {
+    /// Vertex positions, LPS mm.
     pub vertices: Vec<[f64; 3]>,
+    /// Triangles as indices into `vertices`, counter-clockwise seen from outside.
     pub triangles: Vec<[u32; 3]>,
 }
 
@@ -114,7 +135,7 @@ impl TriMesh {
             }
         }
         for v in &mut n {
-            let l = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+            let l = norm(*v);
             if l > 0.0 {
                 *v = v.map(|x| x / l);
             }
@@ -126,26 +147,14 @@ impl TriMesh {
     pub fn normal(&self, t: usize) -> [f64; 3] {
         let [a, b, c] = self.triangles[t].map(|i| self.vertices[i as usize]);
         let n = cross(sub(b, a), sub(c, a));
-        let l = (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt();
+        let l = norm(n);
         if l > 0.0 { n.map(|x| x / l) } else { [0.0; 3] }
     }
 }
 
-pub(crate) fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
-}
-
-pub(crate) fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [
-        a[1] * b[2] - a[2] * b[1],
-        a[2] * b[0] - a[0] * b[2],
-        a[0] * b[1] - a[1] * b[0],
-    ]
-}
-
 pub(crate) fn triangle_area(p: [[f64; 3]; 3]) -> f64 {
     let n = cross(sub(p[1], p[0]), sub(p[2], p[0]));
-    0.5 * (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt()
+    0.5 * norm(n)
 }
 
 /// A closed, outward tetrahedron with edges of length `edge` along the axes (test fixture).

@@ -5,13 +5,18 @@
 //! supersampling for smooth edges, and a 5×7 bitmap font for labels (the HD44780 character
 //! generator's glyphs). Used for the screenshots a case folder carries and the docs show.
 
+use ctplan_core::vec3::dot;
+
 use crate::TriMesh;
 
 /// An 8-bit RGB picture, rows top to bottom.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Image {
+    /// Width in pixels.
     pub width: usize,
+    /// Height in pixels.
     pub height: usize,
+    /// Pixels as R, G, B bytes, row by row from the top, `width * height * 3` of them.
     pub rgb: Vec<u8>,
 }
 
@@ -30,6 +35,7 @@ impl Image {
         }
     }
 
+    /// The colour of pixel (`x`, `y`), `y` counted from the top.
     pub fn pixel(&self, x: usize, y: usize) -> [u8; 3] {
         let i = 3 * (y * self.width + x);
         [self.rgb[i], self.rgb[i + 1], self.rgb[i + 2]]
@@ -124,7 +130,9 @@ pub fn text_height(scale: i64) -> i64 {
 /// radiological one: the patient's right on the picture's left.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
+    /// From the front (the patient's face): the patient's right on the picture's left.
     Anterior,
+    /// From behind.
     Posterior,
     /// From the patient's right.
     Right,
@@ -156,10 +164,6 @@ pub struct Projection {
     pub scale: f64,
     /// Pixel position of `centre`.
     pub origin: [f64; 2],
-}
-
-fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 }
 
 impl Projection {

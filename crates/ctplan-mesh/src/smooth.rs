@@ -7,8 +7,9 @@ use rayon::prelude::*;
 
 use crate::TriMesh;
 
-/// λ and μ: pass-band k_PB = 1/λ + 1/μ ≈ 0.11.
+/// The shrinking step λ; with μ the pass-band frequency is k_PB = 1/λ + 1/μ ≈ 0.11 (Taubin 1995).
 pub const LAMBDA: f64 = 0.5;
+/// The inflating step μ (negative, |μ| slightly above λ so that the filter does not shrink).
 pub const MU: f64 = -0.53;
 
 /// Neighbour lists in compressed form, from half-edges: in a closed, consistently oriented

@@ -28,6 +28,7 @@ pub enum BandUnits {
 pub struct EvalOptions {
     /// Border band width for bDSC (10 in the challenge).
     pub band: f64,
+    /// Units of `band`.
     pub band_units: BandUnits,
 }
 
@@ -44,22 +45,34 @@ impl Default for EvalOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CaseStatus {
+    /// Both masks have voxels: every metric is defined.
     Ok,
+    /// The prediction is empty (a failed case: DSC = bDSC = 0, no distances).
     EmptyPrediction,
+    /// The truth is empty (no distances).
     EmptyTruth,
+    /// Both are empty (DSC 0 by the challenge's convention, no distances).
     BothEmpty,
 }
 
 /// Metrics of one case. Distances are in mm; they are `None` when a mask is empty (a failure).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CaseMetrics {
+    /// Dice similarity coefficient 2|A∩B| / (|A| + |B|).
     pub dsc: f64,
+    /// Border DSC: the DSC inside the band around the defective skull.
     pub bdsc: f64,
+    /// Hausdorff distance, mm.
     pub hd: Option<f64>,
+    /// 95th-percentile Hausdorff distance, mm (both directions pooled).
     pub hd95: Option<f64>,
+    /// Average symmetric surface distance, mm.
     pub assd: Option<f64>,
+    /// Whether the case could be measured.
     pub status: CaseStatus,
+    /// Foreground voxels of the prediction.
     pub pred_voxels: usize,
+    /// Foreground voxels of the truth.
     pub truth_voxels: usize,
 }
 
@@ -235,9 +248,9 @@ pub fn percentile(v: &mut [f64], q: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ctplan_core::Geometry;
     use ctplan_core::edt::squared_edt;
     use ctplan_core::morphology::surface;
+    use ctplan_core::{Geometry, grid, vec3};
     use proptest::prelude::*;
 
     fn random_mask(dims: [usize; 3], sp: [f64; 3], seed: u64, density: f64) -> Mask {
@@ -257,19 +270,14 @@ mod tests {
     /// Brute-force directed distances: every surface pair.
     fn brute_directed(a: &Mask, b: &Mask) -> Vec<f64> {
         let (sa, sb) = (surface(a), surface(b));
-        let [nx, ny, _] = a.dims;
         let pts = |m: &Mask| -> Vec<[f64; 3]> {
             m.data
                 .iter()
                 .enumerate()
                 .filter(|(_, v)| **v != 0)
                 .map(|(i, _)| {
-                    let sp = m.geometry.spacing;
-                    [
-                        (i % nx) as f64 * sp[0],
-                        ((i / nx) % ny) as f64 * sp[1],
-                        (i / (nx * ny)) as f64 * sp[2],
-                    ]
+                    let (c, sp) = (grid::coords(m.dims, i), m.geometry.spacing);
+                    [0, 1, 2].map(|a| c[a] as f64 * sp[a])
                 })
                 .collect()
         };
@@ -277,10 +285,7 @@ mod tests {
         pa.iter()
             .map(|p| {
                 pb.iter()
-                    .map(|q| {
-                        ((p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2) + (p[2] - q[2]).powi(2))
-                            .sqrt()
-                    })
+                    .map(|q| vec3::dist(*p, *q))
                     .fold(f64::INFINITY, f64::min)
             })
             .collect()

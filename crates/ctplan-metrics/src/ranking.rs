@@ -1,6 +1,16 @@
 //! Ranking of submissions and Welch's two-sided t-test, as in the AutoImplant challenge:
 //! each submission is ranked by its mean DSC and mean bDSC (higher is better) and mean HD95
 //! (lower is better), tied means sharing the average rank; the final rank is the mean of the three.
+//!
+//! A failed case (empty prediction) counts DSC = bDSC = 0 and HD95 = +∞ (so its submission
+//! ranks last on HD95); Welch's two-sided t-test between each pair of submissions uses the
+//! cases where both have a value. [`rank_submissions`] does all of it on evaluated cases.
+
+use serde_json::json;
+
+use crate::batch::EvalError;
+use crate::report::CaseResult;
+use crate::table::{num, render};
 
 /// Ranks (1 = best) of `values`, ties getting their average rank (`scipy.stats.rankdata`'s
 /// "average" method). `higher_is_better` sorts descending.
@@ -127,9 +137,239 @@ fn incomplete_beta(a: f64, b: f64, x: f64) -> f64 {
     ln_front.exp() * h / a
 }
 
+/// The ranked metrics: name, and whether higher is better.
+const METRICS: [(&str, bool); 3] = [("dsc", true), ("bdsc", true), ("hd95", false)];
+
+/// A case's value of a ranked metric (HD95 +∞ for a failed case).
+fn value(c: &CaseResult, metric: &str) -> f64 {
+    match metric {
+        "dsc" => c.metrics.dsc,
+        "bdsc" => c.metrics.bdsc,
+        _ => c.metrics.hd95.unwrap_or(f64::INFINITY),
+    }
+}
+
+/// Welch's t-test of one metric between two submissions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairTest {
+    /// Index of the first submission.
+    pub a: usize,
+    /// Index of the second submission.
+    pub b: usize,
+    /// The metric (`dsc`, `bdsc` or `hd95`).
+    pub metric: &'static str,
+    /// The two-sided p-value, `None` with fewer than two cases where both have a value.
+    pub p: Option<f64>,
+}
+
+/// Submissions ranked as the challenge ranks them. Per-submission vectors are in input order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ranking {
+    /// The submissions' names.
+    pub names: Vec<String>,
+    /// Number of cases every submission was evaluated on.
+    pub cases: usize,
+    /// Mean DSC, bDSC and HD95 of each submission.
+    pub means: Vec<[f64; 3]>,
+    /// Rank of each submission by each metric: `metric_ranks[metric][submission]`.
+    pub metric_ranks: Vec<Vec<f64>>,
+    /// The mean of the three ranks.
+    pub final_rank: Vec<f64>,
+    /// Submissions best first.
+    pub order: Vec<usize>,
+    /// Failed cases (no HD95) of each submission.
+    pub failed: Vec<usize>,
+    /// Welch's t-test for each pair of submissions and metric, pairs in input order.
+    pub tests: Vec<PairTest>,
+}
+
+/// Rank submissions evaluated on the same cases (`per_sub[s]` are submission `s`'s cases, in
+/// the same order for all).
+pub fn rank_submissions(
+    names: Vec<String>,
+    per_sub: &[Vec<CaseResult>],
+) -> Result<Ranking, EvalError> {
+    let case_names: Vec<&str> = per_sub[0].iter().map(|c| c.case.as_str()).collect();
+    for (s, r) in per_sub.iter().enumerate() {
+        if r.iter()
+            .map(|c| c.case.as_str())
+            .ne(case_names.iter().copied())
+        {
+            return Err(EvalError::DifferentCases {
+                submission: names[s].clone(),
+                first: names[0].clone(),
+            });
+        }
+    }
+    let means: Vec<[f64; 3]> = per_sub
+        .iter()
+        .map(|r| METRICS.map(|(m, _)| r.iter().map(|c| value(c, m)).sum::<f64>() / r.len() as f64))
+        .collect();
+    let metric_ranks: Vec<Vec<f64>> = METRICS
+        .iter()
+        .enumerate()
+        .map(|(k, (_, higher))| ranks(&means.iter().map(|m| m[k]).collect::<Vec<_>>(), *higher))
+        .collect();
+    let final_rank: Vec<f64> = (0..per_sub.len())
+        .map(|s| metric_ranks.iter().map(|r| r[s]).sum::<f64>() / 3.0)
+        .collect();
+    let mut order: Vec<usize> = (0..per_sub.len()).collect();
+    order.sort_by(|&x, &y| final_rank[x].total_cmp(&final_rank[y]));
+    let mut tests = Vec::new();
+    for i in 0..per_sub.len() {
+        for j in i + 1..per_sub.len() {
+            for (m, _) in METRICS {
+                let (x, y): (Vec<f64>, Vec<f64>) = per_sub[i]
+                    .iter()
+                    .zip(&per_sub[j])
+                    .map(|(a, b)| (value(a, m), value(b, m)))
+                    .filter(|(a, b)| a.is_finite() && b.is_finite())
+                    .unzip();
+                let p = welch_t_test(&x, &y).map(|r| r.2);
+                tests.push(PairTest {
+                    a: i,
+                    b: j,
+                    metric: m,
+                    p,
+                });
+            }
+        }
+    }
+    let failed = per_sub
+        .iter()
+        .map(|r| r.iter().filter(|c| c.metrics.hd95.is_none()).count())
+        .collect();
+    Ok(Ranking {
+        names,
+        cases: case_names.len(),
+        means,
+        metric_ranks,
+        final_rank,
+        order,
+        failed,
+        tests,
+    })
+}
+
+impl Ranking {
+    /// The ranking as one JSON object: the submissions best first, then every pair's tests
+    /// (a p-value that is not finite is `null`).
+    pub fn to_json(&self) -> serde_json::Value {
+        let (names, means, ranks) = (&self.names, &self.means, &self.metric_ranks);
+        let subs: Vec<_> = self
+            .order
+            .iter()
+            .map(|&s| {
+                json!({"submission": names[s], "final_rank": self.final_rank[s], "mean_dsc": means[s][0],
+                       "mean_bdsc": means[s][1], "mean_hd95": means[s][2],
+                       "rank_dsc": ranks[0][s], "rank_bdsc": ranks[1][s], "rank_hd95": ranks[2][s],
+                       "failed_cases": self.failed[s]})
+            })
+            .collect();
+        let t: Vec<_> = self
+            .tests
+            .iter()
+            .map(|t| json!({"a": names[t.a], "b": names[t.b], "metric": t.metric, "p_value": t.p.filter(|v| v.is_finite())}))
+            .collect();
+        json!({"cases": self.cases, "ranking": subs, "welch_t_tests": t})
+    }
+
+    /// The ranking and the pairwise p-values as text tables.
+    pub fn render(&self) -> String {
+        let (names, means, ranks) = (&self.names, &self.means, &self.metric_ranks);
+        let rows: Vec<Vec<String>> = self
+            .order
+            .iter()
+            .map(|&s| {
+                vec![
+                    names[s].clone(),
+                    format!("{:.2}", self.final_rank[s]),
+                    format!("{:.4} ({})", means[s][0], ranks[0][s]),
+                    format!("{:.4} ({})", means[s][1], ranks[1][s]),
+                    format!("{} ({})", num(Some(means[s][2]), 3), ranks[2][s]),
+                ]
+            })
+            .collect();
+        let mut out = render(
+            &[
+                "submission",
+                "final rank",
+                "DSC (rank)",
+                "bDSC (rank)",
+                "HD95 mm (rank)",
+            ],
+            &rows,
+        );
+        out += &format!(
+            "\nWelch two-sided t-test p-values over {} cases:\n",
+            self.cases
+        );
+        let rows: Vec<Vec<String>> = self
+            .tests
+            .chunks(3)
+            .map(|c| {
+                let mut r = vec![format!("{} vs {}", names[c[0].a], names[c[0].b])];
+                r.extend(c.iter().map(|t| num(t.p, 4)));
+                r
+            })
+            .collect();
+        out += &render(&["pair", "DSC p", "bDSC p", "HD95 p"], &rows);
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A submission's two cases, `000` and `001`.
+    fn sub(dsc: [f64; 2], hd95: [Option<f64>; 2]) -> Vec<CaseResult> {
+        use crate::{CaseMetrics, CaseStatus};
+        (0..2)
+            .map(|i| CaseResult {
+                case: format!("00{i}"),
+                metrics: CaseMetrics {
+                    dsc: dsc[i],
+                    bdsc: dsc[i],
+                    hd: hd95[i],
+                    hd95: hd95[i],
+                    assd: hd95[i],
+                    status: CaseStatus::Ok,
+                    pred_voxels: 1,
+                    truth_voxels: 1,
+                },
+            })
+            .collect()
+    }
+
+    #[test]
+    fn submissions_rank_by_the_mean_of_three_ranks() {
+        let good = sub([0.9, 0.8], [Some(1.0), Some(2.0)]);
+        let bad = sub([0.5, 0.4], [Some(3.0), None]);
+        let r = rank_submissions(vec!["bad".into(), "good".into()], &[bad, good]).unwrap();
+        assert_eq!(r.order, [1, 0]);
+        assert_eq!(r.final_rank, [2.0, 1.0]);
+        assert_eq!(r.failed, [1, 0]);
+        assert!(r.means[0][2].is_infinite(), "a failed case makes HD95 +inf");
+        assert_eq!(r.tests.len(), 3);
+        assert_eq!(r.tests[2].p, None, "one finite HD95 pair is too few");
+        let j = r.to_json();
+        assert_eq!(j["ranking"][0]["submission"], "good");
+        assert_eq!(j["welch_t_tests"][0]["metric"], "dsc");
+        assert!(
+            r.render()
+                .contains("\nWelch two-sided t-test p-values over 2 cases:\n")
+        );
+    }
+
+    #[test]
+    fn submissions_on_different_cases_are_refused() {
+        let a = sub([0.9, 0.8], [Some(1.0), Some(2.0)]);
+        let mut b = a.clone();
+        b[1].case = "other".into();
+        let e = rank_submissions(vec!["a".into(), "b".into()], &[a, b]).unwrap_err();
+        assert_eq!(e.to_string(), "b: evaluated cases differ from a");
+    }
 
     #[test]
     fn ranks_average_ties() {

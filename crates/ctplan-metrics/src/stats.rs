@@ -10,15 +10,21 @@ use crate::autoimplant::percentile;
 pub struct Summary {
     /// Cases with a value.
     pub n: usize,
+    /// Arithmetic mean.
     pub mean: f64,
+    /// Population standard deviation (`ddof = 0`).
     pub std: f64,
+    /// Median (the 50th percentile, linear interpolation).
     pub median: f64,
+    /// Population variance (`ddof = 0`).
     pub variance: f64,
     /// Mean absolute deviation from the mean.
     pub mad: f64,
     /// Interquartile range, 75th minus 25th percentile.
     pub iqr: f64,
+    /// Smallest value.
     pub min: f64,
+    /// Largest value.
     pub max: f64,
 }
 

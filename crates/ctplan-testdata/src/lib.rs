@@ -3,7 +3,16 @@
 //! Test support only. Real data lives outside the repository, in `../shared/data` beside the
 //! project's root (or wherever `CTPLAN_DATA` points). A test that needs it calls [`data_dir`]:
 //! when the data is missing the test is skipped with a message, unless `CTPLAN_REQUIRE_DATA=1`
-//! (as CI sets it), in which case it fails.
+//! (as CI sets it), in which case it fails. Skipping rather than failing lets the unit tests
+//! run on a machine without the data, and the variable keeps CI from passing by skipping.
+//!
+//! ```
+//! // A test that needs the data returns early (having said why) when it is absent.
+//! let Some(dir) = ctplan_testdata::data_dir() else { return };
+//! assert!(dir.join("README.md").is_file());
+//! ```
+
+#![deny(missing_docs)]
 
 use std::path::PathBuf;
 

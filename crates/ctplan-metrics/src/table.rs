@@ -1,4 +1,5 @@
-//! Plain-text tables for the terminal.
+//! Plain-text tables for the terminal: the shape every report of this crate prints in, kept in
+//! one place so that the evaluation and the ranking tables line up the same way.
 
 /// Format rows as a left-aligned first column and right-aligned others.
 pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
@@ -42,5 +43,29 @@ pub fn num(v: Option<f64>, d: usize) -> String {
         Some(x) if x.is_finite() => format!("{x:.d$}"),
         Some(x) => format!("{x}"),
         None => "-".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_column_left_others_right_aligned() {
+        let t = render(
+            &["case", "DSC"],
+            &[
+                vec!["a".into(), "0.5".into()],
+                vec!["long".into(), "1".into()],
+            ],
+        );
+        assert_eq!(t, "case  DSC\n----  ---\na     0.5\nlong    1\n");
+    }
+
+    #[test]
+    fn numbers_absent_or_infinite() {
+        assert_eq!(num(Some(1.23456), 2), "1.23");
+        assert_eq!(num(None, 2), "-");
+        assert_eq!(num(Some(f64::INFINITY), 2), "inf");
     }
 }
