@@ -222,6 +222,9 @@ fn bad_inputs_give_one_line_errors() {
     let missing = d.join("nope.nrrd");
     let o = ctplan(&["info", s(&missing)]);
     assert_clean_failure(&o, "nope.nrrd: cannot open: no such file");
+    // The OS error behind it is kept as the error's source, but said once, in words.
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("os error"), "the OS error said twice: {err}");
     let junk = d.join("junk.nrrd");
     std::fs::write(&junk, b"\x00\x01binary").unwrap();
     let o = ctplan(&[
