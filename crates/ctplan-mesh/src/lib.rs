@@ -15,6 +15,7 @@ pub mod check;
 pub mod decimate;
 pub mod extract;
 pub mod formats;
+pub mod pipeline;
 pub mod render;
 pub mod smooth;
 
