@@ -85,6 +85,7 @@ struct MeshOut<'a> {
 struct Seconds {
     read: f64,
     design: f64,
+    voxel_net: f64,
     write: f64,
     mesh: f64,
     total: f64,
@@ -104,11 +105,9 @@ fn one(input: &Path, output: &Path, extras: Extras, designer: &Designer) -> Resu
     let img = ctplan_io::read(input)?;
     let defective = with_volume!(&img.volume, v => v.to_mask());
     let t_read = t0.elapsed().as_secs_f64();
-    let t = Instant::now();
     let d = designer
         .design(&defective)
         .with_context(|| format!("{}", input.display()))?;
-    let t_design = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let write = ctplan_io::WriteOptions::default();
     ctplan_io::write(output, &like_input(&img.volume, &d.implant), &write)?;
@@ -148,7 +147,8 @@ fn one(input: &Path, output: &Path, extras: Extras, designer: &Designer) -> Resu
         mesh,
         seconds: Seconds {
             read: t_read,
-            design: t_design,
+            design: d.seconds.map,
+            voxel_net: d.seconds.reshape,
             write: t_write,
             mesh: mesh_secs,
             total,

@@ -31,6 +31,8 @@ mod report;
 mod tests;
 pub(crate) mod voxels;
 
+use std::time::Instant;
+
 use ctplan_core::Mask;
 
 pub use crate::error::DesignError;
@@ -42,7 +44,7 @@ pub use options::{DesignOptions, MIN_IMPLANT_ML, ThinPlate};
 use plan::{DefectPlan, Plan, plan};
 pub use report::{
     BoundingBox, DefectReport, Design, DesignReport, FIT_RMS_CONCERN_MM, MAX_CORRECTION_MM,
-    MAX_LIMITED_FRACTION, OPEN_BORDER_CONCERN,
+    MAX_LIMITED_FRACTION, OPEN_BORDER_CONCERN, Seconds,
 };
 
 /// A learned correction of the fill ([`fill`]'s fields across each defect), run after the
@@ -92,11 +94,15 @@ impl<'a> Designer<'a> {
     /// finish, then the 3-D reshape.
     pub fn design(&self, defective: &Mask) -> Result<Design, DesignError> {
         let corrector = self.corrector.filter(|_| self.prior.is_some());
+        let t = Instant::now();
         let mut d = design_with(defective, self.prior, corrector, &self.options, None)?;
+        d.seconds.map = t.elapsed().as_secs_f64();
         if let Some(r) = self.refiner {
+            let t = Instant::now();
             let (reshaped, notes) = r.reshape(&mut d, defective);
             d.reshaped = reshaped;
             d.reshape_notes = notes;
+            d.seconds.reshape = t.elapsed().as_secs_f64();
         }
         Ok(d)
     }
@@ -211,5 +217,6 @@ fn design_with(
         network: corrector.is_some(),
         reshaped: false,
         reshape_notes: Vec::new(),
+        seconds: Seconds::default(),
     })
 }

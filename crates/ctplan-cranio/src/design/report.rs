@@ -40,6 +40,17 @@ pub struct Design {
     pub reshaped: bool,
     /// What the 3-D reshape says of the pieces it left as the map made them.
     pub reshape_notes: Vec<String>,
+    /// How long the design's parts took (not part of its report).
+    pub seconds: Seconds,
+}
+
+/// How long a design's parts took, seconds ([`crate::design::Designer::design`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Seconds {
+    /// The map's design: every stage from detect to finish.
+    pub map: f64,
+    /// The 3-D reshape (0 without one).
+    pub reshape: f64,
 }
 
 /// How well one defect's fill is constrained by the bone around it. Reported, not used by the
