@@ -4,7 +4,7 @@
 use ctplan_core::Mask;
 use rayon::prelude::*;
 
-use crate::design::DesignOptions;
+use crate::design::options::DesignOptions;
 use crate::error::DesignError;
 use crate::shape::ShapePrior;
 use crate::skull::{SkullGuard, world_extent};

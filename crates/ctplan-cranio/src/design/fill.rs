@@ -3,13 +3,24 @@
 
 use ctplan_core::linalg::solve;
 
-use crate::design::DefectReport;
+use crate::design::options::DesignOptions;
 use crate::design::plan::DefectPlan;
-use crate::design::{DesignOptions, Reference};
+use crate::design::report::DefectReport;
 use crate::shape::ShapePrior;
 use crate::shape::fit::prior_trend;
 use crate::vault::regions::{defect_neighbour, grown};
 use crate::vault::shell::Shell;
+
+/// What a reference design ([`crate::design::design_against`]) takes from the complete skull.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reference {
+    /// The complete skull's own inner and outer radius over the rebuilt region: the best the
+    /// two-radii map can hold.
+    Map,
+    /// The shape model fitted to the complete skull over the ring and the rebuilt region, then
+    /// blended into the rim as usual: the best the prior's shapes can hold.
+    ShapeModel,
+}
 
 /// The defective skull's fields with every planned defect filled: the rebuilt bins of each
 /// region follow its trend, blended into the rim ([`fill`]), or with a reference the complete

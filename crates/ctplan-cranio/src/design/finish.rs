@@ -6,7 +6,7 @@ use ctplan_core::Mask;
 use ctplan_core::label::Connectivity;
 use rayon::prelude::*;
 
-use crate::design::DesignOptions;
+use crate::design::options::DesignOptions;
 use crate::error::DesignError;
 
 /// Radius of the ball with which the implant is closed against the defective skull

@@ -38,6 +38,7 @@ use ctplan_core::Mask;
 pub use crate::error::DesignError;
 use crate::shape::ShapePrior;
 use crate::vault::shell::Shell;
+pub use fill::Reference;
 use fill::{Filled, fill_plans};
 pub use finish::{RIM_CLOSING_MM, close_to_rim};
 pub use options::{DesignOptions, MIN_IMPLANT_ML, ThinPlate};
@@ -123,17 +124,6 @@ pub fn design(
     o: &DesignOptions,
 ) -> Result<Design, DesignError> {
     design_with(defective, prior, None, o, None)
-}
-
-/// What a reference design ([`design_against`]) takes from the complete skull.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reference {
-    /// The complete skull's own inner and outer radius over the rebuilt region: the best the
-    /// two-radii map can hold.
-    Map,
-    /// The shape model fitted to the complete skull over the ring and the rebuilt region, then
-    /// blended into the rim as usual: the best the prior's shapes can hold.
-    ShapeModel,
 }
 
 /// The design of [`design`] with the answer known: the same defects and rebuilt regions, but

@@ -5,8 +5,8 @@ use std::cell::OnceCell;
 
 use ctplan_core::Mask;
 
-use crate::design::DesignOptions;
 use crate::design::detect::{Detected, detect};
+use crate::design::options::DesignOptions;
 use crate::design::report::{DefectReport, OPEN_BORDER_CONCERN};
 use crate::error::DesignError;
 use crate::shape::ShapePrior;

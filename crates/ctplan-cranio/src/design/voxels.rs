@@ -5,7 +5,7 @@ use ctplan_core::Mask;
 use ctplan_core::vec3::{dot, mat_vec, norm};
 use rayon::prelude::*;
 
-use crate::design::DesignOptions;
+use crate::design::options::DesignOptions;
 use crate::symmetry::Plane;
 use crate::vault::map::Map;
 use crate::vault::regions::flooded;
