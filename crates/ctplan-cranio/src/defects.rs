@@ -120,7 +120,7 @@ pub struct Injected {
 /// The direction of `a`, scaled by the reciprocal of its length (`a · (1/|a|)`, which may
 /// differ in the last bit from [`ctplan_core::vec3::unit`]'s division): the defects are drawn
 /// with it, and a changed bit would move an injected defect's voxels.
-fn unit_by_reciprocal(a: V3) -> V3 {
+fn unit_mul(a: V3) -> V3 {
     scale(a, 1.0 / dot(a, a).sqrt())
 }
 
@@ -131,7 +131,7 @@ fn tangents(n: V3) -> (V3, V3) {
     } else {
         [1.0, 0.0, 0.0]
     };
-    let u = unit_by_reciprocal(cross(n, helper));
+    let u = unit_mul(cross(n, helper));
     (u, cross(n, u))
 }
 
@@ -340,7 +340,7 @@ struct Plan {
 
 fn plan(f: &Frame, style: Style, rng: &mut Rng) -> Option<Plan> {
     let c = f.centroid;
-    let ray_to = |p: V3| (c, unit_by_reciprocal(sub(p, c)));
+    let ray_to = |p: V3| (c, unit_mul(sub(p, c)));
     match style {
         Style::Cube => {
             let a = rng.range(0.40, 0.55) * f.extent[0].min(f.extent[1]);
@@ -374,7 +374,7 @@ fn plan(f: &Frame, style: Style, rng: &mut Rng) -> Option<Plan> {
         }
         Style::Craniotomy => {
             let p = f.surface_point(direction(rng.range(50.0, 90.0), rng.range(0.0, 360.0)))?;
-            let n = unit_by_reciprocal(sub(p, c));
+            let n = unit_mul(sub(p, c));
             let (u, v) = tangents(n);
             let (a, b) = (rng.range(60.0, 90.0) / 2.0, rng.range(50.0, 75.0) / 2.0);
             let rc = rng.range(3.0, 5.0);
@@ -399,7 +399,7 @@ fn plan(f: &Frame, style: Style, rng: &mut Rng) -> Option<Plan> {
         }
         Style::Random => {
             let p = f.surface_point(direction(rng.range(20.0, 90.0), rng.range(0.0, 360.0)))?;
-            let n = unit_by_reciprocal(sub(p, c));
+            let n = unit_mul(sub(p, c));
             let blob = {
                 let k = rng.int(3, 6);
                 Blob::around(rng, p, n, k, 18.0, 14.0, 28.0, true)
@@ -415,26 +415,8 @@ fn plan(f: &Frame, style: Style, rng: &mut Rng) -> Option<Plan> {
             let pl = f.surface_point(d)?;
             let pr = f.surface_point([-d[0], d[1], d[2]])?;
             let (k, r0, r1) = (rng.int(2, 3), 18.0, 28.0);
-            let left = Blob::around(
-                rng,
-                pl,
-                unit_by_reciprocal(sub(pl, c)),
-                k,
-                10.0,
-                r0,
-                r1,
-                false,
-            );
-            let right = Blob::around(
-                rng,
-                pr,
-                unit_by_reciprocal(sub(pr, c)),
-                k,
-                10.0,
-                r0,
-                r1,
-                false,
-            );
+            let left = Blob::around(rng, pl, unit_mul(sub(pl, c)), k, 10.0, r0, r1, false);
+            let right = Blob::around(rng, pr, unit_mul(sub(pr, c)), k, 10.0, r0, r1, false);
             Some(Plan {
                 region: Box::new(move |x| left.contains(x) || right.contains(x)),
                 rays: vec![ray_to(pl), ray_to(pr)],
@@ -448,16 +430,7 @@ fn plan(f: &Frame, style: Style, rng: &mut Rng) -> Option<Plan> {
             ))?;
             let blob = {
                 let k = rng.int(2, 4);
-                Blob::around(
-                    rng,
-                    p,
-                    unit_by_reciprocal(sub(p, c)),
-                    k,
-                    12.0,
-                    20.0,
-                    32.0,
-                    true,
-                )
+                Blob::around(rng, p, unit_mul(sub(p, c)), k, 12.0, 20.0, 32.0, true)
             };
             Some(Plan {
                 region: Box::new(move |x| blob.contains(x)),
@@ -476,16 +449,7 @@ fn plan(f: &Frame, style: Style, rng: &mut Rng) -> Option<Plan> {
             let p = f.surface_point(direction(rng.range(5.0, 35.0), az))?;
             let blob = {
                 let k = rng.int(3, 5);
-                Blob::around(
-                    rng,
-                    p,
-                    unit_by_reciprocal(sub(p, c)),
-                    k,
-                    16.0,
-                    24.0,
-                    38.0,
-                    true,
-                )
+                Blob::around(rng, p, unit_mul(sub(p, c)), k, 16.0, 24.0, 38.0, true)
             };
             Some(Plan {
                 region: Box::new(move |x| blob.contains(x)),
