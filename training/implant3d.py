@@ -1,4 +1,4 @@
-"""Train the 3-D implant network (ctplan_cranio::implant3d): a 3-D U-Net that predicts, on a
+"""Train the 3-D implant network (ctplan_cranio::learned::voxel_net): a 3-D U-Net that predicts, on a
 crop around a defect, which voxels the complete skull adds to the defective one.
 
     python training/implant3d.py pack  --work DIR          # SkullFix skulls -> DIR (bits, 12 MB)

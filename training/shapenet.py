@@ -1,4 +1,4 @@
-"""Train the learned correction of the shape model's trend (ctplan_cranio::shapenet).
+"""Train the learned correction of the shape model's trend (ctplan_cranio::learned::map_net).
 
 One command trains and exports the network (`ctplan implant --net FILE` uses it; with the
 defaults, the shipped one: an ensemble of three U-Nets, crates/ctplan-cranio/assets/skull_net.md):
@@ -61,7 +61,7 @@ def block(cin, cout):
 
 
 class ShapeNet(nn.Module):
-    """The architecture that crates/ctplan-cranio/src/shapenet.rs runs (same tensor names)."""
+    """The architecture that crates/ctplan-cranio/src/learned/map_net.rs runs (same tensor names)."""
 
     def __init__(self, widths=WIDTHS):
         super().__init__()
@@ -75,7 +75,7 @@ class ShapeNet(nn.Module):
         nn.init.zeros_(self.head.bias)
 
     def forward(self, raw):
-        # Features (as ShapeNet::predict in shapenet.rs): masks; the intact bone's offset from
+        # Features (as ShapeNet::predict in learned/map_net.rs): masks; the intact bone's offset from
         # the trend where both are defined; the trend's outer radius and thickness; the fill's
         # offset from the trend over the rebuilt region.
         obs = (raw[:, 0:1] > 0.5).float()
@@ -108,7 +108,7 @@ class ShapeNet(nn.Module):
 
 
 class Ensemble(nn.Module):
-    """Networks whose corrections are averaged (tensors `members.{i}.…`, as shapenet.rs reads
+    """Networks whose corrections are averaged (tensors `members.{i}.…`, as learned/map_net.rs reads
     them)."""
 
     def __init__(self, members):
@@ -400,7 +400,7 @@ def read_metadata(path):
 
 
 def probe_input():
-    """A synthetic input (formula repeated in shapenet.rs's test): a disk of bone, a region in
+    """A synthetic input (formula repeated in learned/map_net.rs's test): a disk of bone, a region in
     it, smooth radii."""
     y, x = np.mgrid[0:N, 0:N].astype(np.float64)
     ch = np.zeros((C_IN, N, N))

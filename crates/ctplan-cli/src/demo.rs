@@ -12,11 +12,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use ctplan_core::Mask;
-use ctplan_cranio::implant::{DesignOptions, design_learned};
-use ctplan_cranio::implant3d::{self, ImplantNet};
+use ctplan_cranio::Designer;
 use ctplan_cranio::phantom::{PhantomSpec, skull};
-use ctplan_cranio::prior::ShapePrior;
-use ctplan_cranio::shapenet::ShapeNet;
+use ctplan_mesh::pipeline::{self, MeshOptions};
 use ctplan_metrics::EvalOptions;
 
 use crate::eval::{CaseResult, Report, render_report, summarize_cases};
@@ -32,16 +30,12 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let t0 = Instant::now();
     let p = skull(&PhantomSpec::default());
     let t = Instant::now();
-    let mut design = design_learned(
-        &p.defective,
-        ShapePrior::shipped(),
-        ShapeNet::shipped(),
-        &DesignOptions::default(),
-    )
-    .context("designing the demo implant")?;
-    // The shipped workflow's last stage; the phantom's 0.9 × 0.9 × 1 mm grid is not one the 3-D network
-    // learned on, so it leaves this design as it is.
-    let (voxel_net, _) = implant3d::reshape(ImplantNet::shipped(), &mut design, &p.defective);
+    // The shipped workflow; the phantom's 0.9 × 0.9 × 1 mm grid is not one the 3-D network
+    // learned on, so its last stage leaves this design as it is.
+    let design = Designer::shipped()
+        .design(&p.defective)
+        .context("designing the demo implant")?;
+    let voxel_net = design.reshaped;
     let design_secs = t.elapsed().as_secs_f64();
     let concerns = design.concerns();
     let pred = design.implant;
@@ -61,20 +55,19 @@ pub fn run(a: Args) -> Result<ExitCode> {
     ctplan_io::write_mask(&file("predicted_implant"), &pred)?;
 
     // Meshes: the implant for printing, and a scene to look at.
-    let mopts = crate::mesh::MeshOptions {
+    let mopts = MeshOptions {
         smooth: 10,
         decimate: 1.0,
     };
-    let (implant_mesh, implant_report, _) = crate::mesh::build(&pred, &mopts);
-    crate::mesh::write_mesh(
-        &a.out.join("implant.stl"),
-        &implant_mesh,
-        &implant_report,
-        "implant",
+    let (implant_mesh, implant_report, _) = pipeline::build(&pred, &mopts);
+    let stl = a.out.join("implant.stl");
+    ctplan_io::write_bytes(
+        &stl,
+        &pipeline::encode(&stl, &implant_mesh, &implant_report, "implant")?,
     )?;
-    let (skull_mesh, skull_report, _) = crate::mesh::build(
+    let (skull_mesh, skull_report, _) = pipeline::build(
         &p.defective,
-        &crate::mesh::MeshOptions {
+        &MeshOptions {
             smooth: 10,
             decimate: 0.3,
         },

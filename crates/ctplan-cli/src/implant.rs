@@ -5,12 +5,13 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use ctplan_core::{AnyVolume, Mask, Scalar, with_volume};
-use ctplan_cranio::implant::{DesignOptions, design, design_learned};
-use ctplan_cranio::implant3d::{self, ImplantNet};
-use ctplan_cranio::prior::ShapePrior;
-use ctplan_cranio::shapenet::ShapeNet;
+use ctplan_core::{Mask, with_volume};
+use ctplan_cranio::learned::{ImplantNet, ShapeNet};
+use ctplan_cranio::skull::like_input;
+use ctplan_cranio::{Design, DesignOptions, Designer, ShapePrior};
+use ctplan_mesh::pipeline::{self, MeshOptions};
 use rayon::prelude::*;
+use serde::Serialize;
 
 use crate::cases::{create_output_dir, remove_created, volumes_in};
 
@@ -54,36 +55,6 @@ pub struct Args {
     voxel_net: Option<PathBuf>,
 }
 
-/// What completes the vault: the shape prior, the network that corrects its fill, and the 3-D
-/// network that reshapes the implant where the design reports a concern and on the forehead.
-#[derive(Clone, Copy)]
-struct Method<'a> {
-    prior: Option<&'a ShapePrior>,
-    net: Option<&'a ShapeNet>,
-    voxel_net: Option<&'a ImplantNet>,
-}
-
-/// The implant as a volume of the input's scalar type.
-fn like_input(input: &AnyVolume, implant: &Mask) -> AnyVolume {
-    macro_rules! conv {
-        ($v:expr, $t:ty) => {
-            AnyVolume::from(implant.map(|x| <$t as Scalar>::from_f64(x as f64)))
-        };
-    }
-    match input {
-        AnyVolume::U8(_) => AnyVolume::U8(implant.clone()),
-        AnyVolume::I8(_) => conv!(implant, i8),
-        AnyVolume::U16(_) => conv!(implant, u16),
-        AnyVolume::I16(_) => conv!(implant, i16),
-        AnyVolume::U32(_) => conv!(implant, u32),
-        AnyVolume::I32(_) => conv!(implant, i32),
-        AnyVolume::U64(_) => conv!(implant, u64),
-        AnyVolume::I64(_) => conv!(implant, i64),
-        AnyVolume::F32(_) => conv!(implant, f32),
-        AnyVolume::F64(_) => conv!(implant, f64),
-    }
-}
-
 /// Extra outputs of a single-file run.
 #[derive(Default, Clone, Copy)]
 struct Extras<'a> {
@@ -91,40 +62,55 @@ struct Extras<'a> {
     completed: Option<&'a Path>,
 }
 
-fn one(input: &Path, output: &Path, extras: Extras, method: Method) -> Result<serde_json::Value> {
+/// What `--json` prints: the files, the design's report, the mesh's, and the times.
+#[derive(Serialize)]
+struct Output<'a> {
+    input: &'a Path,
+    output: &'a Path,
+    #[serde(flatten)]
+    design: &'a Design,
+    mesh: Option<MeshOut<'a>>,
+    seconds: Seconds,
+}
+
+#[derive(Serialize)]
+struct MeshOut<'a> {
+    path: &'a Path,
+    faces: usize,
+    printable: bool,
+    volume_ml: f64,
+}
+
+#[derive(Serialize)]
+struct Seconds {
+    read: f64,
+    design: f64,
+    voxel_net: f64,
+    write: f64,
+    mesh: f64,
+    total: f64,
+}
+
+/// The implant's volume and the whole run's seconds, for the line printed per case.
+struct Done {
+    implant_ml: f64,
+    seconds: f64,
+    concerns: Vec<String>,
+    notes: Vec<String>,
+    json: serde_json::Value,
+}
+
+fn one(input: &Path, output: &Path, extras: Extras, designer: &Designer) -> Result<Done> {
     let t0 = Instant::now();
     let img = ctplan_io::read(input)?;
     let defective = with_volume!(&img.volume, v => v.to_mask());
     let t_read = t0.elapsed().as_secs_f64();
+    let d = designer
+        .design(&defective)
+        .with_context(|| format!("{}", input.display()))?;
     let t = Instant::now();
-    let o = DesignOptions::default();
-    let mut d = match method {
-        Method {
-            prior: Some(p),
-            net: Some(n),
-            ..
-        } => design_learned(&defective, p, n, &o),
-        Method { prior, .. } => design(&defective, prior, &o),
-    }
-    .with_context(|| format!("{}", input.display()))?;
-    let t_design = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let mut notes = d.notes();
-    let voxel_net = match method.voxel_net {
-        Some(n) => {
-            let (used, more) = implant3d::reshape(n, &mut d, &defective);
-            notes.extend(more);
-            used
-        }
-        None => false,
-    };
-    let t_voxel = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    ctplan_io::write(
-        output,
-        &like_input(&img.volume, &d.implant),
-        &ctplan_io::WriteOptions::default(),
-    )?;
+    let write = ctplan_io::WriteOptions::default();
+    ctplan_io::write(output, &like_input(&img.volume, &d.implant), &write)?;
     if let Some(c) = extras.completed {
         let skull = Mask {
             data: (defective.data.iter().zip(&d.implant.data))
@@ -132,60 +118,49 @@ fn one(input: &Path, output: &Path, extras: Extras, method: Method) -> Result<se
                 .collect(),
             ..defective.clone()
         };
-        ctplan_io::write(
-            c,
-            &like_input(&img.volume, &skull),
-            &ctplan_io::WriteOptions::default(),
-        )?;
+        ctplan_io::write(c, &like_input(&img.volume, &skull), &write)?;
     }
     let t_write = t.elapsed().as_secs_f64();
     let mut mesh_secs = 0.0;
-    let mut mesh_report = serde_json::Value::Null;
+    let mut mesh = None;
     if let Some(m) = extras.mesh {
         let t = Instant::now();
-        let (tm, report, _) = crate::mesh::build(
-            &d.implant,
-            &crate::mesh::MeshOptions {
-                smooth: 10,
-                decimate: 1.0,
-            },
-        );
-        crate::mesh::write_mesh(m, &tm, &report, "implant")?;
+        let o = MeshOptions {
+            smooth: 10,
+            decimate: 1.0,
+        };
+        let (tm, report, _) = pipeline::build(&d.implant, &o);
+        ctplan_io::write_bytes(m, &pipeline::encode(m, &tm, &report, "implant")?)?;
         mesh_secs = t.elapsed().as_secs_f64();
-        mesh_report = serde_json::json!({"path": m, "faces": report.faces,
-            "printable": report.printable(), "volume_ml": report.volume_ml});
+        mesh = Some(MeshOut {
+            path: m,
+            faces: report.faces,
+            printable: report.printable(),
+            volume_ml: report.volume_ml,
+        });
     }
-    let ml = d.implant.nonzero_ml();
-    Ok(serde_json::json!({
-        "input": input,
-        "output": output,
-        "implant_ml": ml,
-        "bounding_box_mm": world_box(&d.implant),
-        "mean_thickness_mm": d.mean_thickness_mm,
-        "defect_bins": d.defect_bins,
-        "templates": d.templates,
-        "defects": d.defects.iter().map(|r| serde_json::json!({
-            "region_bins": r.region_bins, "fit_rms_mm": r.fit_rms_mm,
-            "open_border": r.open_border, "own_mirror": r.own_mirror, "learned": r.learned,
-            "limited_bins": r.limited_bins})).collect::<Vec<_>>(),
-        "concerns": d.concerns(),
-        "network": d.network,
-        "voxel_net": voxel_net,
-        "notes": notes,
-        "mesh": mesh_report,
-        "seconds": {"read": t_read, "design": t_design, "voxel_net": t_voxel, "write": t_write, "mesh": mesh_secs,
-            "total": t0.elapsed().as_secs_f64()},
-    }))
-}
-
-/// The implant's extent in patient space: LPS minimum and maximum corners (mm) of its voxels'
-/// centres, and the box sizes.
-fn world_box(m: &Mask) -> serde_json::Value {
-    let Some((lo, hi)) = ctplan_cranio::skull::world_bounds(m) else {
-        return serde_json::Value::Null;
+    let total = t0.elapsed().as_secs_f64();
+    let out = Output {
+        input,
+        output,
+        design: &d,
+        mesh,
+        seconds: Seconds {
+            read: t_read,
+            design: d.seconds.map,
+            voxel_net: d.seconds.reshape,
+            write: t_write,
+            mesh: mesh_secs,
+            total,
+        },
     };
-    let size = [0, 1, 2].map(|a| hi[a] - lo[a]);
-    serde_json::json!({"min": lo, "max": hi, "size": size})
+    Ok(Done {
+        implant_ml: d.implant.nonzero_ml(),
+        seconds: total,
+        concerns: d.concerns(),
+        notes: d.notes(),
+        json: serde_json::to_value(&out)?,
+    })
 }
 
 /// A file's bytes parsed by `parse`; every error names the file.
@@ -207,40 +182,37 @@ pub fn run(a: Args) -> Result<ExitCode> {
     } else {
         Some(ShapePrior::shipped())
     };
-    let loaded_net;
-    let net = if prior.is_none() || a.no_net {
-        None
-    } else if let Some(p) = &a.net {
-        loaded_net = load(p, ShapeNet::from_safetensors)?;
-        Some(&loaded_net)
-    } else {
-        Some(ShapeNet::shipped())
-    };
-    let loaded_voxel_net;
-    let voxel_net = if net.is_none() || a.no_voxel_net {
-        None
-    } else if let Some(p) = &a.voxel_net {
-        loaded_voxel_net = load(p, ImplantNet::from_safetensors)?;
-        Some(&loaded_voxel_net)
-    } else {
-        Some(ImplantNet::shipped())
-    };
-    let method = Method {
-        prior,
-        net,
-        voxel_net,
-    };
+    let mut designer = Designer::new(prior, DesignOptions::default());
+    let (loaded_net, loaded_voxel_net);
+    if prior.is_some() && !a.no_net {
+        let net = if let Some(p) = &a.net {
+            loaded_net = load(p, ShapeNet::from_safetensors)?;
+            &loaded_net
+        } else {
+            ShapeNet::shipped()
+        };
+        designer = designer.with_net(net);
+        if !a.no_voxel_net {
+            let voxel_net = if let Some(p) = &a.voxel_net {
+                loaded_voxel_net = load(p, ImplantNet::from_safetensors)?;
+                &loaded_voxel_net
+            } else {
+                ImplantNet::shipped()
+            };
+            designer = designer.with_voxel_net(voxel_net);
+        }
+    }
     if a.input.is_dir() && !ctplan_io::is_dicom(&a.input) {
         if a.mesh.is_some() || a.completed.is_some() {
             bail!("--mesh and --completed take a single input file");
         }
         let inputs = volumes_in(&a.input)?;
         let created = create_output_dir(&a.output)?;
-        let results: Vec<(String, Result<serde_json::Value>)> = inputs
+        let results: Vec<(String, Result<Done>)> = inputs
             .par_iter()
             .map(|(name, p)| {
                 let out = a.output.join(p.file_name().unwrap());
-                (name.clone(), one(p, &out, Extras::default(), method))
+                (name.clone(), one(p, &out, Extras::default(), &designer))
             })
             .collect();
         let mut failed = 0;
@@ -249,8 +221,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 Ok(v) => {
                     println!(
                         "{name}: implant {:.1} mL in {:.2} s",
-                        v["implant_ml"].as_f64().unwrap_or(0.0),
-                        v["seconds"]["total"].as_f64().unwrap_or(0.0)
+                        v.implant_ml, v.seconds
                     );
                     print_concerns(name, v);
                 }
@@ -273,15 +244,15 @@ pub fn run(a: Args) -> Result<ExitCode> {
         mesh: a.mesh.as_deref(),
         completed: a.completed.as_deref(),
     };
-    let v = one(&a.input, &a.output, extras, method)?;
+    let v = one(&a.input, &a.output, extras, &designer)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        println!("{}", serde_json::to_string_pretty(&v.json)?);
     } else {
         println!(
             "implant {:.1} mL → {} in {:.2} s",
-            v["implant_ml"].as_f64().unwrap_or(0.0),
+            v.implant_ml,
             a.output.display(),
-            v["seconds"]["total"].as_f64().unwrap_or(0.0)
+            v.seconds
         );
         print_concerns(&a.input.display().to_string(), &v);
     }
@@ -291,11 +262,11 @@ pub fn run(a: Args) -> Result<ExitCode> {
 /// The design's concerns (see `DefectReport::concerns`) as warnings on standard error: the
 /// implant is written, but whoever prints it should look at it first. Then its notes
 /// (`Design::notes`): the defects where the network's correction was refused.
-fn print_concerns(name: &str, v: &serde_json::Value) {
-    for c in v["concerns"].as_array().into_iter().flatten() {
-        eprintln!("warning: {name}: {}", c.as_str().unwrap_or_default());
+fn print_concerns(name: &str, v: &Done) {
+    for c in &v.concerns {
+        eprintln!("warning: {name}: {c}");
     }
-    for c in v["notes"].as_array().into_iter().flatten() {
-        eprintln!("note: {name}: {}", c.as_str().unwrap_or_default());
+    for c in &v.notes {
+        eprintln!("note: {name}: {c}");
     }
 }

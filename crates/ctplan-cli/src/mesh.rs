@@ -5,9 +5,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
-use ctplan_core::Mask;
-use ctplan_mesh::check::{MeshReport, check};
-use ctplan_mesh::{TriMesh, decimate, extract, formats, smooth};
+use ctplan_mesh::check::MeshReport;
+use ctplan_mesh::pipeline::{MeshFormat, MeshOptions, build, encode};
 use serde::Serialize;
 
 #[derive(clap::Args)]
@@ -31,87 +30,6 @@ pub struct Args {
     json: bool,
 }
 
-/// Mesh format by file extension.
-#[derive(Clone, Copy)]
-pub enum MeshFormat {
-    Stl,
-    Ply,
-    Obj,
-    Glb,
-}
-
-pub fn mesh_format(path: &Path) -> Result<MeshFormat> {
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    Ok(match ext.as_str() {
-        "stl" => MeshFormat::Stl,
-        "ply" => MeshFormat::Ply,
-        "obj" => MeshFormat::Obj,
-        "glb" => MeshFormat::Glb,
-        _ => bail!(
-            "{}: unknown mesh format (expected .stl, .ply, .obj or .glb)",
-            path.display()
-        ),
-    })
-}
-
-/// Options of the mesh pipeline.
-pub struct MeshOptions {
-    pub smooth: usize,
-    pub decimate: f64,
-}
-
-/// Extract, smooth, decimate and check; times in seconds per stage.
-pub fn build(mask: &Mask, o: &MeshOptions) -> (TriMesh, MeshReport, Vec<(&'static str, f64)>) {
-    let mut times = Vec::new();
-    let t = Instant::now();
-    let mut mesh = extract::mask_surface(mask);
-    times.push(("extract", t.elapsed().as_secs_f64()));
-    let t = Instant::now();
-    smooth::taubin(&mut mesh, o.smooth);
-    times.push(("smooth", t.elapsed().as_secs_f64()));
-    if o.decimate < 1.0 {
-        let t = Instant::now();
-        // Collapses may move the surface by a quarter of the finest voxel size at most.
-        let min_spacing = mask
-            .geometry
-            .spacing
-            .iter()
-            .copied()
-            .fold(f64::INFINITY, f64::min);
-        mesh = decimate::decimate(&mesh, o.decimate, 0.25 * min_spacing);
-        times.push(("decimate", t.elapsed().as_secs_f64()));
-    }
-    let t = Instant::now();
-    let report = check(&mesh);
-    times.push(("check", t.elapsed().as_secs_f64()));
-    (mesh, report, times)
-}
-
-/// Encode and write a checked mesh atomically; refuses meshes that are not printable.
-pub fn write_mesh(path: &Path, mesh: &TriMesh, report: &MeshReport, name: &str) -> Result<()> {
-    if !report.printable() {
-        bail!(
-            "{}: mesh failed its checks, not written: {report:?}",
-            path.display()
-        );
-    }
-    let bytes = match mesh_format(path)? {
-        MeshFormat::Stl => formats::stl(mesh),
-        MeshFormat::Ply => formats::ply(mesh),
-        MeshFormat::Obj => formats::obj(mesh),
-        MeshFormat::Glb => formats::glb(&[formats::Part {
-            name,
-            mesh,
-            color: [0.89, 0.85, 0.79, 1.0],
-        }]),
-    };
-    ctplan_io::write_bytes(path, &bytes)?;
-    Ok(())
-}
-
 #[derive(Serialize)]
 struct Output<'a> {
     input: &'a Path,
@@ -123,7 +41,7 @@ struct Output<'a> {
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
-    mesh_format(&a.output)?;
+    MeshFormat::of(&a.output)?;
     if !(a.decimate > 0.0 && a.decimate <= 1.0) {
         bail!("--decimate must be in (0, 1], got {}", a.decimate);
     }
@@ -150,7 +68,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     let t = Instant::now();
-    write_mesh(&a.output, &mesh, &report, &name)?;
+    ctplan_io::write_bytes(&a.output, &encode(&a.output, &mesh, &report, &name)?)?;
     let mut secs: serde_json::Map<String, serde_json::Value> = times
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.into()))

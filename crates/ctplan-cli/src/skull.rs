@@ -5,9 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use ctplan_core::{AnyVolume, Mask, with_volume};
-use ctplan_cranio::defects::{Style, inject};
-use ctplan_cranio::prior::{ShapePrior, Template as ShapeTemplate};
-use ctplan_cranio::rng::Rng;
+use ctplan_cranio::defects::{Style, inject_seeded};
+use ctplan_cranio::shape;
 use ctplan_cranio::skull::{SkullGuard, clean, fill_small_cavities, segment};
 use rayon::prelude::*;
 
@@ -145,9 +144,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
                     let skull = ctplan_io::read_mask(path)?;
                     let mut lines = Vec::new();
                     for k in 0..count {
-                        let out_name = format!("{name}_{}_s{seed}_{k}", style.name());
-                        let mut rng = Rng::derive(seed, &format!("{name}/{}/{k}", style.name()));
-                        let inj = inject(&skull, style, &mut rng)
+                        let (out_name, inj) = inject_seeded(&skull, name, style, seed, k)
                             .with_context(|| format!("{}", path.display()))?;
                         write_mask_like(
                             &output
@@ -193,47 +190,18 @@ pub fn run(a: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Read every skull once (in parallel, one at a time per thread): its hash and its template.
+/// The prior of the complete skulls in `folder`, less the held-out cases and their copies.
 fn build_prior(folder: &Path, output: &Path, hold_out: &[String]) -> Result<()> {
-    let inputs = volumes_in(folder)?;
-    for h in hold_out {
-        if !inputs.contains_key(h) {
-            bail!("{}: no case '{h}' to hold out", folder.display());
-        }
+    let inputs: Vec<(String, PathBuf)> = volumes_in(folder)?.into_iter().collect();
+    let read = |p: &PathBuf| -> Result<Mask, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ctplan_io::read_mask(p)?)
+    };
+    let built =
+        shape::build(&inputs, read, hold_out).with_context(|| format!("{}", folder.display()))?;
+    for name in &built.copies_left_out {
+        println!("{name}: left out, identical to a held-out case");
     }
-    let read: Vec<(String, u64, ShapeTemplate)> = inputs
-        .par_iter()
-        .map(|(name, path)| {
-            let m = ctplan_io::read_mask(path)?;
-            let mut h = std::hash::DefaultHasher::new();
-            std::hash::Hash::hash(&(m.dims, &m.data), &mut h);
-            let t = ShapePrior::template(&m).with_context(|| format!("{}", path.display()))?;
-            Ok((name.clone(), std::hash::Hasher::finish(&h), t))
-        })
-        .collect::<Result<_>>()?;
-    let held: Vec<u64> = read
-        .iter()
-        .filter(|(n, _, _)| hold_out.contains(n))
-        .map(|(_, h, _)| *h)
-        .collect();
-    let mut kept = Vec::new();
-    for (name, h, t) in read {
-        if hold_out.contains(&name) {
-            continue;
-        }
-        if held.contains(&h) {
-            println!("{name}: left out, identical to a held-out case");
-            continue;
-        }
-        kept.push((name, t));
-    }
-    if kept.is_empty() {
-        bail!(
-            "{}: no skull left to build the prior from",
-            folder.display()
-        );
-    }
-    let prior = ShapePrior::new(kept);
+    let prior = built.prior;
     ctplan_io::write_bytes(output, &prior.to_bytes())?;
     println!(
         "prior of {} skulls ({} held out) → {}",

@@ -1,4 +1,4 @@
-//! The design with the answer known ([`ctplan_cranio::implant::design_against`]): for every
+//! The design with the answer known ([`ctplan_cranio::design::design_against`]): for every
 //! defective skull in a folder and the complete skull of the same name in another, writes the
 //! implant that the map (`map`) or the shape model (`model`) would give if the rebuilt region
 //! were known exactly, on the defective skull's grid, for `ctplan eval` to score.
@@ -14,8 +14,8 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use ctplan_cranio::implant::{DesignOptions, Reference, design_against};
-use ctplan_cranio::prior::ShapePrior;
+use ctplan_cranio::design::{DesignOptions, Reference, design_against};
+use ctplan_cranio::shape::ShapePrior;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -1,10 +1,10 @@
 //! Training samples for the learned correction of the shape model's trend
-//! ([`ctplan_cranio::shapenet`]): for every case of a shape prior, the SkullFix defect of the
+//! ([`ctplan_cranio::learned::correction`]): for every case of a shape prior, the SkullFix defect of the
 //! case and `PER_STYLE` defects of every style injected into its complete skull
 //! ([`ctplan_cranio::defects::inject`], seeded by case, style and index), each planned with
 //! the prior *without that case* (so the trend errs as it does on an unseen skull), written as
 //! raw little-endian f32 arrays `[IN_CHANNELS + 3][NET_N][NET_N]` (see
-//! [`ctplan_cranio::shapenet::learning_sample`]).
+//! [`ctplan_cranio::learned::learning_sample`]).
 //!
 //! ```sh
 //! cargo run --release -p ctplan-cranio --example shapenet_samples -- \
@@ -21,10 +21,10 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use ctplan_cranio::defects::{Style, inject};
-use ctplan_cranio::implant::DesignOptions;
-use ctplan_cranio::prior::ShapePrior;
+use ctplan_cranio::design::DesignOptions;
+use ctplan_cranio::learned::learning_sample;
 use ctplan_cranio::rng::Rng;
-use ctplan_cranio::shapenet::learning_sample;
+use ctplan_cranio::shape::ShapePrior;
 use rayon::prelude::*;
 
 fn main() -> Result<()> {

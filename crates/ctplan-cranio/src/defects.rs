@@ -20,6 +20,7 @@
 use std::str::FromStr;
 
 use ctplan_core::Mask;
+use ctplan_core::vec3::{V3, add, cross, dot, scale, sub};
 use rayon::prelude::*;
 
 use crate::rng::Rng;
@@ -28,16 +29,24 @@ use crate::skull::world_extent;
 /// A defect style.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
+    /// A box through the vault.
     Cube,
+    /// A ball through the vault.
     Sphere,
+    /// A craniotomy's bone flap: a rounded outline cut through the vault.
     Craniotomy,
+    /// One of the vault styles drawn at random.
     Random,
+    /// Two defects, one on each side.
     Bilateral,
+    /// A defect of the forehead reaching the orbital rim.
     Frontoorbital,
+    /// A defect low on the side of the head (parietal and temporal bone).
     Parietotemporal,
 }
 
 impl Style {
+    /// Every style.
     pub const ALL: [Style; 7] = [
         Style::Cube,
         Style::Sphere,
@@ -48,6 +57,7 @@ impl Style {
         Style::Parietotemporal,
     ];
 
+    /// The style's name, as `--style` takes it.
     pub fn name(self) -> &'static str {
         match self {
             Style::Cube => "cube",
@@ -82,47 +92,35 @@ pub enum DefectError {
     #[error(
         "the skull is too small for a {style} defect: extent {extent:.0?} mm (needs ≥ 80 mm left–right and anterior–posterior, ≥ 40 mm superior)"
     )]
+    /// The skull is too small for the style.
     SkullTooSmall {
+        /// The style's name.
         style: &'static str,
+        /// The skull's extent, mm.
         extent: [f64; 3],
     },
     #[error(
         "could not place a {0} defect that removes the vault's shell through its full thickness after {1} tries"
     )]
+    /// No placement of the style (its name) removed the vault's shell within the tries.
     CannotPlace(&'static str, usize),
 }
 
 /// A defective skull and its implant.
 #[derive(Debug, Clone)]
 pub struct Injected {
+    /// The skull with the defect cut out.
     pub defective: Mask,
+    /// The bone cut out: the true implant.
     pub implant: Mask,
     /// World position (LPS mm) of the defect's centre on the outer surface.
     pub centre: [f64; 3],
 }
 
-type V3 = [f64; 3];
-
-fn add(a: V3, b: V3) -> V3 {
-    [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
-}
-fn sub(a: V3, b: V3) -> V3 {
-    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
-}
-fn scale(a: V3, s: f64) -> V3 {
-    [a[0] * s, a[1] * s, a[2] * s]
-}
-fn dot(a: V3, b: V3) -> f64 {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-}
-fn cross(a: V3, b: V3) -> V3 {
-    [
-        a[1] * b[2] - a[2] * b[1],
-        a[2] * b[0] - a[0] * b[2],
-        a[0] * b[1] - a[1] * b[0],
-    ]
-}
-fn norm(a: V3) -> V3 {
+/// The direction of `a`, scaled by the reciprocal of its length (`a · (1/|a|)`, which may
+/// differ in the last bit from [`ctplan_core::vec3::unit`]'s division): the defects are drawn
+/// with it, and a changed bit would move an injected defect's voxels.
+fn unit_mul(a: V3) -> V3 {
     scale(a, 1.0 / dot(a, a).sqrt())
 }
 
@@ -133,7 +131,7 @@ fn tangents(n: V3) -> (V3, V3) {
     } else {
         [1.0, 0.0, 0.0]
     };
-    let u = norm(cross(n, helper));
+    let u = unit_mul(cross(n, helper));
     (u, cross(n, u))
 }
 
@@ -342,7 +340,7 @@ struct Plan {
 
 fn plan(f: &Frame, style: Style, rng: &mut Rng) -> Option<Plan> {
     let c = f.centroid;
-    let ray_to = |p: V3| (c, norm(sub(p, c)));
+    let ray_to = |p: V3| (c, unit_mul(sub(p, c)));
     match style {
         Style::Cube => {
             let a = rng.range(0.40, 0.55) * f.extent[0].min(f.extent[1]);
@@ -376,7 +374,7 @@ fn plan(f: &Frame, style: Style, rng: &mut Rng) -> Option<Plan> {
         }
         Style::Craniotomy => {
             let p = f.surface_point(direction(rng.range(50.0, 90.0), rng.range(0.0, 360.0)))?;
-            let n = norm(sub(p, c));
+            let n = unit_mul(sub(p, c));
             let (u, v) = tangents(n);
             let (a, b) = (rng.range(60.0, 90.0) / 2.0, rng.range(50.0, 75.0) / 2.0);
             let rc = rng.range(3.0, 5.0);
@@ -401,7 +399,7 @@ fn plan(f: &Frame, style: Style, rng: &mut Rng) -> Option<Plan> {
         }
         Style::Random => {
             let p = f.surface_point(direction(rng.range(20.0, 90.0), rng.range(0.0, 360.0)))?;
-            let n = norm(sub(p, c));
+            let n = unit_mul(sub(p, c));
             let blob = {
                 let k = rng.int(3, 6);
                 Blob::around(rng, p, n, k, 18.0, 14.0, 28.0, true)
@@ -417,8 +415,8 @@ fn plan(f: &Frame, style: Style, rng: &mut Rng) -> Option<Plan> {
             let pl = f.surface_point(d)?;
             let pr = f.surface_point([-d[0], d[1], d[2]])?;
             let (k, r0, r1) = (rng.int(2, 3), 18.0, 28.0);
-            let left = Blob::around(rng, pl, norm(sub(pl, c)), k, 10.0, r0, r1, false);
-            let right = Blob::around(rng, pr, norm(sub(pr, c)), k, 10.0, r0, r1, false);
+            let left = Blob::around(rng, pl, unit_mul(sub(pl, c)), k, 10.0, r0, r1, false);
+            let right = Blob::around(rng, pr, unit_mul(sub(pr, c)), k, 10.0, r0, r1, false);
             Some(Plan {
                 region: Box::new(move |x| left.contains(x) || right.contains(x)),
                 rays: vec![ray_to(pl), ray_to(pr)],
@@ -432,7 +430,7 @@ fn plan(f: &Frame, style: Style, rng: &mut Rng) -> Option<Plan> {
             ))?;
             let blob = {
                 let k = rng.int(2, 4);
-                Blob::around(rng, p, norm(sub(p, c)), k, 12.0, 20.0, 32.0, true)
+                Blob::around(rng, p, unit_mul(sub(p, c)), k, 12.0, 20.0, 32.0, true)
             };
             Some(Plan {
                 region: Box::new(move |x| blob.contains(x)),
@@ -451,7 +449,7 @@ fn plan(f: &Frame, style: Style, rng: &mut Rng) -> Option<Plan> {
             let p = f.surface_point(direction(rng.range(5.0, 35.0), az))?;
             let blob = {
                 let k = rng.int(3, 5);
-                Blob::around(rng, p, norm(sub(p, c)), k, 16.0, 24.0, 38.0, true)
+                Blob::around(rng, p, unit_mul(sub(p, c)), k, 16.0, 24.0, 38.0, true)
             };
             Some(Plan {
                 region: Box::new(move |x| blob.contains(x)),
@@ -470,6 +468,22 @@ const MIN_SHELL_SHARE: f64 = 0.5;
 
 /// Voxels sampled to measure that share.
 const SHARE_SAMPLES: usize = 4000;
+
+/// The `k`-th defect of `style` cut into the complete skull of case `case` with `seed`, as
+/// `ctplan skull inject` cuts and names it: the generator is derived from the seed and
+/// `{case}/{style}/{k}`, so the same case, style, seed and index give the same defect wherever
+/// it is cut; the name is `{case}_{style}_s{seed}_{k}`.
+pub fn inject_seeded(
+    complete: &Mask,
+    case: &str,
+    style: Style,
+    seed: u64,
+    k: usize,
+) -> Result<(String, Injected), DefectError> {
+    let name = format!("{case}_{}_s{seed}_{k}", style.name());
+    let mut rng = Rng::derive(seed, &format!("{case}/{}/{k}", style.name()));
+    Ok((name, inject(complete, style, &mut rng)?))
+}
 
 /// Cut a defect of `style` into the complete skull.
 pub fn inject(complete: &Mask, style: Style, rng: &mut Rng) -> Result<Injected, DefectError> {

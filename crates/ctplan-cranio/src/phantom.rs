@@ -2,6 +2,7 @@
 //! in the vault. It needs no data, so the demo and tests can run anywhere. It is a shape
 //! phantom, not anatomy: no face, no skull base, uniform bone thickness.
 
+use ctplan_core::vec3::unit;
 use ctplan_core::{Geometry, Mask};
 use rayon::prelude::*;
 
@@ -38,8 +39,11 @@ impl Default for PhantomSpec {
 /// The complete skull, the defective skull and the true implant (complete = defective ∪ implant,
 /// defective ∩ implant = ∅), on one grid centred on the skull, LPS, axis-aligned.
 pub struct Phantom {
+    /// The complete skull.
     pub complete: Mask,
+    /// The skull with the defect.
     pub defective: Mask,
+    /// The bone of the defect: the true implant.
     pub implant: Mask,
 }
 
@@ -57,7 +61,7 @@ pub fn skull(spec: &PhantomSpec) -> Phantom {
         -centre_idx[2] * spec.spacing[2],
     ];
     let geometry = Geometry::new(spec.spacing, origin);
-    let dir = normalize(spec.defect_direction);
+    let dir = unit(spec.defect_direction).expect("the defect direction is not zero");
     let r = spec.radii;
     let inner = r.map(|x| x - spec.thickness);
     let mut complete = Mask::zeros(spec.dims, geometry);
@@ -103,11 +107,6 @@ pub fn skull(spec: &PhantomSpec) -> Phantom {
         defective,
         implant,
     }
-}
-
-fn normalize(v: [f64; 3]) -> [f64; 3] {
-    let n = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
-    v.map(|x| x / n)
 }
 
 #[cfg(test)]

@@ -8,13 +8,15 @@
 
 use ctplan_core::crop::bounding_box;
 use ctplan_core::label::{Connectivity, label};
-use ctplan_core::{Mask, Volume};
+use ctplan_core::{AnyVolume, Mask, Scalar, Volume};
 
 /// Why a volume was refused.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum SkullError {
+    /// No voxel reaches the bone threshold (HU).
     #[error("no bone above the threshold ({0} HU)")]
     NoBone(f64),
+    /// No bone component looks like a skull (the largest ones, in words).
     #[error("no skull-like component: the largest bone components are {0}")]
     NotASkull(String),
 }
@@ -22,10 +24,13 @@ pub enum SkullError {
 /// Guard on the kept component: a skull's bone volume and its extent along L–R and A–P.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SkullGuard {
+    /// Least bone volume, mL.
     pub min_volume_ml: f64,
+    /// Most bone volume, mL.
     pub max_volume_ml: f64,
     /// Minimum extent (mm) along both the L–R and the A–P world axes.
     pub min_extent_mm: f64,
+    /// Maximum extent (mm) along both the L–R and the A–P world axes.
     pub max_extent_mm: f64,
     /// The component's centre must lie in the inner part of the field of view, left–right and
     /// anterior–posterior: at least this fraction of the array size from its border (a CT table
@@ -180,6 +185,28 @@ pub fn segment<T: ctplan_core::Scalar>(
         Some(ml) => fill_small_cavities(&skull, ml),
         None => skull,
     })
+}
+
+/// A mask (an implant, a completed skull) as a volume of `input`'s scalar type, voxel values 0
+/// and 1: the design's outputs are written in the type of the skull they were designed for.
+pub fn like_input(input: &AnyVolume, mask: &Mask) -> AnyVolume {
+    macro_rules! conv {
+        ($t:ty) => {
+            AnyVolume::from(mask.map(|x| <$t as Scalar>::from_f64(x as f64)))
+        };
+    }
+    match input {
+        AnyVolume::U8(_) => AnyVolume::U8(mask.clone()),
+        AnyVolume::I8(_) => conv!(i8),
+        AnyVolume::U16(_) => conv!(u16),
+        AnyVolume::I16(_) => conv!(i16),
+        AnyVolume::U32(_) => conv!(u32),
+        AnyVolume::I32(_) => conv!(i32),
+        AnyVolume::U64(_) => conv!(u64),
+        AnyVolume::I64(_) => conv!(i64),
+        AnyVolume::F32(_) => conv!(f32),
+        AnyVolume::F64(_) => conv!(f64),
+    }
 }
 
 #[cfg(test)]

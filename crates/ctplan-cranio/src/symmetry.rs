@@ -30,7 +30,9 @@ const POINTS: usize = 20_000;
 /// A plane `n · p = offset` (LPS mm, `n` a unit vector).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Plane {
+    /// The unit normal `n`.
     pub normal: [f64; 3],
+    /// The offset along the normal, mm.
     pub offset: f64,
     /// Mean truncated distance from a reflected bone point to the bone, mm (lower: more
     /// symmetric).

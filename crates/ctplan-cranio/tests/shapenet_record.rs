@@ -8,9 +8,10 @@
 //! the samples are planned with the shipped prior without the case (as the training samples
 //! were), so a change of the design, of the prior or of the network breaks the record.
 
-use ctplan_cranio::implant::DesignOptions;
-use ctplan_cranio::prior::ShapePrior;
-use ctplan_cranio::shapenet::{IN_CHANNELS, NET_N, ShapeNet, learning_sample};
+use ctplan_cranio::design::DesignOptions;
+use ctplan_cranio::learned::map_net::{IN_CHANNELS, NET_N};
+use ctplan_cranio::learned::{ShapeNet, learning_sample};
+use ctplan_cranio::shape::ShapePrior;
 
 /// Mean L1 over rebuilt-region bins with a trend and a known answer: (fill alone, corrected),
 /// as `region_l1` in training/shapenet.py.

@@ -32,6 +32,7 @@ pub mod check;
 pub mod decimate;
 pub mod extract;
 pub mod formats;
+pub mod pipeline;
 pub mod render;
 pub mod smooth;
 

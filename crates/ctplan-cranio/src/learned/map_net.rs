@@ -1,8 +1,8 @@
 //! A learned correction of the implant's fill: 2-D U-Nets (Ronneberger, Fischer and Brox,
 //! "U-Net: Convolutional networks for biomedical image segmentation", MICCAI 2015) on a coarse
-//! copy of the vault map of [`crate::implant`], averaged as an ensemble.
+//! copy of the vault map of [`crate::vault`], averaged as an ensemble.
 //!
-//! The design fills a defect with the shape model's trend ([`crate::prior`], a
+//! The design fills a defect with the shape model's trend ([`crate::shape`], a
 //! ridge-regularised combination of template skulls fitted to the ring of bone around it),
 //! blended into the rim (quadratic plus the thin-plate spline of the rim's residual); its error
 //! is what a linear model of 55 skulls and a smooth blend cannot follow. The network sees, on a
@@ -23,14 +23,9 @@
 
 use std::collections::HashMap;
 
-use ctplan_core::Mask;
 use rayon::prelude::*;
 
-use crate::implant::{
-    DefectPlan, DesignError, DesignOptions, Filled, Shell, Trend, check_reference_grid, fill_plans,
-    plan,
-};
-use crate::prior::ShapePrior;
+use crate::nn::{NetError, Tensors, read_safetensors, take_tensor};
 
 /// Bin size of the network's map, degrees.
 pub const NET_BIN_DEG: f64 = 2.0;
@@ -42,32 +37,6 @@ pub const NET_N: usize = 112;
 /// inner radius over the rebuilt regions (mm). The network's first step turns them into
 /// features ([`ShapeNet::predict`]).
 pub const IN_CHANNELS: usize = 9;
-/// The largest correction the fill takes at one bin, mm; larger ones are cut to it. The fill's
-/// true offset from the complete skull stays below it on 95 % of the training samples of every
-/// style but the fronto-orbital one (their largest offsets: 6–13 mm at the 95th percentile).
-/// On held-out fronto-orbital defects the ensemble's corrections pass it (or cross the
-/// surfaces) on 4–30 bins of a region of about 6000 (0.1–0.5 %), at its open edge by the orbit.
-pub const MAX_CORRECTION_MM: f64 = 16.0;
-/// A defect whose correction passes [`MAX_CORRECTION_MM`], or makes the surfaces cross where
-/// the fill kept them apart, on more than this fraction of its bins keeps the shape prior's
-/// fill: the network has failed there as a whole, not at a few bins of an open edge.
-pub const MAX_LIMITED_FRACTION: f64 = 0.05;
-
-/// Why a network could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum NetError {
-    #[error("not a safetensors file: {0}")]
-    Format(String),
-    #[error("tensor `{0}` is missing")]
-    Missing(String),
-    #[error("tensor `{name}` has shape {got:?}, expected {want:?}")]
-    Shape {
-        name: String,
-        got: Vec<usize>,
-        want: Vec<usize>,
-    },
-}
-
 /// A 3×3 (or 1×1) convolution's weights, `[out][in][k][k]`, and bias.
 #[derive(Debug, Clone)]
 struct Conv {
@@ -194,106 +163,6 @@ fn up_cat(x: &Image, skip: &Image) -> Image {
     }
 }
 
-/// The tensors of a safetensors file (F32, or F16 widened to f32) by name, with its metadata.
-pub(crate) fn read_safetensors(
-    bytes: &[u8],
-) -> Result<(Tensors, HashMap<String, String>), NetError> {
-    let fmt = |m: &str| NetError::Format(m.to_string());
-    if bytes.len() < 8 {
-        return Err(fmt("shorter than its header length"));
-    }
-    let hlen = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    let header = bytes
-        .get(8..8usize.saturating_add(hlen))
-        .ok_or_else(|| fmt("header runs past the end"))?;
-    let header: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_slice(header).map_err(|e| NetError::Format(e.to_string()))?;
-    let data = &bytes[8 + hlen..];
-    let mut metadata = HashMap::new();
-    let mut tensors: Tensors = HashMap::new();
-    for (name, v) in &header {
-        if name == "__metadata__" {
-            for (k, val) in v.as_object().into_iter().flatten() {
-                metadata.insert(k.clone(), val.as_str().unwrap_or_default().to_string());
-            }
-            continue;
-        }
-        let width = match v["dtype"].as_str().unwrap_or_default() {
-            "F32" => 4,
-            "F16" => 2,
-            dtype => {
-                return Err(NetError::Format(format!(
-                    "tensor `{name}` is {dtype}, not F32 or F16"
-                )));
-            }
-        };
-        let shape: Vec<usize> = (v["shape"].as_array().into_iter().flatten())
-            .map(|d| d.as_u64().unwrap_or(0) as usize)
-            .collect();
-        let off: Vec<usize> = (v["data_offsets"].as_array().into_iter().flatten())
-            .map(|d| d.as_u64().unwrap_or(0) as usize)
-            .collect();
-        let (&[s, e], len) = (off.as_slice(), shape.iter().product::<usize>()) else {
-            return Err(NetError::Format(format!("tensor `{name}` has bad offsets")));
-        };
-        let raw = data
-            .get(s..e)
-            .filter(|r| r.len() == width * len)
-            .ok_or_else(|| NetError::Format(format!("tensor `{name}` runs past the end")))?;
-        let vals = if width == 4 {
-            raw.chunks_exact(4)
-                .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-                .collect()
-        } else {
-            raw.chunks_exact(2)
-                .map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]])))
-                .collect()
-        };
-        tensors.insert(name.clone(), (shape, vals));
-    }
-    Ok((tensors, metadata))
-}
-
-/// An IEEE 754 half-precision value as f32 (exact: every f16 is an f32).
-fn f16_to_f32(h: u16) -> f32 {
-    let sign = ((h >> 15) as u32) << 31;
-    let exp = ((h >> 10) & 0x1f) as u32;
-    let frac = (h & 0x3ff) as u32;
-    let bits = match (exp, frac) {
-        (0, 0) => sign,
-        // subnormal: frac · 2^-24
-        (0, f) => {
-            return f32::from_bits(sign)
-                + (if sign != 0 { -1.0 } else { 1.0 }) * f as f32 * 2f32.powi(-24);
-        }
-        (0x1f, f) => sign | 0x7f80_0000 | (f << 13),
-        (e, f) => sign | ((e + 127 - 15) << 23) | (f << 13),
-    };
-    f32::from_bits(bits)
-}
-
-/// Tensors by name: shape and values.
-pub(crate) type Tensors = HashMap<String, (Vec<usize>, Vec<f32>)>;
-
-/// The values of tensor `name`, taken out of `t`, if it has the shape `want`.
-pub(crate) fn take_tensor(
-    t: &mut Tensors,
-    name: &str,
-    want: &[usize],
-) -> Result<Vec<f32>, NetError> {
-    let (got, v) = t
-        .remove(name)
-        .ok_or_else(|| NetError::Missing(name.to_string()))?;
-    if got != want {
-        return Err(NetError::Shape {
-            name: name.to_string(),
-            got,
-            want: want.to_vec(),
-        });
-    }
-    Ok(v)
-}
-
 impl ShapeNet {
     /// Read a network from safetensors bytes (f32 tensors named as the PyTorch module in
     /// `training/shapenet.py` names them).
@@ -324,7 +193,7 @@ impl ShapeNet {
     pub fn shipped() -> &'static ShapeNet {
         static NET: std::sync::OnceLock<ShapeNet> = std::sync::OnceLock::new();
         NET.get_or_init(|| {
-            ShapeNet::from_safetensors(include_bytes!("../assets/skull_net.safetensors"))
+            ShapeNet::from_safetensors(include_bytes!("../../assets/skull_net.safetensors"))
                 .expect("the shipped network is valid (checked by a test)")
         })
     }
@@ -472,258 +341,10 @@ impl Member {
     }
 }
 
-/// Net-map bin of design-map coordinates (u, v) in radians, if inside.
-fn net_bin(u: f64, v: f64) -> Option<usize> {
-    let half = NET_N as f64 / 2.0;
-    let b = NET_BIN_DEG.to_radians();
-    let (x, y) = ((u / b + half).floor(), (v / b + half).floor());
-    (x >= 0.0 && y >= 0.0 && x < NET_N as f64 && y < NET_N as f64)
-        .then(|| x as usize + NET_N * y as usize)
-}
-
-/// Bilinear sample of a net-map field at design-map coordinates (u, v), radians.
-fn sample(f: &[f32], u: f64, v: f64) -> f64 {
-    let half = NET_N as f64 / 2.0;
-    let b = NET_BIN_DEG.to_radians();
-    let x = (u / b + half - 0.5).clamp(0.0, (NET_N - 1) as f64);
-    let y = (v / b + half - 0.5).clamp(0.0, (NET_N - 1) as f64);
-    let (x0, y0) = (x.floor() as usize, y.floor() as usize);
-    let (x1, y1) = ((x0 + 1).min(NET_N - 1), (y0 + 1).min(NET_N - 1));
-    let (fx, fy) = (x - x0 as f64, y - y0 as f64);
-    let at = |x: usize, y: usize| f[x + NET_N * y] as f64;
-    (1.0 - fy) * ((1.0 - fx) * at(x0, y0) + fx * at(x1, y0))
-        + fy * ((1.0 - fx) * at(x0, y1) + fx * at(x1, y1))
-}
-
-/// Box-average per net bin of `value(b)` over the design bins `bins` where it is defined;
-/// returns the sums and counts.
-fn box_average(
-    s: &Shell,
-    bins: impl Iterator<Item = usize>,
-    value: impl Fn(usize) -> Option<[f64; 2]>,
-) -> ([Vec<f64>; 2], Vec<u32>) {
-    let nn = NET_N * NET_N;
-    let mut sum = [vec![0.0; nn], vec![0.0; nn]];
-    let mut count = vec![0u32; nn];
-    for b in bins {
-        let (u, v) = s.map.uv(b);
-        if let (Some(k), Some([a, c])) = (net_bin(u, v), value(b)) {
-            sum[0][k] += a;
-            sum[1][k] += c;
-            count[k] += 1;
-        }
-    }
-    for k in 0..nn {
-        if count[k] > 0 {
-            sum[0][k] /= count[k] as f64;
-            sum[1][k] /= count[k] as f64;
-        }
-    }
-    (sum, count)
-}
-
-/// The network's raw inputs, `[IN_CHANNELS][NET_N][NET_N]`, for a planned and filled design:
-/// the intact bone outside every rebuilt region, the regions, the shape model's trend where
-/// defined, and the fill over the regions.
-pub(crate) fn inputs(s: &Shell, known: &[bool], plans: &[DefectPlan], f: &Filled) -> Vec<f32> {
-    let n = s.map.n;
-    let nn = NET_N * NET_N;
-    let in_region = &f.region;
-    let mut trend = [vec![f64::NAN; n * n], vec![f64::NAN; n * n]];
-    for p in plans {
-        if let Some(Trend {
-            fields: [ti, to], ..
-        }) = &p.trends
-        {
-            for b in p.matching.iter().chain(&p.unknown).copied() {
-                trend[0][b] = to[b];
-                trend[1][b] = ti[b];
-            }
-        }
-    }
-    let (obs, obs_n) = box_average(s, 0..n * n, |b| {
-        (known[b] && !in_region[b]).then(|| [s.r_out[b], s.r_in[b]])
-    });
-    let (tr, tr_n) = box_average(s, 0..n * n, |b| {
-        trend[0][b].is_finite().then(|| [trend[0][b], trend[1][b]])
-    });
-    let (fill, reg_n) = box_average(s, 0..n * n, |b| {
-        in_region[b].then(|| [f.r_out[b], f.r_in[b]])
-    });
-    let mut out = vec![0f32; IN_CHANNELS * nn];
-    for k in 0..nn {
-        let ch = [
-            (obs_n[k] > 0) as u8 as f64,
-            (reg_n[k] > 0) as u8 as f64,
-            obs[0][k],
-            obs[1][k],
-            tr[0][k],
-            tr[1][k],
-            (tr_n[k] > 0) as u8 as f64,
-            fill[0][k],
-            fill[1][k],
-        ];
-        for (c, v) in ch.into_iter().enumerate() {
-            out[c * nn + k] = v as f32;
-        }
-    }
-    out
-}
-
-/// Bins of the design map inside `region`, weighted by how far they lie from its border:
-/// 0.5 next to the rim, 1 from two bins in (a chamfer distance), so that a correction meets
-/// the intact bone without a step.
-fn taper(region: &[bool], n: usize) -> Vec<f64> {
-    let mut d: Vec<f64> = region
-        .iter()
-        .map(|&r| if r { f64::INFINITY } else { 0.0 })
-        .collect();
-    let step = |d: &mut Vec<f64>, b: usize, nb: Option<usize>, w: f64| {
-        if let Some(nb) = nb {
-            d[b] = d[b].min(d[nb] + w);
-        }
-    };
-    for pass in 0..2 {
-        let order: Vec<usize> = if pass == 0 {
-            (0..n * n).collect()
-        } else {
-            (0..n * n).rev().collect()
-        };
-        for b in order {
-            if d[b] == 0.0 {
-                continue;
-            }
-            let (u, v) = (b % n, b / n);
-            let s: i64 = if pass == 0 { -1 } else { 1 };
-            let at = |du: i64, dv: i64| {
-                let (x, y) = (u as i64 + du, v as i64 + dv);
-                (x >= 0 && y >= 0 && x < n as i64 && y < n as i64)
-                    .then(|| x as usize + n * y as usize)
-            };
-            step(&mut d, b, at(s, 0), 1.0);
-            step(&mut d, b, at(0, s), 1.0);
-            step(&mut d, b, at(s, s), 1.4);
-            step(&mut d, b, at(-s, s), 1.4);
-        }
-    }
-    d.iter().map(|&x| (x / 2.0).min(1.0)).collect()
-}
-
-/// Add the network's correction to each defect's fill (as [`fill_plans`] made it), where it
-/// is plausible ([`limited`]: each bin's correction cut to [`MAX_CORRECTION_MM`], none where it
-/// would cross the surfaces, on no more than [`MAX_LIMITED_FRACTION`] of the region). Each
-/// defect's report says whether it was corrected, and at how many bins it was held back.
-pub(crate) fn correct(
-    net: &ShapeNet,
-    s: &Shell,
-    known: &[bool],
-    plans: &[DefectPlan],
-    f: &mut Filled,
-) {
-    if plans.iter().all(|p| p.trends.is_none()) {
-        return;
-    }
-    let [d_out, d_in] = net.predict(&inputs(s, known, plans, f));
-    let w = taper(&f.region, s.map.n);
-    let Filled {
-        r_out,
-        r_in,
-        reports,
-        ..
-    } = f;
-    for (p, report) in plans.iter().zip(reports) {
-        if p.trends.is_none() {
-            continue;
-        }
-        let raw: Vec<(f64, f64)> = (p.unknown.iter())
-            .map(|&b| {
-                let (u, v) = s.map.uv(b);
-                (w[b] * sample(&d_out, u, v), w[b] * sample(&d_in, u, v))
-            })
-            .collect();
-        let accepted = limited(&raw, &p.unknown, r_out, r_in);
-        report.learned = accepted.is_some();
-        report.limited_bins = accepted.as_ref().map_or(0, |a| a.1);
-        if let Some((delta, _)) = accepted {
-            for (&b, &(dout, din)) in p.unknown.iter().zip(&delta) {
-                r_out[b] += dout;
-                r_in[b] += din;
-            }
-        }
-    }
-}
-
-/// The corrections `raw` (outer, inner; mm) of the fill `r_out`, `r_in` at `bins`, each cut to
-/// [`MAX_CORRECTION_MM`], and none at a bin where the corrected surfaces would cross although
-/// the fill kept them apart (where the fill's surfaces already cross, a thin fill at an orbit,
-/// that is not the network's doing); with the number of bins so held back. `None` where they
-/// are more than [`MAX_LIMITED_FRACTION`] of the bins: the correction is implausible as a whole.
-fn limited(
-    raw: &[(f64, f64)],
-    bins: &[usize],
-    r_out: &[f64],
-    r_in: &[f64],
-) -> Option<(Vec<(f64, f64)>, usize)> {
-    let limit = |d: f64| d.clamp(-MAX_CORRECTION_MM, MAX_CORRECTION_MM);
-    let mut held = 0;
-    let delta: Vec<(f64, f64)> = (raw.iter().zip(bins))
-        .map(|(&(o, i), &b)| {
-            let d = (limit(o), limit(i));
-            let crosses = r_out[b] > r_in[b] && r_out[b] + d.0 <= r_in[b] + d.1;
-            if crosses {
-                held += 1;
-                (0.0, 0.0)
-            } else {
-                held += usize::from(d != (o, i));
-                d
-            }
-        })
-        .collect();
-    (held as f64 <= MAX_LIMITED_FRACTION * raw.len() as f64).then_some((delta, held))
-}
-
-/// A training sample for the network: its raw inputs for `defective` as the design plans and
-/// fills it with `prior`, followed by three channels: how far the complete skull (seen from
-/// the defective skull's centre) lies from the fill over the rebuilt regions and from the
-/// intact bone on their matching rings, outer then inner (mm), and where that is known (1/0).
-/// `[IN_CHANNELS + 3][NET_N][NET_N]`.
-pub fn learning_sample(
-    defective: &Mask,
-    complete: &Mask,
-    prior: &ShapePrior,
-    o: &DesignOptions,
-) -> Result<Vec<f32>, DesignError> {
-    check_reference_grid(complete, defective)?;
-    let p = plan(defective, Some(prior), o)?;
-    let s = &p.shell;
-    let c = s.seen_from_here(complete)?;
-    let f = fill_plans(s, &p.known, &p.defects, Some(prior), None, o);
-    let n = s.map.n;
-    let mut delta = [vec![f64::NAN; n * n], vec![f64::NAN; n * n]];
-    for pl in p.defects.iter().filter(|pl| pl.trends.is_some()) {
-        for b in pl.matching.iter().chain(&pl.unknown).copied() {
-            if c.known(b) {
-                delta[0][b] = c.r_out[b] - f.r_out[b];
-                delta[1][b] = c.r_in[b] - f.r_in[b];
-            }
-        }
-    }
-    let (d, dn) = box_average(s, 0..n * n, |b| {
-        delta[0][b].is_finite().then(|| [delta[0][b], delta[1][b]])
-    });
-    let mut out = inputs(s, &p.known, &p.defects, &f);
-    let nn = NET_N * NET_N;
-    out.extend(d[0].iter().map(|&v| v as f32));
-    out.extend(d[1].iter().map(|&v| v as f32));
-    out.extend((0..nn).map(|k| (dn[k] > 0) as u8 as f32));
-    Ok(out)
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// The synthetic input of `probe_input` in training/shapenet.py.
     fn probe_input() -> Vec<f32> {
         let nn = NET_N * NET_N;
         let mut ch = vec![0f32; IN_CHANNELS * nn];
@@ -801,64 +422,19 @@ mod tests {
         }
     }
 
-    fn fixture() -> ShapeNet {
-        ShapeNet::from_safetensors(include_bytes!("../tests/data/shapenet_fixture.safetensors"))
-            .unwrap()
+    /// The small network of `tests/data` (training/shapenet.py's fixture).
+    pub(crate) fn fixture() -> ShapeNet {
+        ShapeNet::from_safetensors(include_bytes!(
+            "../../tests/data/shapenet_fixture.safetensors"
+        ))
+        .unwrap()
     }
 
-    #[test]
-    fn corrects_the_fill_where_plausible_and_falls_back_elsewhere() {
-        use crate::implant::{design, design_learned};
-        use crate::phantom::{PhantomSpec, skull};
-        let p = skull(&PhantomSpec::default());
-        let t = ShapePrior::template(&p.complete).unwrap();
-        let prior = ShapePrior::new(vec![("self".into(), t)]);
-        let o = DesignOptions::default();
-        let plain = design(&p.defective, Some(&prior), &o).unwrap();
-        let learned = design_learned(&p.defective, &prior, &fixture(), &o).unwrap();
-        assert!(plain.defects.iter().all(|d| !d.learned));
-        assert!(learned.defects.iter().all(|d| d.learned));
-        assert_ne!(learned.implant.data, plain.implant.data);
-        // A correction of 20 mm is implausible: the fill of the shape model alone is kept.
-        let mut wild = fixture();
-        wild.members[0].head.b = vec![20.0, 20.0];
-        let fallback = design_learned(&p.defective, &prior, &wild, &o).unwrap();
-        assert!(fallback.defects.iter().all(|d| !d.learned));
-        assert_eq!(fallback.notes().len(), fallback.defects.len());
-        assert!(plain.notes().is_empty() && learned.notes().is_empty());
-        assert_eq!(fallback.implant.data, plain.implant.data);
-    }
-
-    #[test]
-    fn a_correction_is_cut_at_a_few_bins_and_refused_at_many() {
-        let bins: Vec<usize> = (0..100).collect();
-        let (r_out, r_in) = (vec![80.0; 100], vec![74.0; 100]);
-        let mut raw = vec![(1.0, 0.5); 100];
-        for r in &mut raw[..5] {
-            *r = (30.0, -20.0);
-        }
-        // Five bins of a hundred past the limit: cut there, the rest as predicted.
-        let (delta, cut) = limited(&raw, &bins, &r_out, &r_in).unwrap();
-        assert_eq!(cut, 5);
-        assert_eq!(delta[0], (MAX_CORRECTION_MM, -MAX_CORRECTION_MM));
-        assert_eq!(delta[5], (1.0, 0.5));
-        // Six: the network failed as a whole there.
-        raw[5] = (-17.0, 0.0);
-        assert!(limited(&raw, &bins, &r_out, &r_in).is_none());
-        // Surfaces crossing where the fill kept them apart: that bin keeps the fill.
-        let mut crossing = vec![(1.0, 1.0); 100];
-        crossing[50] = (-4.0, 3.0);
-        let (delta, held) = limited(&crossing, &bins, &r_out, &r_in).unwrap();
-        assert_eq!((delta[50], delta[49], held), ((0.0, 0.0), (1.0, 1.0), 1));
-        // Unless the fill had them crossed already there.
-        let mut thin = r_in.clone();
-        thin[50] = 81.0;
-        assert_eq!(limited(&crossing, &bins, &r_out, &thin).unwrap().1, 0);
-        // Crossing on six bins of a hundred: refused.
-        for r in &mut crossing[..6] {
-            *r = (-4.0, 3.0);
-        }
-        assert!(limited(&crossing, &bins, &r_out, &r_in).is_none());
+    /// [`fixture`] with its first member's head biased by `b` (outer, inner correction, mm).
+    pub(crate) fn fixture_with_head_bias(b: [f32; 2]) -> ShapeNet {
+        let mut net = fixture();
+        net.members[0].head.b = b.to_vec();
+        net
     }
 
     #[test]
@@ -877,7 +453,7 @@ mod tests {
     /// The fixture's tensors named as an ensemble's members `members.{first}.…`,
     /// `members.{first + 1}.…` (the data shared: two copies of one network).
     fn fixture_twice(first: usize) -> Vec<u8> {
-        let bytes: &[u8] = include_bytes!("../tests/data/shapenet_fixture.safetensors");
+        let bytes: &[u8] = include_bytes!("../../tests/data/shapenet_fixture.safetensors");
         let hlen = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
         let header: serde_json::Map<String, serde_json::Value> =
             serde_json::from_slice(&bytes[8..8 + hlen]).unwrap();
@@ -943,35 +519,5 @@ mod tests {
             ShapeNet::from_safetensors(&bytes),
             Err(NetError::Format(_))
         ));
-    }
-
-    #[test]
-    fn taper_meets_the_rim_at_half_weight() {
-        // A 6×6 region in a 10×10 map: zero outside, 0.5 on its edge, 1 from two bins in.
-        let n = 10;
-        let region: Vec<bool> = (0..n * n)
-            .map(|b| (2..8).contains(&(b % n)) && (2..8).contains(&(b / n)))
-            .collect();
-        let w = taper(&region, n);
-        assert_eq!(w[0], 0.0);
-        assert_eq!(w[2 + n * 2], 0.5);
-        assert_eq!(w[2 + n * 5], 0.5);
-        assert_eq!(w[4 + n * 4], 1.0);
-        assert_eq!(w[3 + n * 5], 1.0);
-    }
-
-    #[test]
-    fn net_bins_and_samples_agree() {
-        // The centre of net bin (i, j) maps to it, and sampling a field there returns its value.
-        let b = NET_BIN_DEG.to_radians();
-        let (i, j) = (40usize, 71usize);
-        let (u, v) = (
-            (i as f64 + 0.5 - NET_N as f64 / 2.0) * b,
-            (j as f64 + 0.5 - NET_N as f64 / 2.0) * b,
-        );
-        assert_eq!(net_bin(u, v), Some(i + NET_N * j));
-        let f: Vec<f32> = (0..NET_N * NET_N).map(|k| (k % NET_N) as f32).collect();
-        assert!((sample(&f, u, v) - i as f64).abs() < 1e-9);
-        assert!((sample(&f, u + 0.5 * b, v) - (i as f64 + 0.5)).abs() < 1e-9);
     }
 }

@@ -1,5 +1,5 @@
 //! A shape prior for the cranial vault: a library of complete skulls, each stored as its inner
-//! and outer radius fields on the vault map of [`crate::implant`].
+//! and outer radius fields on the vault map of [`crate::vault`].
 //!
 //! The implant design fills the defect with the trend of a statistical shape model of these
 //! templates (their mean and a ridge-regularised combination of their deviations from it) fitted
@@ -16,7 +16,8 @@
 
 use std::io::{Read, Write};
 
-use crate::implant::{DesignError, shell};
+use crate::error::DesignError;
+use crate::vault::shell::shell;
 use ctplan_core::Mask;
 
 const MAGIC: &str = "ctplan shape prior 1";
@@ -24,10 +25,13 @@ const MAGIC: &str = "ctplan shape prior 1";
 /// Why a prior could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum PriorError {
+    /// The file does not start with the prior's first line.
     #[error("not a ctplan shape prior (first line is not `{MAGIC}`)")]
     Magic,
+    /// The header is malformed (why).
     #[error("bad header: {0}")]
     Header(String),
+    /// The fields are malformed (why).
     #[error("bad data: {0}")]
     Data(String),
 }
@@ -102,6 +106,7 @@ impl ShapePrior {
         self.fields.len()
     }
 
+    /// Whether the prior has no template.
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty()
     }
@@ -260,7 +265,7 @@ impl ShapePrior {
     pub fn shipped() -> &'static ShapePrior {
         static PRIOR: std::sync::OnceLock<ShapePrior> = std::sync::OnceLock::new();
         PRIOR.get_or_init(|| {
-            ShapePrior::from_bytes(include_bytes!("../assets/skull_prior.ctprior"))
+            ShapePrior::from_bytes(include_bytes!("../../assets/skull_prior.ctprior"))
                 .expect("the shipped prior is valid (checked by a test)")
         })
     }
