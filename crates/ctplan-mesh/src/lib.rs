@@ -9,6 +9,8 @@
 //! - [`decimate`]: edge-collapse simplification (meshoptimizer);
 //! - [`check`]: watertightness, manifoldness, orientation, area, volume, Euler characteristic;
 //! - [`formats`]: binary STL, binary PLY, OBJ and binary glTF encoders;
+//! - [`pipeline`]: the stages above run for a mask (smooth, decimate, check), and a file's
+//!   bytes in the format its extension names, refused when the mesh is not printable;
 //! - [`render`]: software pictures of meshes from the anatomical views, with labels.
 //!
 //! The vector arithmetic is `ctplan_core::vec3`, the same everywhere, so that a mesh (and so
