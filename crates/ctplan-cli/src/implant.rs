@@ -240,6 +240,11 @@ pub fn run(a: Args) -> Result<ExitCode> {
             ExitCode::SUCCESS
         });
     }
+    // A mesh file name the format cannot be told from is refused before any work, so that no
+    // implant is written for a run that then fails.
+    if let Some(m) = &a.mesh {
+        pipeline::MeshFormat::of(m)?;
+    }
     let extras = Extras {
         mesh: a.mesh.as_deref(),
         completed: a.completed.as_deref(),

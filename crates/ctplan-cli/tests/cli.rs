@@ -285,6 +285,21 @@ fn a_batch_whose_every_case_fails_leaves_no_output_folder() {
 }
 
 #[test]
+fn an_implant_mesh_of_unknown_format_is_refused_before_anything_is_written() {
+    let Some(src) = ctplan_testdata::data_file("skullfix/training_set/defective_skull/000.nrrd")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("implant.nrrd");
+    let mesh = dir.path().join("implant.xyz");
+    let o = ctplan(&["implant", s(&src), "-o", s(&out), "--mesh", s(&mesh)]);
+    assert_clean_failure(&o, "implant.xyz: unknown mesh format");
+    assert!(!out.exists(), "an implant written for a run that failed");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
 fn convert_and_info_keep_oblique_geometry() {
     let Some(src) = ctplan_testdata::data_file("skullfix/training_set/defective_skull/000.nrrd")
     else {
