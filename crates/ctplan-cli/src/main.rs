@@ -1,7 +1,6 @@
 //! `ctplan`: automatic surgical planning from CT. Each verb is a module of this crate; the work
 //! itself lives in the library crates (core, io, metrics, cranio).
 
-mod cases;
 mod convert;
 mod demo;
 mod dicom;
@@ -79,27 +78,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", one_line(&e));
+            eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
-}
-
-/// The error and its causes on one line, as `{:#}` prints them, less what a cause repeats: a
-/// cause whose text its parent's message already holds (a file error wrapped as is), and the
-/// OS error kept as the source of a file or DICOM error, whose own message says it in words.
-fn one_line(e: &anyhow::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut describes_os = false;
-    for cause in e.chain() {
-        let text = cause.to_string();
-        let repeated = parts.last().is_some_and(|p| p.contains(&text));
-        let os = describes_os && cause.downcast_ref::<std::io::Error>().is_some();
-        if !(repeated || os) {
-            parts.push(text);
-        }
-        describes_os = cause.downcast_ref::<ctplan_io::IoError>().is_some()
-            || cause.downcast_ref::<ctplan_dicom::DicomError>().is_some();
-    }
-    parts.join(": ")
 }

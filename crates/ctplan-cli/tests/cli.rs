@@ -225,6 +225,19 @@ fn bad_inputs_give_one_line_errors() {
     // The OS error behind it is kept as the error's source, but said once, in words.
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!err.contains("os error"), "the OS error said twice: {err}");
+    // The same in a batch verb's per-case errors: a detached header whose data file is gone.
+    let cases = d.join("cases");
+    std::fs::create_dir(&cases).unwrap();
+    std::fs::write(
+        cases.join("a.nhdr"),
+        "NRRD0004\ntype: uchar\ndimension: 3\nsizes: 2 2 2\nencoding: raw\ndata file: a.raw\n\n",
+    )
+    .unwrap();
+    let c = s(&cases);
+    let o = ctplan(&["eval", "--pred", c, "--truth", c, "--defective", c]);
+    assert_clean_failure(&o, "a.raw: cannot open data file: no such file");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("os error"), "the OS error said twice: {err}");
     let junk = d.join("junk.nrrd");
     std::fs::write(&junk, b"\x00\x01binary").unwrap();
     let o = ctplan(&[

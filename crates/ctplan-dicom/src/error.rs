@@ -31,9 +31,10 @@ pub struct DicomError {
     pub message: String,
     /// What kind of failure this is.
     pub kind: DicomErrorKind,
-    /// The OS error behind an [`DicomErrorKind::Os`] failure.
-    #[source]
-    pub source: Option<std::io::Error>,
+    /// The OS error behind an [`DicomErrorKind::Os`] failure. Kept, but not as the error's
+    /// `source`: [`message`](Self::message) already says it in words, and a printer of the
+    /// error chain would say it twice.
+    pub os: Option<std::io::Error>,
 }
 
 impl fmt::Display for DicomError {
@@ -49,17 +50,18 @@ impl DicomError {
             path: path.as_ref().to_path_buf(),
             message: message.into(),
             kind: DicomErrorKind::Invalid,
-            source: None,
+            os: None,
         }
     }
 
-    /// An OS failure described by `message`, keeping the OS error as the source and its kind.
+    /// An OS failure described by `message` (the OS error in words), keeping the OS error and
+    /// its kind.
     pub fn os(path: impl AsRef<Path>, message: impl Into<String>, e: std::io::Error) -> Self {
         DicomError {
             path: path.as_ref().to_path_buf(),
             message: message.into(),
             kind: DicomErrorKind::Os(e.kind()),
-            source: Some(e),
+            os: Some(e),
         }
     }
 
@@ -72,7 +74,7 @@ impl DicomError {
                 limit >> 30
             ),
             kind: DicomErrorKind::TooLarge { bytes, limit },
-            source: None,
+            os: None,
         }
     }
 }
@@ -83,7 +85,7 @@ mod tests {
     use std::error::Error;
 
     #[test]
-    fn os_error_is_kept_as_source_with_its_kind() {
+    fn os_error_is_kept_with_its_kind_and_said_once() {
         let e = DicomError::os(
             "a/b.dcm",
             "no such file or folder",
@@ -91,8 +93,8 @@ mod tests {
         );
         assert_eq!(e.to_string(), "a/b.dcm: no such file or folder");
         assert_eq!(e.kind, DicomErrorKind::Os(std::io::ErrorKind::NotFound));
-        assert!(e.source().is_some());
-        assert!(DicomError::new("x", "y").source().is_none());
+        assert!(e.os.is_some() && e.source().is_none());
+        assert!(DicomError::new("x", "y").os.is_none());
     }
 
     #[test]

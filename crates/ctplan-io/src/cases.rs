@@ -31,7 +31,8 @@ pub fn volumes_in(path: &Path) -> Result<BTreeMap<String, PathBuf>, IoError> {
         out.insert(name, path.to_path_buf());
         return Ok(out);
     }
-    let unreadable = |e| IoError::with_source(path, "cannot read folder", e);
+    let unreadable =
+        |e: std::io::Error| IoError::with_source(path, format!("cannot read folder: {e}"), e);
     for e in std::fs::read_dir(path).map_err(unreadable)? {
         let p = e.map_err(unreadable)?.path();
         if let Some(name) = case_name(&p)
@@ -65,7 +66,7 @@ pub fn create_output_dir(dir: &Path) -> Result<Vec<PathBuf>, IoError> {
         .map(Path::to_path_buf)
         .collect();
     std::fs::create_dir_all(dir)
-        .map_err(|e| IoError::with_source(dir, "cannot create folder", e))?;
+        .map_err(|e| IoError::with_source(dir, format!("cannot create folder: {e}"), e))?;
     Ok(created)
 }
 

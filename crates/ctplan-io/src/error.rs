@@ -2,8 +2,9 @@
 //!
 //! The message is one line (`FILE: what is wrong`), printed as it is by the command line. A
 //! program that must react to the failure (retry a busy file, report a missing one as 404)
-//! reads [`IoError::kind`] instead of parsing the text, and an OS failure stays reachable as
-//! the error's [`source`](std::error::Error::source).
+//! reads [`IoError::kind`] instead of parsing the text, and an OS failure stays reachable
+//! through [`IoError::os_error`]. It is not the error's `source`: the message already says it
+//! in words, and a printer of the error chain (`{:#}`) would say it a second time.
 
 use std::io::ErrorKind;
 
@@ -19,8 +20,7 @@ pub struct IoError {
     /// What is wrong, in words (the part of the message after `FILE: `).
     pub message: String,
     kind: ErrorKind,
-    #[source]
-    source: Option<std::io::Error>,
+    os: Option<std::io::Error>,
 }
 
 impl IoError {
@@ -31,18 +31,18 @@ impl IoError {
             path: path.to_path_buf(),
             message: message.into(),
             kind: ErrorKind::InvalidData,
-            source: None,
+            os: None,
         }
     }
 
-    /// A failure with an OS error behind it, described by `message`: keeps the error as the
-    /// source and its kind.
+    /// A failure with an OS error behind it, described by `message` (which says the OS error
+    /// in words): keeps the error and its kind.
     pub fn with_source(path: &Path, message: impl Into<String>, e: std::io::Error) -> Self {
         IoError {
             path: path.to_path_buf(),
             message: message.into(),
             kind: e.kind(),
-            source: Some(e),
+            os: Some(e),
         }
     }
 
@@ -58,7 +58,7 @@ impl IoError {
     }
 
     /// A DICOM reading failure as an I/O error: the same path and message; the OS error, if
-    /// any, stays the source; a series over [`MAX_BYTES`](crate::MAX_BYTES) is
+    /// any, is kept; a series over [`MAX_BYTES`](crate::MAX_BYTES) is
     /// [`ErrorKind::OutOfMemory`].
     pub fn from_dicom(e: ctplan_dicom::DicomError) -> Self {
         let kind = match e.kind {
@@ -70,7 +70,7 @@ impl IoError {
             path: e.path,
             message: e.message,
             kind,
-            source: e.source,
+            os: e.os,
         }
     }
 
@@ -79,6 +79,11 @@ impl IoError {
     /// wrong.
     pub fn kind(&self) -> ErrorKind {
         self.kind
+    }
+
+    /// The OS error behind the failure, if there is one.
+    pub fn os_error(&self) -> Option<&std::io::Error> {
+        self.os.as_ref()
     }
 }
 
@@ -96,9 +101,10 @@ mod tests {
         );
         assert_eq!(e.to_string(), "/x/a.nrrd: cannot open: no such file");
         assert_eq!(e.kind(), ErrorKind::NotFound);
-        let src = e.source().expect("the OS error is the source");
-        let io = src.downcast_ref::<std::io::Error>().unwrap();
+        let io = e.os_error().expect("the OS error is kept");
         assert_eq!(io.kind(), ErrorKind::NotFound);
+        // Said once: the message words it, so it is not chained as the source too.
+        assert!(e.source().is_none());
     }
 
     #[test]
@@ -106,7 +112,7 @@ mod tests {
         let e = IoError::new(Path::new("b.nii"), "NIfTI dim[1] is 0");
         assert_eq!(e.to_string(), "b.nii: NIfTI dim[1] is 0");
         assert_eq!(e.kind(), ErrorKind::InvalidData);
-        assert!(e.source().is_none());
+        assert!(e.source().is_none() && e.os_error().is_none());
     }
 
     #[test]
@@ -127,6 +133,6 @@ mod tests {
             ctplan_dicom::DicomError::os("f", "gone", std::io::Error::from(ErrorKind::NotFound));
         let e = IoError::from_dicom(d);
         assert_eq!(e.kind(), ErrorKind::NotFound);
-        assert!(e.source().is_some());
+        assert!(e.os_error().is_some());
     }
 }
