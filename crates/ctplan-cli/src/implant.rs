@@ -6,14 +6,15 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use ctplan_core::{Mask, with_volume};
+use ctplan_cranio::design::DesignReport;
 use ctplan_cranio::learned::{ImplantNet, ShapeNet};
 use ctplan_cranio::skull::like_input;
-use ctplan_cranio::{Design, DesignOptions, Designer, ShapePrior};
+use ctplan_cranio::{DesignOptions, Designer, ShapePrior};
 use ctplan_mesh::pipeline::{self, MeshOptions};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::cases::{create_output_dir, remove_created, volumes_in};
+use ctplan_io::cases::{create_output_dir, remove_created, volumes_in};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -68,7 +69,7 @@ struct Output<'a> {
     input: &'a Path,
     output: &'a Path,
     #[serde(flatten)]
-    design: &'a Design,
+    design: &'a DesignReport,
     mesh: Option<MeshOut<'a>>,
     seconds: Seconds,
 }
@@ -140,10 +141,11 @@ fn one(input: &Path, output: &Path, extras: Extras, designer: &Designer) -> Resu
         });
     }
     let total = t0.elapsed().as_secs_f64();
+    let report = d.report();
     let out = Output {
         input,
         output,
-        design: &d,
+        design: &report,
         mesh,
         seconds: Seconds {
             read: t_read,
@@ -154,12 +156,13 @@ fn one(input: &Path, output: &Path, extras: Extras, designer: &Designer) -> Resu
             total,
         },
     };
+    let json = serde_json::to_value(&out)?;
     Ok(Done {
-        implant_ml: d.implant.nonzero_ml(),
+        implant_ml: report.implant_ml,
         seconds: total,
-        concerns: d.concerns(),
-        notes: d.notes(),
-        json: serde_json::to_value(&out)?,
+        concerns: report.concerns,
+        notes: report.notes,
+        json,
     })
 }
 

@@ -10,7 +10,7 @@ use ctplan_cranio::shape;
 use ctplan_cranio::skull::{SkullGuard, clean, fill_small_cavities, segment};
 use rayon::prelude::*;
 
-use crate::cases::{create_output_dir, remove_created, volumes_in};
+use ctplan_io::cases::{create_output_dir, remove_created, volumes_in};
 
 #[derive(clap::Args)]
 pub struct Args {

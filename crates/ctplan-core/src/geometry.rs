@@ -52,7 +52,7 @@ impl Geometry {
         let mut spacing = [0.0; 3];
         let mut direction = [[0.0; 3]; 3];
         for (c, v) in axes.iter().enumerate() {
-            let n = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+            let n = crate::vec3::norm(*v);
             if !(n.is_finite() && n > 0.0) {
                 return None;
             }

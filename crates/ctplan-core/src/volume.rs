@@ -63,18 +63,15 @@ impl<T: Scalar> Volume<T> {
     /// Linear index of voxel `(i, j, k)`.
     #[inline]
     pub fn index(&self, i: usize, j: usize, k: usize) -> usize {
-        i + self.dims[0] * (j + self.dims[1] * k)
+        crate::grid::index(self.dims, [i, j, k])
     }
 
     /// World position (LPS mm) of the voxel centre at linear index `i` (x fastest).
     #[inline]
     pub fn world_of(&self, i: usize) -> [f64; 3] {
-        let [nx, ny, _] = self.dims;
-        self.geometry.index_to_world([
-            (i % nx) as f64,
-            ((i / nx) % ny) as f64,
-            (i / (nx * ny)) as f64,
-        ])
+        let c = crate::grid::coords(self.dims, i);
+        self.geometry
+            .index_to_world([c[0] as f64, c[1] as f64, c[2] as f64])
     }
 
     /// Voxel value at `(i, j, k)`.

@@ -20,7 +20,7 @@
 use std::str::FromStr;
 
 use ctplan_core::Mask;
-use ctplan_core::vec3::{V3, add, cross, dot, scale, sub};
+use ctplan_core::vec3::{V3, add, cross, dot, norm, scale, sub};
 use rayon::prelude::*;
 
 use crate::rng::Rng;
@@ -121,7 +121,7 @@ pub struct Injected {
 /// differ in the last bit from [`ctplan_core::vec3::unit`]'s division): the defects are drawn
 /// with it, and a changed bit would move an injected defect's voxels.
 fn unit_mul(a: V3) -> V3 {
-    scale(a, 1.0 / dot(a, a).sqrt())
+    scale(a, 1.0 / norm(a))
 }
 
 /// Two unit vectors spanning the plane normal to `n`.
@@ -194,7 +194,7 @@ impl<'a> Frame<'a> {
 
     /// The outermost run of bone along the ray `from + t·dir`: (t_in, t_out), if any.
     fn outer_run(&self, m: &Mask, from: V3, dir: V3) -> Option<(f64, f64)> {
-        let t_max = dot(self.extent, self.extent).sqrt();
+        let t_max = norm(self.extent);
         let mut run: Option<(f64, f64)> = None;
         let mut inside = false;
         let mut t = 0.0;
@@ -243,7 +243,7 @@ impl<'a> Frame<'a> {
             .par_iter()
             .filter(|&&i| {
                 let d = sub(implant.world_of(i), self.centroid);
-                let t = dot(d, d).sqrt();
+                let t = norm(d);
                 if t == 0.0 {
                     return false;
                 }

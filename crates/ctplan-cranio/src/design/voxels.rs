@@ -2,7 +2,7 @@
 //! off the natural tables, and below the map's edge.
 
 use ctplan_core::Mask;
-use ctplan_core::vec3::{dot, mat_vec, norm};
+use ctplan_core::vec3::{dot, mat_vec, norm, sub};
 use rayon::prelude::*;
 
 use crate::design::options::DesignOptions;
@@ -57,14 +57,14 @@ pub(crate) fn shell_voxels(
                     continue;
                 }
                 let p = g.index_to_world([i as f64, j as f64, k as f64]);
-                let d = [p[0] - centre[0], p[1] - centre[1], p[2] - centre[2]];
+                let d = sub(p, centre);
                 let Some(b) = map.bin_of(d) else {
                     continue;
                 };
                 if !select[b] {
                     continue;
                 }
-                let r = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
+                let r = norm(d);
                 if r >= r_in[b] - margin && r <= r_out[b] + margin {
                     out.push(id);
                 }

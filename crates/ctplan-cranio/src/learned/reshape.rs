@@ -1,6 +1,7 @@
 //! Where and how the 3-D network reshapes an implant.
 
 use ctplan_core::Mask;
+use ctplan_core::vec3::{norm, sub};
 use rayon::prelude::*;
 
 use crate::design::Design;
@@ -129,8 +130,8 @@ pub const FOREHEAD_DEG: f64 = 35.0;
 
 /// Whether `p` (LPS mm) lies on the forehead seen from `centre` ([`FOREHEAD_DEG`]).
 pub fn on_forehead(centre: [f64; 3], p: [f64; 3]) -> bool {
-    let v = [p[0] - centre[0], p[1] - centre[1], p[2] - centre[2]];
-    let r = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+    let v = sub(p, centre);
+    let r = norm(v);
     r > 0.0 && -v[1] / r >= FOREHEAD_DEG.to_radians().cos()
 }
 

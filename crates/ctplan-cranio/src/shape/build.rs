@@ -8,7 +8,7 @@ use crate::shape::{ShapePrior, Template};
 
 /// One complete skull as the build sees it: its name, a hash of its mask (to find copies of a
 /// held-out case) and its template.
-pub struct Candidate {
+pub(crate) struct Candidate {
     /// The case's name.
     pub name: String,
     /// A hash of the mask's dimensions and voxels.
@@ -19,7 +19,7 @@ pub struct Candidate {
 
 impl Candidate {
     /// The candidate of one complete skull.
-    pub fn of(name: &str, skull: &Mask) -> Result<Candidate, DesignError> {
+    pub(crate) fn of(name: &str, skull: &Mask) -> Result<Candidate, DesignError> {
         let mut h = std::hash::DefaultHasher::new();
         std::hash::Hash::hash(&(skull.dims, &skull.data), &mut h);
         Ok(Candidate {

@@ -6,6 +6,6 @@ mod build;
 pub(crate) mod fit;
 mod store;
 
-pub use build::{BuildError, Built, Candidate, build};
+pub use build::{BuildError, Built, build};
 pub use fit::OWN_MIRROR;
 pub use store::{BIN_DEG, MAX_POLAR_DEG, PriorError, ShapePrior, Template};

@@ -23,7 +23,7 @@ impl Map {
 
     /// Bin of a direction vector (None outside the vault disk).
     pub(crate) fn bin_of(&self, d: [f64; 3]) -> Option<usize> {
-        let r = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
+        let r = ctplan_core::vec3::norm(d);
         if r == 0.0 {
             return None;
         }

@@ -1,6 +1,6 @@
 //! The vault as inner and outer radius fields on the map, seen from a centre.
 
-use ctplan_core::vec3::dist;
+use ctplan_core::vec3::{dist, sub};
 use ctplan_core::{Geometry, Mask};
 use rayon::prelude::*;
 
@@ -125,7 +125,7 @@ pub(crate) fn radius_fields(
         .par_iter()
         .filter_map(|&i| {
             let p = world(i);
-            let d = [p[0] - centre[0], p[1] - centre[1], p[2] - centre[2]];
+            let d = sub(p, centre);
             map.bin_of(d).map(|b| (b as u32, dist(p, centre) as f32))
         })
         .collect();

@@ -9,9 +9,9 @@
 use std::any::Any;
 use std::sync::{Arc, Mutex};
 
+use ctplan_core::Volume;
 use ctplan_core::label::{Connectivity, label};
 use ctplan_core::vec3::dist;
-use ctplan_core::{Mask, Volume, grid};
 
 pub mod anatomy;
 
@@ -102,14 +102,9 @@ impl Derived {
 }
 
 impl Model {
-    /// Parenchyma voxels of branch `b`'s territory.
-    pub fn voxels_of(&self, b: BranchId) -> usize {
-        self.branch_voxels[b.0]
-    }
-
     /// The world position (LPS mm) of a full-grid voxel.
     pub fn world(&self, v: usize) -> [f64; 3] {
-        world(&self.anatomy.airway, v)
+        self.anatomy.airway.world_of(v)
     }
 }
 
@@ -247,13 +242,6 @@ pub fn analyse(anatomy: Anatomy, renames: &[(BranchId, String)]) -> Result<Model
     })
 }
 
-/// The world position (LPS mm) of voxel `v` of `m`'s grid.
-pub(crate) fn world(m: &Mask, v: usize) -> [f64; 3] {
-    let c = grid::coords(m.dims, v);
-    m.geometry
-        .index_to_world([c[0] as f64, c[1] as f64, c[2] as f64])
-}
-
 fn find_nodules(an: &Anatomy, voxel_ml: f64) -> Vec<Nodule> {
     let Some(m) = &an.nodules else {
         return Vec::new();
@@ -270,7 +258,7 @@ fn find_nodules(an: &Anatomy, voxel_ml: f64) -> Vec<Nodule> {
         .skip(1)
         .filter(|g| !g.is_empty())
         .map(|voxels| {
-            let pts: Vec<[f64; 3]> = voxels.iter().map(|&v| world(m, v)).collect();
+            let pts: Vec<[f64; 3]> = voxels.iter().map(|&v| m.world_of(v)).collect();
             let mut c = [0.0; 3];
             for p in &pts {
                 for d in 0..3 {
