@@ -116,9 +116,11 @@ mod tests {
         assert!(e.message.starts_with("no volume files"), "{e}");
         let gone = dir.path().join("gone");
         let e = volumes_in(&gone).unwrap_err();
+        // The OS error in the message (the one line the command prints), and kept with its kind.
+        let os = e.os_error().expect("the OS error is kept");
         assert_eq!(
             e.to_string(),
-            format!("{}: cannot read folder", gone.display())
+            format!("{}: cannot read folder: {os}", gone.display())
         );
         assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
     }
