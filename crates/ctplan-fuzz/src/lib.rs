@@ -1,0 +1,91 @@
+//! # ctplan-fuzz
+//!
+//! One harness per parser or decoder that a user's file reaches. A harness takes arbitrary
+//! bytes, puts them where the real entry point reads them (a file with the right name in a
+//! scratch folder, since every reader works on paths, exactly as the command-line verbs call
+//! them) and runs that entry point. Errors are the expected outcome; a panic, an abort, an
+//! allocation over the fuzzer's memory limit or a hang is a defect.
+//!
+//! The coverage-guided targets in `fuzz/` (libFuzzer, built on the stable toolchain by
+//! `fuzz/run`) call these functions, and `tests/regressions.rs` runs every committed corpus
+//! and regression input through them in `cargo test`, so an input that once crashed a parser
+//! stays a test. How to run them and what the runs found: `docs/bad-input.md`.
+//!
+//! ```
+//! // Garbage is refused with an error, never a panic.
+//! ctplan_fuzz::run("nrrd", b"NRRD0004\nsizes: 99999999999 1 1\n\n");
+//! assert!(ctplan_fuzz::TARGETS.iter().any(|t| t.name == "nrrd"));
+//! ```
+
+#![deny(missing_docs)]
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+
+/// A fuzz target: a name (the `fuzz/` binary and the corpus folder) and its harness.
+pub struct Target {
+    /// The target's name.
+    pub name: &'static str,
+    /// What it parses.
+    pub what: &'static str,
+    /// The harness: runs the parser on the bytes and ignores its result.
+    pub run: fn(&[u8]),
+}
+
+/// Every target.
+pub const TARGETS: &[Target] = &[Target {
+    name: "nrrd",
+    what: "NRRD with attached data (`ctplan_io::read`)",
+    run: nrrd,
+}];
+
+/// Runs the target named `name` on `data`.
+///
+/// # Panics
+/// When no target has that name.
+pub fn run(name: &str, data: &[u8]) {
+    let t = TARGETS
+        .iter()
+        .find(|t| t.name == name)
+        .unwrap_or_else(|| panic!("no fuzz target named {name}"));
+    (t.run)(data)
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Option<PathBuf>> = const { RefCell::new(None) };
+}
+
+/// A scratch folder of this process and thread, emptied of nothing: harnesses overwrite
+/// their own fixed file names in it.
+fn scratch() -> PathBuf {
+    SCRATCH.with(|s| {
+        s.borrow_mut()
+            .get_or_insert_with(|| {
+                let dir = std::env::temp_dir().join(format!(
+                    "ctplan-fuzz-{}-{:?}",
+                    std::process::id(),
+                    std::thread::current().id()
+                ));
+                std::fs::create_dir_all(&dir).expect("cannot create the fuzz scratch folder");
+                dir
+            })
+            .clone()
+    })
+}
+
+/// Writes `data` to `name` in the scratch folder and returns its path.
+fn put(name: &str, data: &[u8]) -> PathBuf {
+    let p = scratch().join(name);
+    std::fs::write(&p, data).expect("cannot write to the fuzz scratch folder");
+    p
+}
+
+fn read_volume(p: &Path) {
+    let _ = ctplan_io::read(p);
+    let _ = ctplan_io::read_header(p);
+}
+
+/// NRRD with attached data.
+pub fn nrrd(data: &[u8]) {
+    read_volume(&put("x.nrrd", data));
+}
