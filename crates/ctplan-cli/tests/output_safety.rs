@@ -1,0 +1,291 @@
+//! Output safety and argument bounds, end to end: no command deletes or overwrites what it did
+//! not write unless given `--force`, outputs are checked before the work, and numeric options
+//! out of range are refused when the command line is parsed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn ctplan(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ctplan"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A clean failure: non-zero exit, no panic, `needle` in the one-line message.
+fn refused(o: &Output, needle: &str) {
+    let e = stderr(o);
+    assert!(!o.status.success(), "should fail: {e}");
+    assert_ne!(o.status.code(), Some(101), "no panic: {e}");
+    assert!(!e.contains("panicked"), "no panic: {e}");
+    assert!(e.contains(needle), "'{e}' should mention '{needle}'");
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// A copy of a real Med-MPD patient's anatomy in `dir` (the test may lose it, never the data).
+fn anatomy_copy(dir: &Path) -> Option<PathBuf> {
+    let src = ctplan_testdata::data_file("lung/med-mpd/Patient2")?;
+    let dst = dir.join("anatomy");
+    std::fs::create_dir(&dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dst.join(p.file_name().unwrap())).unwrap();
+    }
+    Some(dst)
+}
+
+fn small_volume(path: &Path) {
+    let g = ctplan_core::Geometry::new([1.0; 3], [0.0; 3]);
+    let mut m = ctplan_core::Mask::zeros([8, 8, 8], g);
+    m.data[200] = 1;
+    ctplan_io::write_mask(path, &m).unwrap();
+}
+
+#[test]
+fn lung_plan_never_deletes_its_input_or_foreign_folders() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(anatomy) = anatomy_copy(tmp.path()) else {
+        return;
+    };
+    let before = names(&anatomy);
+    let plan = |out: &Path, extra: &[&str]| {
+        let mut args = vec!["lung", "plan", s(&anatomy), "-o", s(out), "--resect", "RS6"];
+        args.extend_from_slice(extra);
+        ctplan(&args)
+    };
+    // -o ANATOMY, -o its parent, -o a folder inside it: refused, the masks stay.
+    refused(&plan(&anatomy, &[]), "the output must be a different path");
+    refused(&plan(tmp.path(), &["--force"]), "holds the input");
+    refused(&plan(&anatomy.join("case"), &[]), "is inside the input");
+    assert_eq!(names(&anatomy), before);
+    // A folder of someone else's files: refused without --force, naming it.
+    let other = tmp.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), b"mine").unwrap();
+    let o = plan(&other, &[]);
+    refused(&o, "was not written by ctplan (no .ctplan-output file)");
+    refused(&o, "use --force to replace it");
+    assert_eq!(names(&other), ["notes.txt"]);
+    // With --force it is replaced; the case folder is ctplan's from then on.
+    let o = plan(&other, &["--force"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!other.join("notes.txt").exists());
+    assert!(other.join(".ctplan-output").is_file());
+    let o = plan(&other, &[]);
+    assert!(
+        o.status.success(),
+        "a ctplan case folder is replaced: {}",
+        stderr(&o)
+    );
+    assert_eq!(names(tmp.path()), ["anatomy", "other"], "no staging left");
+}
+
+#[test]
+fn an_implant_whose_mesh_cannot_be_written_is_refused_before_the_design() {
+    let Some(src) = ctplan_testdata::data_file("skullfix/training_set/defective_skull/000.nrrd")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("implant.nrrd");
+    let mesh = dir.path().join("missing_dir/implant.stl");
+    let t = std::time::Instant::now();
+    let o = ctplan(&["implant", s(&src), "-o", s(&out), "--mesh", s(&mesh)]);
+    refused(
+        &o,
+        "missing_dir: cannot write into the folder: no such file",
+    );
+    assert!(t.elapsed().as_secs_f64() < 2.0, "refused before the design");
+    assert_eq!(names(dir.path()), Vec::<String>::new(), "nothing written");
+    // An existing output file is kept unless --force.
+    std::fs::write(&out, b"mine").unwrap();
+    let o = ctplan(&["implant", s(&src), "-o", s(&out)]);
+    refused(
+        &o,
+        "implant.nrrd: exists; ctplan does not overwrite files (use --force to replace it)",
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), b"mine");
+}
+
+#[test]
+fn existing_files_fifos_and_folders_are_not_written_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let input = d.join("in.nrrd");
+    small_volume(&input);
+    let out = d.join("out.nii");
+    std::fs::write(&out, b"mine").unwrap();
+    refused(
+        &ctplan(&["convert", s(&input), s(&out)]),
+        "use --force to replace it",
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), b"mine");
+    let o = ctplan(&["convert", s(&input), s(&out), "--force"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(ctplan_io::read_mask(&out).is_ok(), "replaced");
+    // The input itself, a folder, a FIFO.
+    refused(
+        &ctplan(&["convert", s(&input), s(&input), "--force"]),
+        "the output must be a different path",
+    );
+    let folder = d.join("folder.nrrd");
+    std::fs::create_dir(&folder).unwrap();
+    refused(
+        &ctplan(&["convert", s(&input), s(&folder), "--force"]),
+        "folder.nrrd: is a folder; the output here is a file",
+    );
+    let fifo = d.join("fifo.nrrd");
+    let c = std::ffi::CString::new(s(&fifo)).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    refused(
+        &ctplan(&["mesh", s(&input), "-o", s(&fifo), "--force"]),
+        "unknown mesh format",
+    );
+    refused(
+        &ctplan(&["convert", s(&input), s(&fifo), "--force"]),
+        "fifo.nrrd: is not a regular file (a FIFO, socket or device); refusing to write to it",
+    );
+    let mut left = names(d);
+    left.retain(|n| n.starts_with('.'));
+    assert!(left.is_empty(), "no staging left: {left:?}");
+}
+
+#[test]
+fn batch_and_demo_folders_replace_only_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let other = d.join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), b"mine").unwrap();
+    refused(
+        &ctplan(&["demo", "-o", s(&other)]),
+        "use --force to replace it",
+    );
+    let inputs = d.join("in");
+    std::fs::create_dir(&inputs).unwrap();
+    small_volume(&inputs.join("a.nrrd"));
+    for args in [
+        vec![
+            "skull",
+            "inject",
+            s(&inputs),
+            "-o",
+            s(&other),
+            "--style",
+            "cube",
+        ],
+        vec!["implant", s(&inputs), "-o", s(&other)],
+    ] {
+        refused(&ctplan(&args), "was not written by ctplan");
+    }
+    refused(
+        &ctplan(&["implant", s(&inputs), "-o", s(&inputs.join("out"))]),
+        "is inside the input",
+    );
+    assert_eq!(names(&other), ["notes.txt"]);
+    assert_eq!(names(&inputs), ["a.nrrd"]);
+}
+
+#[test]
+fn numeric_options_out_of_range_are_refused_at_parse_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let input = d.join("in.nrrd");
+    small_volume(&input);
+    let out = d.join("out");
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--threads", "100000", "info", s(&input)],
+            "invalid value '100000' for '--threads <THREADS>': 100000 is not in 1..=1024",
+        ),
+        (
+            &["mesh", s(&input), "-o", "x.stl", "--smooth", "4000000000"],
+            "invalid value '4000000000' for '--smooth <SMOOTH>': 4000000000 is not in 0..=1000",
+        ),
+        (
+            &[
+                "skull",
+                "inject",
+                s(&input),
+                "-o",
+                s(&out),
+                "--style",
+                "cube",
+                "--count",
+                "100000",
+            ],
+            "invalid value '100000' for '--count <COUNT>': 100000 is not in 1..=100",
+        ),
+        (
+            &["lung", "plan", s(&input), "-o", s(&out), "--fev1", "nan"],
+            "invalid value 'nan' for '--fev1 <FEV1>': nan is not a number in 0.1..=10",
+        ),
+        (
+            &["lung", "plan", s(&input), "-o", s(&out), "--fev1=-1"],
+            "invalid value '-1' for '--fev1 <FEV1>': -1 is not a number in 0.1..=10",
+        ),
+        (
+            &[
+                "lung",
+                "plan",
+                s(&input),
+                "-o",
+                s(&out),
+                "--margin-k",
+                "NaN",
+            ],
+            "invalid value 'NaN' for '--margin-k <MARGIN_K>': NaN is not a number in 0..=10",
+        ),
+        (
+            &[
+                "lung",
+                "plan",
+                s(&input),
+                "-o",
+                s(&out),
+                "--resect",
+                "nan,1,2",
+            ],
+            "error: --resect \"nan,1,2\": a point needs three finite coordinates within ±100000 mm",
+        ),
+        (
+            &[
+                "skull",
+                "segment",
+                s(&input),
+                "-o",
+                s(&out),
+                "--threshold",
+                "inf",
+            ],
+            "invalid value 'inf' for '--threshold <THRESHOLD>'",
+        ),
+        (
+            &["mesh", s(&input), "-o", "x.stl", "--decimate", "0"],
+            "invalid value '0' for '--decimate <DECIMATE>': 0 is not a number in (0, 1]",
+        ),
+    ];
+    for (args, needle) in cases {
+        let t = std::time::Instant::now();
+        refused(&ctplan(args), needle);
+        assert!(t.elapsed().as_secs_f64() < 2.0, "{args:?} took long");
+    }
+    assert_eq!(names(d), ["in.nrrd"]);
+}
