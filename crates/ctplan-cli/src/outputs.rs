@@ -56,7 +56,35 @@ impl Outputs {
             _ => {}
         }
         self.not_an_input(target)?;
+        if let Kind::Volume = kind {
+            self.no_data_file_in_the_way(target)?;
+        }
         Ok(self.files.stage(target)?)
+    }
+
+    /// A detached header (`.nhdr`, `.mhd`) writes its voxels beside it (`NAME.raw`,
+    /// `NAME.raw.gz`, `NAME.zraw`): such a file already there is refused like the output itself.
+    fn no_data_file_in_the_way(&self, target: &Path) -> Result<()> {
+        let detached = matches!(
+            ctplan_io::Format::from_path(target),
+            Some(ctplan_io::Format::Nrrd { detached: true })
+                | Some(ctplan_io::Format::MetaImage { detached: true })
+        );
+        if !detached || self.force {
+            return Ok(());
+        }
+        for ext in ["raw", "raw.gz", "zraw"] {
+            let data = target.with_extension(ext);
+            if std::fs::symlink_metadata(&data).is_ok() {
+                bail!(
+                    "{}: exists and would be replaced by the voxel data of {}; ctplan does not \
+                     overwrite files (use --force to replace it)",
+                    data.display(),
+                    target.display()
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Check the output folder `target` (published later by `ctplan_io::publish_dir`).

@@ -1,30 +1,11 @@
 //! End-to-end tests of the `ctplan` binary: the demo, `eval`/`rank` on real SkullFix files,
 //! and bad input (one clear line naming the file, non-zero exit, no panic).
 
+mod harness;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn ctplan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ctplan"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn assert_clean_failure(o: &Output, needle: &str) {
-    let e = stderr(o);
-    assert!(!o.status.success(), "should fail: {e}");
-    assert!(!e.contains("panicked"), "no panic: {e}");
-    assert!(e.contains(needle), "'{e}' should mention '{needle}'");
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use harness::{assert_clean_failure, ctplan, s, stderr};
 
 #[test]
 fn demo_writes_volumes_and_report() {

@@ -2,32 +2,11 @@
 //! not write unless given `--force`, outputs are checked before the work, and numeric options
 //! out of range are refused when the command line is parsed.
 
+mod harness;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn ctplan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ctplan"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// A clean failure: non-zero exit, no panic, `needle` in the one-line message.
-fn refused(o: &Output, needle: &str) {
-    let e = stderr(o);
-    assert!(!o.status.success(), "should fail: {e}");
-    assert_ne!(o.status.code(), Some(101), "no panic: {e}");
-    assert!(!e.contains("panicked"), "no panic: {e}");
-    assert!(e.contains(needle), "'{e}' should mention '{needle}'");
-}
+use harness::{assert_clean_failure as refused, ctplan, s, stderr};
 
 fn names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
@@ -139,6 +118,13 @@ fn existing_files_fifos_and_folders_are_not_written_over() {
     let o = ctplan(&["convert", s(&input), s(&out), "--force"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(ctplan_io::read_mask(&out).is_ok(), "replaced");
+    // The voxel file of a detached header counts as an output too.
+    std::fs::write(d.join("det.raw.gz"), b"mine").unwrap();
+    refused(
+        &ctplan(&["convert", s(&input), s(&d.join("det.nhdr"))]),
+        "det.raw.gz: exists and would be replaced by the voxel data of",
+    );
+    assert!(!d.join("det.nhdr").exists());
     // The input itself, a folder, a FIFO.
     refused(
         &ctplan(&["convert", s(&input), s(&input), "--force"]),
