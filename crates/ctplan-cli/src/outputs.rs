@@ -24,6 +24,8 @@ pub enum Kind {
 pub struct Outputs {
     force: bool,
     inputs: Vec<(PathBuf, PathBuf)>,
+    /// The files staged so far, resolved, so that no path is named twice.
+    staged: Vec<PathBuf>,
     files: FileSet,
 }
 
@@ -38,6 +40,7 @@ impl Outputs {
         Outputs {
             force,
             inputs,
+            staged: Vec::new(),
             files: FileSet::new(force),
         }
     }
@@ -56,6 +59,11 @@ impl Outputs {
             _ => {}
         }
         self.not_an_input(target)?;
+        let resolved = resolve(target).unwrap_or_else(|| target.to_path_buf());
+        if self.staged.contains(&resolved) {
+            bail!("{}: is named twice as an output", target.display());
+        }
+        self.staged.push(resolved);
         if let Kind::Volume = kind {
             self.no_data_file_in_the_way(target)?;
         }
@@ -223,6 +231,22 @@ mod tests {
         let e = o.dir(&input.join("../anatomy")).unwrap_err().to_string();
         assert!(e.contains("the output must be a different path"), "{e}");
         assert!(o.dir(&dir.path().join("case")).is_ok());
+    }
+
+    #[test]
+    fn one_file_named_twice_as_an_output_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut o = Outputs::new(false, &[]);
+        let a = dir.path().join("a.nrrd");
+        o.file(&a, Kind::Volume).unwrap();
+        let e = o
+            .file(&dir.path().join("./a.nrrd"), Kind::Volume)
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("a.nrrd: is named twice as an output"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -25,6 +25,12 @@ pub fn input(path: &Path) {
     if let Ok(mut g) = LAST_INPUT.lock() {
         *g = Some(path.to_path_buf());
     }
+    // Debug builds only (absent from release builds): a panic on demand, for the end-to-end
+    // test of this handler.
+    #[cfg(debug_assertions)]
+    if std::env::var_os("CTPLAN_DEBUG_PANIC").is_some() {
+        panic!("CTPLAN_DEBUG_PANIC is set");
+    }
 }
 
 fn current_input() -> Option<PathBuf> {

@@ -5,6 +5,8 @@
 mod harness;
 
 use std::path::{Path, PathBuf};
+#[cfg(debug_assertions)]
+use std::process::Command;
 
 use harness::{assert_clean_failure as refused, ctplan, s, stderr};
 
@@ -274,4 +276,46 @@ fn numeric_options_out_of_range_are_refused_at_parse_time() {
         assert!(t.elapsed().as_secs_f64() < 2.0, "{args:?} took long");
     }
     assert_eq!(names(d), ["in.nrrd"]);
+}
+
+/// A panic (raised on demand by debug builds only, here in a worker thread of `skull inject`)
+/// is one line naming the input and asking for a report, with exit code 70, not Rust's message
+/// and 101; and the output folder is not left behind.
+#[cfg(debug_assertions)]
+#[test]
+fn a_panic_is_one_line_naming_the_input_and_exit_code_70() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = dir.path().join("in");
+    std::fs::create_dir(&inputs).unwrap();
+    let skull = inputs.join("a.nrrd");
+    small_volume(&skull);
+    let out = dir.path().join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_ctplan"))
+        .args([
+            "skull",
+            "inject",
+            s(&inputs),
+            "-o",
+            s(&out),
+            "--style",
+            "cube",
+        ])
+        .env("CTPLAN_DEBUG_PANIC", "1")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(70), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert_eq!(
+        e,
+        format!(
+            "error: {}: internal error (CTPLAN_DEBUG_PANIC is set, at crates/ctplan-cli/src/panic.rs:{}); \
+             this is a defect in ctplan, please report it with the command line and, if you can, the file\n",
+            skull.display(),
+            e.split("panic.rs:")
+                .nth(1)
+                .and_then(|r| r.split(')').next())
+                .unwrap_or("?")
+        )
+    );
+    assert_eq!(names(dir.path()), ["in"], "no output left");
 }
