@@ -25,11 +25,13 @@ use clap::{Parser, Subcommand};
     version,
     about = "Automatic surgical planning from CT: cranial implants and lung segmentectomy",
     after_help = "Outputs: a command never deletes or overwrites what it did not write unless \
-        given --force. Every output is checked before the work starts (its folder exists and is \
-        writable, its extension is known, it is not a FIFO or device, it is not an input and \
-        neither holds nor lies inside one) and all outputs of a run are published together at \
-        the end, or none. Output folders carry a .ctplan-output marker; such a folder, or an \
-        empty one, is replaced by a later run without --force."
+        given --force. Every output is checked before the work starts: the folder a file goes \
+        into exists and is writable (missing parents of an output folder are made), its \
+        extension is known, it is not a FIFO, device or folder, it is not an input and neither \
+        holds nor lies inside one. All outputs of a run are published together at the end, or \
+        none. Output folders carry a .ctplan-output marker; such a folder, or an empty one, is \
+        replaced by a later run without --force. De-identified copies (dicom anonymize) are \
+        never replaced."
 )]
 struct Cli {
     #[command(subcommand)]
