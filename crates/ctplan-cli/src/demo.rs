@@ -6,7 +6,7 @@
 //! and the scene (glTF: defective skull and designed implant), and evaluates the design
 //! against the true implant with the AutoImplant metrics, writing the report as text and JSON.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -18,15 +18,18 @@ use ctplan_mesh::pipeline::{self, MeshOptions};
 use ctplan_metrics::EvalOptions;
 
 use crate::eval::{CaseResult, Report, render_report, summarize_cases};
+use crate::outputs::Outputs;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Output folder.
+    /// Output folder, written whole or not at all. An existing folder is replaced when it is
+    /// empty or a ctplan output folder, otherwise only with --force.
     #[arg(short, long, default_value = "demo-out")]
     out: PathBuf,
 }
 
-pub fn run(a: Args) -> Result<ExitCode> {
+pub fn run(a: Args, force: bool) -> Result<ExitCode> {
+    Outputs::new(force, &[]).dir(&a.out)?;
     let t0 = Instant::now();
     let p = skull(&PhantomSpec::default());
     let t = Instant::now();
@@ -39,72 +42,78 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let design_secs = t.elapsed().as_secs_f64();
     let concerns = design.concerns();
     let pred = design.implant;
-    for sub in [
-        "complete_skull",
-        "defective_skull",
-        "implant",
-        "predicted_implant",
-    ] {
-        std::fs::create_dir_all(a.out.join(sub))
-            .with_context(|| format!("{}: cannot create folder", a.out.join(sub).display()))?;
-    }
-    let file = |sub: &str| a.out.join(sub).join("demo.nrrd");
-    ctplan_io::write_mask(&file("complete_skull"), &p.complete)?;
-    ctplan_io::write_mask(&file("defective_skull"), &p.defective)?;
-    ctplan_io::write_mask(&file("implant"), &p.implant)?;
-    ctplan_io::write_mask(&file("predicted_implant"), &pred)?;
+    // Everything is written into a staging folder that replaces the output folder at the end.
+    let (text, implant_report) =
+        ctplan_io::publish_dir(&a.out, "demo", force, |out: &Path| -> Result<_> {
+            for sub in [
+                "complete_skull",
+                "defective_skull",
+                "implant",
+                "predicted_implant",
+            ] {
+                std::fs::create_dir_all(out.join(sub)).with_context(|| {
+                    format!("{}: cannot create folder", out.join(sub).display())
+                })?;
+            }
+            let file = |sub: &str| out.join(sub).join("demo.nrrd");
+            ctplan_io::write_mask(&file("complete_skull"), &p.complete)?;
+            ctplan_io::write_mask(&file("defective_skull"), &p.defective)?;
+            ctplan_io::write_mask(&file("implant"), &p.implant)?;
+            ctplan_io::write_mask(&file("predicted_implant"), &pred)?;
 
-    // Meshes: the implant for printing, and a scene to look at.
-    let mopts = MeshOptions {
-        smooth: 10,
-        decimate: 1.0,
-    };
-    let (implant_mesh, implant_report, _) = pipeline::build(&pred, &mopts);
-    let stl = a.out.join("implant.stl");
-    ctplan_io::write_bytes(
-        &stl,
-        &pipeline::encode(&stl, &implant_mesh, &implant_report, "implant")?,
-    )?;
-    let (skull_mesh, skull_report, _) = pipeline::build(
-        &p.defective,
-        &MeshOptions {
-            smooth: 10,
-            decimate: 0.3,
-        },
-    );
-    if !(skull_report.printable() && implant_report.printable()) {
-        anyhow::bail!("demo meshes failed their checks");
-    }
-    let scene = ctplan_mesh::formats::glb(&[
-        ctplan_mesh::formats::Part {
-            name: "defective skull",
-            mesh: &skull_mesh,
-            color: [0.89, 0.85, 0.79, 1.0],
-        },
-        ctplan_mesh::formats::Part {
-            name: "implant",
-            mesh: &implant_mesh,
-            color: [0.2, 0.55, 0.9, 1.0],
-        },
-    ]);
-    ctplan_io::write_bytes(&a.out.join("scene.glb"), &scene)?;
+            // Meshes: the implant for printing, and a scene to look at.
+            let mopts = MeshOptions {
+                smooth: 10,
+                decimate: 1.0,
+            };
+            let (implant_mesh, implant_report, _) = pipeline::build(&pred, &mopts);
+            let stl = out.join("implant.stl");
+            ctplan_io::write_bytes(
+                &stl,
+                &pipeline::encode(&stl, &implant_mesh, &implant_report, "implant")?,
+            )?;
+            let (skull_mesh, skull_report, _) = pipeline::build(
+                &p.defective,
+                &MeshOptions {
+                    smooth: 10,
+                    decimate: 0.3,
+                },
+            );
+            if !(skull_report.printable() && implant_report.printable()) {
+                anyhow::bail!("demo meshes failed their checks");
+            }
+            let scene = ctplan_mesh::formats::glb(&[
+                ctplan_mesh::formats::Part {
+                    name: "defective skull",
+                    mesh: &skull_mesh,
+                    color: [0.89, 0.85, 0.79, 1.0],
+                },
+                ctplan_mesh::formats::Part {
+                    name: "implant",
+                    mesh: &implant_mesh,
+                    color: [0.2, 0.55, 0.9, 1.0],
+                },
+            ]);
+            ctplan_io::write_bytes(&out.join("scene.glb"), &scene)?;
 
-    let opts = EvalOptions::default();
-    let metrics = ctplan_metrics::evaluate(&pred, &p.implant, &p.defective, &opts)?;
-    let cases = vec![CaseResult {
-        case: "demo".into(),
-        metrics,
-    }];
-    let report = Report {
-        summary: summarize_cases(&cases, &opts),
-        cases,
-    };
-    let text = render_report(&report);
-    ctplan_io::write_bytes(&a.out.join("report.txt"), text.as_bytes())?;
-    ctplan_io::write_bytes(
-        &a.out.join("report.json"),
-        serde_json::to_string_pretty(&report)?.as_bytes(),
-    )?;
+            let opts = EvalOptions::default();
+            let metrics = ctplan_metrics::evaluate(&pred, &p.implant, &p.defective, &opts)?;
+            let cases = vec![CaseResult {
+                case: "demo".into(),
+                metrics,
+            }];
+            let report = Report {
+                summary: summarize_cases(&cases, &opts),
+                cases,
+            };
+            let text = render_report(&report);
+            ctplan_io::write_bytes(&out.join("report.txt"), text.as_bytes())?;
+            ctplan_io::write_bytes(
+                &out.join("report.json"),
+                serde_json::to_string_pretty(&report)?.as_bytes(),
+            )?;
+            Ok((text, implant_report))
+        })?;
     let ml = Mask::nonzero_ml;
     println!(
         "ctplan demo: synthetic skull {:?} voxels at {:?} mm",

@@ -9,6 +9,8 @@ use ctplan_dicom::deid::{DeidOptions, anonymize};
 use ctplan_dicom::{LoadOptions, Series, read_series, scan};
 use serde_json::json;
 
+use crate::outputs::{Kind, Outputs};
+
 #[derive(clap::Args)]
 pub struct Args {
     #[command(subcommand)]
@@ -29,7 +31,8 @@ enum Command {
     Convert {
         /// Folder, zip archive or file; PATH#SERIES picks a series (UID, UID prefix or number).
         input: PathBuf,
-        /// Output volume; its extension picks the format.
+        /// Output volume; its extension picks the format. An existing file is replaced only
+        /// with --force.
         #[arg(short, long)]
         output: PathBuf,
         /// Resample a gantry-tilted series onto an orthogonal grid instead of keeping the
@@ -41,7 +44,8 @@ enum Command {
     Anonymize {
         /// A DICOM file, or a folder / zip archive of them.
         input: PathBuf,
-        /// A new file (for one input file) or a new folder.
+        /// A new file (for one input file) or a new folder; an existing one is never replaced,
+        /// even with --force (de-identified sets are not overwritten).
         #[arg(short, long)]
         output: PathBuf,
         /// Key of the UID remapping (same key, same new UIDs). Default: CTPLAN_DEID_KEY, else
@@ -57,14 +61,14 @@ enum Command {
     },
 }
 
-pub fn run(a: Args) -> Result<ExitCode> {
+pub fn run(a: Args, force: bool) -> Result<ExitCode> {
     match a.command {
         Command::Scan { input, json } => run_scan(&input, json),
         Command::Convert {
             input,
             output,
             deskew,
-        } => run_convert(&input, &output, deskew),
+        } => run_convert(&input, &output, deskew, force),
         Command::Anonymize {
             input,
             output,
@@ -99,6 +103,7 @@ fn series_json(s: &Series) -> serde_json::Value {
 }
 
 fn run_scan(input: &Path, as_json: bool) -> Result<ExitCode> {
+    crate::panic::input(input);
     let s = scan(input)?;
     if as_json {
         let out = json!({
@@ -163,18 +168,16 @@ fn run_scan(input: &Path, as_json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_convert(input: &Path, output: &Path, deskew: bool) -> Result<ExitCode> {
-    if ctplan_io::Format::from_path(output).is_none() {
-        bail!(
-            "{}: unknown output format (expected .nrrd, .nhdr, .nii, .nii.gz, .mha or .mhd)",
-            output.display()
-        );
-    }
+fn run_convert(input: &Path, output: &Path, deskew: bool, force: bool) -> Result<ExitCode> {
+    let mut outputs = Outputs::new(force, &[input]);
+    let out = outputs.file(output, Kind::Volume)?;
+    crate::panic::input(input);
     let loaded = read_series(input, LoadOptions { deskew })?;
     for n in &loaded.notes {
         eprintln!("{}: {n}", input.display());
     }
-    ctplan_io::write(output, &loaded.volume, &ctplan_io::WriteOptions::default())?;
+    ctplan_io::write(&out, &loaded.volume, &ctplan_io::WriteOptions::default())?;
+    outputs.commit()?;
     let d = loaded.volume.dims();
     eprintln!(
         "{}: series {} → {}×{}×{} {} → {}",
@@ -226,6 +229,8 @@ fn run_anonymize(
     allow_burned_in: bool,
     as_json: bool,
 ) -> Result<ExitCode> {
+    Outputs::new(false, &[input]).new_path(output)?;
+    crate::panic::input(input);
     let opts = DeidOptions {
         key: deid_key(key)?,
         allow_burned_in,

@@ -10,6 +10,8 @@ use ctplan_metrics::report::csv_text;
 use ctplan_metrics::{BandUnits, EvalOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::outputs::{Kind, Outputs};
+
 pub use ctplan_metrics::report::{CaseResult, Report, render_report, summarize_cases};
 
 #[derive(clap::Args)]
@@ -26,7 +28,8 @@ pub struct Args {
     /// Print one JSON object instead of tables.
     #[arg(long)]
     json: bool,
-    /// Also write the per-case table as CSV to this file.
+    /// Also write the per-case table as CSV to this file (an existing file is replaced only
+    /// with --force).
     #[arg(long)]
     csv: Option<PathBuf>,
     #[command(flatten)]
@@ -36,8 +39,8 @@ pub struct Args {
 /// The bDSC border band options shared by `eval` and `rank`.
 #[derive(clap::Args)]
 pub struct BandArgs {
-    /// Width of the bDSC border band.
-    #[arg(long, default_value_t = 10.0)]
+    /// Width of the bDSC border band, 0–1000.
+    #[arg(long, default_value_t = 10.0, value_parser = crate::bounds::band)]
     band: f64,
     /// Units of --band: mm (with the file's voxel spacing, the official reading) or voxel.
     #[arg(long, value_enum, default_value_t = Units::Mm)]
@@ -80,15 +83,23 @@ pub fn evaluate_all(cases: &[Case], opts: &EvalOptions, label: &str) -> Result<V
     Ok(results?)
 }
 
-pub fn run(a: Args) -> Result<ExitCode> {
+pub fn run(a: Args, force: bool) -> Result<ExitCode> {
     let opts = a.band.options()?;
+    let mut outputs = Outputs::new(force, &[&a.pred, &a.truth, &a.defective]);
+    let csv = a
+        .csv
+        .as_ref()
+        .map(|p| outputs.file(p, Kind::Any))
+        .transpose()?;
+    crate::panic::input(&a.pred);
     let (cases, warnings) = pair(&a.pred, &a.truth, &a.defective)?;
     for w in &warnings {
         eprintln!("warning: {w}");
     }
     let report = Report::new(evaluate_all(&cases, &opts, "evaluating")?, &opts);
-    if let Some(p) = &a.csv {
+    if let Some(p) = &csv {
         ctplan_io::write_bytes(p, csv_text(&report.cases).as_bytes())?;
+        outputs.commit()?;
     }
     if a.json {
         println!("{}", serde_json::to_string(&report)?);

@@ -14,19 +14,25 @@ use ctplan_mesh::pipeline::{self, MeshOptions};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use ctplan_io::cases::{create_output_dir, remove_created, volumes_in};
+use ctplan_io::cases::volumes_in;
+
+use crate::outputs::{Kind, Outputs, publish_batch};
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Defective skull mask, or a folder of them.
     input: PathBuf,
-    /// Output implant mask (or folder, for a folder input). Same grid, geometry and type as the input.
+    /// Output implant mask (or folder, for a folder input). Same grid, geometry and type as the
+    /// input. An existing file, or a folder that is not empty and not a ctplan output folder, is
+    /// replaced only with --force. All outputs are checked before the design and written
+    /// together at the end, or none.
     #[arg(short, long)]
     output: PathBuf,
     /// Also write a printable mesh of the implant (single input; .stl, .ply, .obj or .glb).
     #[arg(long)]
     mesh: Option<PathBuf>,
-    /// Also write the completed skull (defective skull ∪ implant; single input), same grid and type.
+    /// Also write the completed skull (defective skull ∪ implant; single input), same grid and
+    /// type.
     #[arg(long)]
     completed: Option<PathBuf>,
     /// Print a JSON report.
@@ -56,10 +62,12 @@ pub struct Args {
     voxel_net: Option<PathBuf>,
 }
 
-/// Extra outputs of a single-file run.
-#[derive(Default, Clone, Copy)]
-struct Extras<'a> {
-    mesh: Option<&'a Path>,
+/// Where a run writes: the implant, and the extra outputs of a single-file run (paths to
+/// write at, which `Outputs::commit` moves to the paths the user gave).
+#[derive(Clone, Copy)]
+struct Targets<'a> {
+    implant: &'a Path,
+    mesh: Option<(&'a Path, &'a Path)>,
     completed: Option<&'a Path>,
 }
 
@@ -101,7 +109,9 @@ struct Done {
     json: serde_json::Value,
 }
 
-fn one(input: &Path, output: &Path, extras: Extras, designer: &Designer) -> Result<Done> {
+/// Design the implant of `input`; `output` is the path shown in the report.
+fn one(input: &Path, output: &Path, to: Targets, designer: &Designer) -> Result<Done> {
+    crate::panic::input(input);
     let t0 = Instant::now();
     let img = ctplan_io::read(input)?;
     let defective = with_volume!(&img.volume, v => v.to_mask());
@@ -111,8 +121,8 @@ fn one(input: &Path, output: &Path, extras: Extras, designer: &Designer) -> Resu
         .with_context(|| format!("{}", input.display()))?;
     let t = Instant::now();
     let write = ctplan_io::WriteOptions::default();
-    ctplan_io::write(output, &like_input(&img.volume, &d.implant), &write)?;
-    if let Some(c) = extras.completed {
+    ctplan_io::write(to.implant, &like_input(&img.volume, &d.implant), &write)?;
+    if let Some(c) = to.completed {
         let skull = Mask {
             data: (defective.data.iter().zip(&d.implant.data))
                 .map(|(a, b)| (a | b).min(1))
@@ -124,17 +134,17 @@ fn one(input: &Path, output: &Path, extras: Extras, designer: &Designer) -> Resu
     let t_write = t.elapsed().as_secs_f64();
     let mut mesh_secs = 0.0;
     let mut mesh = None;
-    if let Some(m) = extras.mesh {
+    if let Some((m, shown)) = to.mesh {
         let t = Instant::now();
         let o = MeshOptions {
             smooth: 10,
             decimate: 1.0,
         };
         let (tm, report, _) = pipeline::build(&d.implant, &o);
-        ctplan_io::write_bytes(m, &pipeline::encode(m, &tm, &report, "implant")?)?;
+        ctplan_io::write_bytes(m, &pipeline::encode(shown, &tm, &report, "implant")?)?;
         mesh_secs = t.elapsed().as_secs_f64();
         mesh = Some(MeshOut {
-            path: m,
+            path: shown,
             faces: report.faces,
             printable: report.printable(),
             volume_ml: report.volume_ml,
@@ -175,7 +185,36 @@ where
     parse(&bytes).with_context(|| format!("{}", p.display()))
 }
 
-pub fn run(a: Args) -> Result<ExitCode> {
+pub fn run(a: Args, force: bool) -> Result<ExitCode> {
+    let batch = a.input.is_dir() && !ctplan_io::is_dicom(&a.input);
+    if batch && (a.mesh.is_some() || a.completed.is_some()) {
+        bail!("--mesh and --completed take a single input file");
+    }
+    // Every output is checked before any work, so that no run fails after the design.
+    let given = [
+        Some(&a.input),
+        a.prior.as_ref(),
+        a.net.as_ref(),
+        a.voxel_net.as_ref(),
+    ];
+    let inputs: Vec<&Path> = given.into_iter().flatten().map(|p| p.as_path()).collect();
+    let mut outputs = Outputs::new(force, &inputs);
+    let staged = if batch {
+        outputs.dir(&a.output)?;
+        None
+    } else {
+        Some((
+            outputs.file(&a.output, Kind::Volume)?,
+            a.completed
+                .as_ref()
+                .map(|c| outputs.file(c, Kind::Volume))
+                .transpose()?,
+            a.mesh
+                .as_ref()
+                .map(|m| outputs.file(m, Kind::Mesh))
+                .transpose()?,
+        ))
+    };
     let loaded;
     let prior = if a.no_prior {
         None
@@ -205,54 +244,16 @@ pub fn run(a: Args) -> Result<ExitCode> {
             designer = designer.with_voxel_net(voxel_net);
         }
     }
-    if a.input.is_dir() && !ctplan_io::is_dicom(&a.input) {
-        if a.mesh.is_some() || a.completed.is_some() {
-            bail!("--mesh and --completed take a single input file");
-        }
-        let inputs = volumes_in(&a.input)?;
-        let created = create_output_dir(&a.output)?;
-        let results: Vec<(String, Result<Done>)> = inputs
-            .par_iter()
-            .map(|(name, p)| {
-                let out = a.output.join(p.file_name().unwrap());
-                (name.clone(), one(p, &out, Extras::default(), &designer))
-            })
-            .collect();
-        let mut failed = 0;
-        for (name, r) in &results {
-            match r {
-                Ok(v) => {
-                    println!(
-                        "{name}: implant {:.1} mL in {:.2} s",
-                        v.implant_ml, v.seconds
-                    );
-                    print_concerns(name, v);
-                }
-                Err(e) => {
-                    failed += 1;
-                    eprintln!("error: {name}: {e:#}");
-                }
-            }
-        }
-        if failed == results.len() {
-            remove_created(&created);
-        }
-        return Ok(if failed > 0 {
-            ExitCode::FAILURE
-        } else {
-            ExitCode::SUCCESS
-        });
-    }
-    // A mesh file name the format cannot be told from is refused before any work, so that no
-    // implant is written for a run that then fails.
-    if let Some(m) = &a.mesh {
-        pipeline::MeshFormat::of(m)?;
-    }
-    let extras = Extras {
-        mesh: a.mesh.as_deref(),
-        completed: a.completed.as_deref(),
+    let Some((implant, completed, mesh)) = staged else {
+        return batch_run(&a.input, &a.output, force, &designer);
     };
-    let v = one(&a.input, &a.output, extras, &designer)?;
+    let to = Targets {
+        implant: &implant,
+        mesh: mesh.as_deref().zip(a.mesh.as_deref()),
+        completed: completed.as_deref(),
+    };
+    let v = one(&a.input, &a.output, to, &designer)?;
+    outputs.commit()?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&v.json)?);
     } else {
@@ -265,6 +266,50 @@ pub fn run(a: Args) -> Result<ExitCode> {
         print_concerns(&a.input.display().to_string(), &v);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every skull of the folder `input` into the folder `output`, published at the end with the
+/// cases that succeeded (nothing when every case fails).
+fn batch_run(input: &Path, output: &Path, force: bool, designer: &Designer) -> Result<ExitCode> {
+    crate::panic::input(input);
+    let inputs = volumes_in(input)?;
+    let run = |dir: &Path| {
+        inputs
+            .par_iter()
+            .map(|(name, p)| {
+                let file = p.file_name().unwrap_or(name.as_ref());
+                let to = Targets {
+                    implant: &dir.join(file),
+                    mesh: None,
+                    completed: None,
+                };
+                (name.clone(), one(p, &output.join(file), to, designer))
+            })
+            .collect()
+    };
+    let results: Vec<(String, Result<Done>)> =
+        publish_batch(output, "implant", force, run, |(_, r)| r.is_err())?;
+    let mut failed = 0;
+    for (name, r) in &results {
+        match r {
+            Ok(v) => {
+                println!(
+                    "{name}: implant {:.1} mL in {:.2} s",
+                    v.implant_ml, v.seconds
+                );
+                print_concerns(name, v);
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {name}: {e:#}");
+            }
+        }
+    }
+    Ok(if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// The design's concerns (see `DefectReport::concerns`) as warnings on standard error: the

@@ -18,6 +18,7 @@ pub struct Args {
 pub fn run(a: Args) -> Result<ExitCode> {
     let mut all = Vec::new();
     for f in &a.files {
+        crate::panic::input(f);
         let h = ctplan_io::read_header(f)?;
         let g = h.geometry;
         if a.json {

@@ -10,6 +10,8 @@ use ctplan_lung::case::markdown::{markdown, summary};
 use ctplan_lung::resection::{Margin, Target};
 use ctplan_lung::{Request, analyse, plan_case};
 
+use crate::outputs::Outputs;
+
 #[derive(clap::Args)]
 pub struct Args {
     #[command(subcommand)]
@@ -29,21 +31,24 @@ struct PlanArgs {
     /// one airway mask.
     anatomy: PathBuf,
     /// Case folder to write (segments.seg.nrrd, scene.glb, report.json, report.md, airway.png,
-    /// segments.png, resection.png). Written whole or not at all; an existing folder is replaced.
+    /// segments.png, resection.png). Written whole or not at all. An existing folder is
+    /// replaced when it is empty or a ctplan output folder, otherwise only with --force; it may
+    /// not be, hold or lie inside the anatomy.
     #[arg(short, long)]
     output: PathBuf,
     /// What to resect: a bronchus/segment/lobe name (RB3, LS1+2, RUL), a branch #N, or a point
-    /// x,y,z in LPS mm (the nearest branch). Repeat or separate by spaces for several.
+    /// x,y,z in LPS mm (the nearest branch; finite, within ±100000 mm). Repeat or separate by
+    /// spaces for several.
     #[arg(long, num_args = 1..)]
     resect: Vec<String>,
-    /// Pre-operative FEV1 in litres, for the predicted post-operative FEV1.
-    #[arg(long)]
+    /// Pre-operative FEV1 in litres (0.1–10), for the predicted post-operative FEV1.
+    #[arg(long, value_parser = crate::bounds::fev1)]
     fev1: Option<f64>,
-    /// Required margin as a multiple of the nodule's maximal diameter.
-    #[arg(long, default_value_t = 2.0)]
+    /// Required margin as a multiple of the nodule's maximal diameter (0–10).
+    #[arg(long, default_value_t = 2.0, value_parser = crate::bounds::margin_k)]
     margin_k: f64,
-    /// Required margin in mm (instead of --margin-k).
-    #[arg(long)]
+    /// Required margin in mm (0–200; instead of --margin-k).
+    #[arg(long, value_parser = crate::bounds::margin_mm)]
     margin_mm: Option<f64>,
     /// Correct a name: BRANCH=NAME (e.g. 57=LB3), branch numbers as in the report.
     #[arg(long)]
@@ -53,33 +58,24 @@ struct PlanArgs {
     json: bool,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(args: Args, force: bool) -> Result<ExitCode> {
     match args.command {
-        Command::Plan(a) => plan(a).map(|()| ExitCode::SUCCESS),
+        Command::Plan(a) => plan(a, force).map(|()| ExitCode::SUCCESS),
     }
 }
 
 fn parse_target(s: &str) -> Result<Target> {
-    let parts: Vec<&str> = s.split(',').collect();
-    if parts.len() == 3
-        && let (Ok(x), Ok(y), Ok(z)) = (
-            parts[0].trim().parse::<f64>(),
-            parts[1].trim().parse::<f64>(),
-            parts[2].trim().parse::<f64>(),
-        )
-    {
-        return Ok(Target::Point([x, y, z]));
-    }
-    Ok(Target::Name(s.to_string()))
+    Ok(match crate::bounds::point(s).map_err(anyhow::Error::msg)? {
+        Some(p) => Target::Point(p),
+        None => Target::Name(s.to_string()),
+    })
 }
 
-fn plan(a: PlanArgs) -> Result<()> {
+fn plan(a: PlanArgs, force: bool) -> Result<()> {
     if !a.anatomy.exists() {
         bail!("{}: no such file or folder", a.anatomy.display());
     }
-    if a.output.exists() && !a.output.is_dir() {
-        bail!("{}: exists and is not a folder", a.output.display());
-    }
+    Outputs::new(force, &[&a.anatomy]).dir(&a.output)?;
     let mut renames = Vec::new();
     for r in &a.rename {
         let (b, n) = r
@@ -106,6 +102,7 @@ fn plan(a: PlanArgs) -> Result<()> {
     };
     let mut seconds = Vec::new();
     let t0 = Instant::now();
+    crate::panic::input(&a.anatomy);
     let anatomy = ctplan_lung::model::anatomy::load(&a.anatomy)?;
     seconds.push(("read".to_string(), t0.elapsed().as_secs_f64()));
     let t1 = Instant::now();
@@ -117,7 +114,7 @@ fn plan(a: PlanArgs) -> Result<()> {
     let name = case_name(&a.anatomy);
     // The case folder: written into a hidden folder beside the target, renamed into place once
     // complete.
-    let written = ctplan_io::publish_dir(&a.output, |dir| -> Result<()> {
+    let written = ctplan_io::publish_dir(&a.output, "lung plan", force, |dir| -> Result<()> {
         let case = ctplan_lung::case::render(&model, &report);
         ctplan_io::seg::write_seg_nrrd(
             &dir.join("segments.seg.nrrd"),

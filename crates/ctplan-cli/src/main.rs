@@ -1,6 +1,7 @@
 //! `ctplan`: automatic surgical planning from CT. Each verb is a module of this crate; the work
 //! itself lives in the library crates (core, io, metrics, cranio).
 
+mod bounds;
 mod convert;
 mod demo;
 mod dicom;
@@ -9,6 +10,8 @@ mod implant;
 mod info;
 mod lung;
 mod mesh;
+mod outputs;
+mod panic;
 mod rank;
 mod skull;
 
@@ -17,13 +20,31 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "ctplan", version, about = "Automatic surgical planning from CT: cranial implants and lung segmentectomy", long_about = None)]
+#[command(
+    name = "ctplan",
+    version,
+    about = "Automatic surgical planning from CT: cranial implants and lung segmentectomy",
+    after_help = "Outputs: a command never deletes or overwrites what it did not write unless \
+        given --force. Every output is checked before the work starts: the folder a file goes \
+        into exists and is writable (missing parents of an output folder are made), its \
+        extension is known, it is not a FIFO, device or folder, it is not an input and neither \
+        holds nor lies inside one. All outputs of a run are published together at the end, or \
+        none. Output folders carry a .ctplan-output marker; such a folder, or an empty one, is \
+        replaced by a later run without --force. De-identified copies (dicom anonymize) are \
+        never replaced."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// Worker threads (default: all cores).
-    #[arg(long, global = true)]
+    /// Worker threads, 1–1024 (default: all cores).
+    #[arg(long, global = true, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
     threads: Option<usize>,
+    /// Replace existing outputs that ctplan did not write: an existing output file, or a
+    /// folder that is not empty and has no `.ctplan-output` marker. Without it such outputs
+    /// are refused before any work starts. Outputs that are, hold or lie inside an input are
+    /// refused even so.
+    #[arg(long, global = true)]
+    force: bool,
 }
 
 #[derive(Subcommand)]
@@ -58,22 +79,27 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
+    panic::guarded(move || run(cli))
+}
+
+fn run(cli: Cli) -> ExitCode {
     if let Some(n) = cli.threads {
         let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
+            .num_threads(n)
             .build_global();
     }
+    let force = cli.force;
     let result = match cli.command {
-        Command::Demo(a) => demo::run(a),
-        Command::Eval(a) => eval::run(a),
+        Command::Demo(a) => demo::run(a, force),
+        Command::Eval(a) => eval::run(a, force),
         Command::Rank(a) => rank::run(a),
-        Command::Implant(a) => implant::run(a),
-        Command::Skull(a) => skull::run(a),
-        Command::Mesh(a) => mesh::run(a),
-        Command::Lung(a) => lung::run(a),
+        Command::Implant(a) => implant::run(a, force),
+        Command::Skull(a) => skull::run(a, force),
+        Command::Mesh(a) => mesh::run(a, force),
+        Command::Lung(a) => lung::run(a, force),
         Command::Info(a) => info::run(a),
-        Command::Convert(a) => convert::run(a),
-        Command::Dicom(a) => dicom::run(a),
+        Command::Convert(a) => convert::run(a, force),
+        Command::Dicom(a) => dicom::run(a, force),
     };
     match result {
         Ok(code) => code,

@@ -6,21 +6,24 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use ctplan_mesh::check::MeshReport;
-use ctplan_mesh::pipeline::{MeshFormat, MeshOptions, build, encode};
+use ctplan_mesh::pipeline::{MeshOptions, build, encode};
 use serde::Serialize;
+
+use crate::outputs::{Kind, Outputs};
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Mask volume (non-zero voxels are the object).
     mask: PathBuf,
     /// Output mesh; the extension picks the format: .stl (binary), .ply (binary), .obj, .glb.
+    /// An existing file is replaced only with --force.
     #[arg(short, long)]
     output: PathBuf,
-    /// Taubin smoothing iterations (λ = 0.5, μ = −0.53); 0 keeps the voxel staircase.
-    #[arg(long, default_value_t = 10)]
+    /// Taubin smoothing iterations (λ = 0.5, μ = −0.53), 0–1000; 0 keeps the voxel staircase.
+    #[arg(long, default_value_t = 10, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1000))]
     smooth: usize,
     /// Keep about this fraction of the triangles (0–1]; 1 disables decimation.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = crate::bounds::fraction)]
     decimate: f64,
     /// Only voxels with this label value (default: every non-zero voxel).
     #[arg(long)]
@@ -40,11 +43,10 @@ struct Output<'a> {
     seconds: serde_json::Value,
 }
 
-pub fn run(a: Args) -> Result<ExitCode> {
-    MeshFormat::of(&a.output)?;
-    if !(a.decimate > 0.0 && a.decimate <= 1.0) {
-        bail!("--decimate must be in (0, 1], got {}", a.decimate);
-    }
+pub fn run(a: Args, force: bool) -> Result<ExitCode> {
+    let mut outputs = Outputs::new(force, &[&a.mask]);
+    let out = outputs.file(&a.output, Kind::Mesh)?;
+    crate::panic::input(&a.mask);
     let mask = match a.label {
         None => ctplan_io::read_mask(&a.mask)?,
         Some(l) => {
@@ -68,7 +70,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     let t = Instant::now();
-    ctplan_io::write_bytes(&a.output, &encode(&a.output, &mesh, &report, &name)?)?;
+    ctplan_io::write_bytes(&out, &encode(&a.output, &mesh, &report, &name)?)?;
+    outputs.commit()?;
     let mut secs: serde_json::Map<String, serde_json::Value> = times
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.into()))

@@ -38,6 +38,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         .collect();
     let mut per_sub: Vec<Vec<CaseResult>> = Vec::new();
     for (s, name) in a.submissions.iter().zip(&names) {
+        crate::panic::input(s);
         let (cases, warnings) = pair(s, &a.truth, &a.defective)?;
         for w in warnings {
             eprintln!("warning: {w}");

@@ -1,30 +1,11 @@
 //! End-to-end tests of the `ctplan` binary: the demo, `eval`/`rank` on real SkullFix files,
 //! and bad input (one clear line naming the file, non-zero exit, no panic).
 
+mod harness;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn ctplan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ctplan"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn assert_clean_failure(o: &Output, needle: &str) {
-    let e = stderr(o);
-    assert!(!o.status.success(), "should fail: {e}");
-    assert!(!e.contains("panicked"), "no panic: {e}");
-    assert!(e.contains(needle), "'{e}' should mention '{needle}'");
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use harness::{assert_clean_failure, ctplan, s, stderr};
 
 #[test]
 fn demo_writes_volumes_and_report() {
@@ -310,6 +291,24 @@ fn an_implant_mesh_of_unknown_format_is_refused_before_anything_is_written() {
     assert_clean_failure(&o, "implant.xyz: unknown mesh format");
     assert!(!out.exists(), "an implant written for a run that failed");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    // A mesh into a missing folder: refused before the design too, nothing written.
+    let mesh = dir.path().join("missing_dir/implant.stl");
+    let t = std::time::Instant::now();
+    let o = ctplan(&["implant", s(&src), "-o", s(&out), "--mesh", s(&mesh)]);
+    assert_clean_failure(
+        &o,
+        "missing_dir: cannot write into the folder: no such file",
+    );
+    assert!(t.elapsed().as_secs_f64() < 2.0, "refused before the design");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    // An existing output file is kept unless --force.
+    std::fs::write(&out, b"mine").unwrap();
+    let o = ctplan(&["implant", s(&src), "-o", s(&out)]);
+    assert_clean_failure(
+        &o,
+        "implant.nrrd: exists; ctplan does not overwrite files (use --force to replace it)",
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), b"mine");
 }
 
 #[test]

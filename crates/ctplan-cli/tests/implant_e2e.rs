@@ -311,7 +311,8 @@ fn a_defect_running_below_the_maps_edge_is_rebuilt_there_too() {
 fn design_one(inj: &Path, name: &str, extra: &[&str]) -> (serde_json::Value, f64, String) {
     let input = inj.join(format!("defective_skull/{name}.nrrd"));
     let out = inj.join("one.nrrd");
-    let mut args = vec!["implant", s(&input), "-o", s(&out), "--json"];
+    // Each call replaces the previous call's design: `--force`, as for any existing file.
+    let mut args = vec!["implant", s(&input), "-o", s(&out), "--json", "--force"];
     args.extend_from_slice(extra);
     let o = ctplan(&args);
     ok(&o);

@@ -82,12 +82,15 @@ fn med_mpd_patient_plan_tiles_the_lungs_and_checks_the_margin() {
 #[test]
 fn bad_anatomy_gives_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
+    let anatomy = dir.path().join("anatomy");
+    std::fs::create_dir(&anatomy).unwrap();
     let g = ctplan_core::Geometry::new([1.0; 3], [0.0; 3]);
     let empty = ctplan_core::Mask::zeros([8, 8, 8], g);
-    ctplan_io::write_mask(&dir.path().join("airway.nii.gz"), &empty).unwrap();
+    ctplan_io::write_mask(&anatomy.join("airway.nii.gz"), &empty).unwrap();
+    // The case folder beside the anatomy: one inside it is refused as an output.
     let o = ctplan()
         .args(["lung", "plan"])
-        .arg(dir.path())
+        .arg(&anatomy)
         .arg("-o")
         .arg(dir.path().join("case"))
         .output()

@@ -57,8 +57,8 @@ pub fn volumes_in(path: &Path) -> Result<BTreeMap<String, PathBuf>, IoError> {
     Ok(out)
 }
 
-/// Create the folder `dir` for a batch's outputs, with any missing parents; returns the folders
-/// made here, for [`remove_created`].
+/// Create the folder `dir` for outputs, with any missing parents; returns the folders made
+/// here, for [`remove_created`].
 pub fn create_output_dir(dir: &Path) -> Result<Vec<PathBuf>, IoError> {
     let created: Vec<PathBuf> = dir
         .ancestors()
@@ -70,8 +70,8 @@ pub fn create_output_dir(dir: &Path) -> Result<Vec<PathBuf>, IoError> {
     Ok(created)
 }
 
-/// Remove the folders a batch made (see [`create_output_dir`]) when no case wrote into them:
-/// a batch whose every case failed leaves nothing behind. Only empty folders go.
+/// Remove the folders [`create_output_dir`] made when nothing was written into them: a
+/// command that failed leaves nothing behind. Only empty folders go.
 pub fn remove_created(created: &[PathBuf]) {
     let mut deepest_first = created.to_vec();
     deepest_first.sort_by_key(|d| std::cmp::Reverse(d.components().count()));

@@ -48,6 +48,7 @@ mod error;
 mod metaimage;
 mod nii;
 mod nrrd;
+pub mod output;
 pub mod png;
 mod raw;
 pub mod seg;
