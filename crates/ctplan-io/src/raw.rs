@@ -1,7 +1,6 @@
 //! The voxel data block shared by every format: where it is, how it is encoded, and decoding it
 //! into a typed volume or straight into a mask. Size guards live here too.
 
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 
@@ -198,7 +197,7 @@ pub fn read_text_header(
     what: &str,
     mut visit: impl FnMut(&str) -> Result<bool, IoError>,
 ) -> Result<(u64, bool), IoError> {
-    let file = File::open(path).map_err(|e| IoError::os(path, "open", e))?;
+    let (file, _) = crate::input::open_regular(path, "open")?;
     let mut r = BufReader::new(file);
     let mut line = Vec::new();
     let mut consumed = 0u64;
@@ -283,11 +282,7 @@ pub fn open_data(
     skip_lines: usize,
     layout: &Layout,
 ) -> Result<Box<dyn Read>, IoError> {
-    let file = File::open(path).map_err(|e| IoError::os(path, "open data file", e))?;
-    let len = file
-        .metadata()
-        .map_err(|e| IoError::os(path, "read metadata", e))?
-        .len();
+    let (file, len) = crate::input::open_regular(path, "open data file")?;
     if offset > len {
         return Err(IoError::new(
             path,
@@ -303,11 +298,29 @@ pub fn open_data(
     let mut skipped = 0u64;
     for _ in 0..skip_lines {
         let mut line = Vec::new();
-        skipped += r
+        let n = r
             .read_until(b'\n', &mut line)
             .map_err(|e| IoError::os(path, "read", e))? as u64;
+        if n == 0 {
+            // End of file: a huge `line skip` must not spin on it.
+            break;
+        }
+        skipped += n;
     }
-    check_capacity(path, needed, len - offset - skipped, layout.encoding)?;
+    let available = len - offset - skipped;
+    if layout.encoding == Encoding::Ascii {
+        // Each ascii value takes a character and a separator but the last.
+        let voxels = needed / layout.stype.size() as u64;
+        if voxels > available.div_ceil(2) {
+            return Err(IoError::new(
+                path,
+                format!(
+                    "file is truncated: the header needs {voxels} ascii values, {available} bytes of text cannot hold them"
+                ),
+            ));
+        }
+    }
+    check_capacity(path, needed, available, layout.encoding)?;
     Ok(wrap_decoder(r, layout.encoding))
 }
 
