@@ -217,8 +217,8 @@ fn assemble(parts: Vec<(Role, String, Mask)>) -> Result<Anatomy, LungError> {
                 })?;
             if r.count_nonzero() == 0 && m.count_nonzero() > 0 {
                 return Err(LungError::Anatomy(format!(
-                    "{src}: on a different grid ({:?} voxels) that does not overlap the case grid ({dims:?}); the masks must come from the same CT",
-                    m.dims
+                    "{src}: on a different grid ({}×{}×{} voxels) that does not overlap the case grid ({}×{}×{}); the masks must come from the same CT",
+                    m.dims[0], m.dims[1], m.dims[2], dims[0], dims[1], dims[2]
                 )));
             }
             warnings.push(format!(
@@ -324,6 +324,17 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(an.fissures.unwrap().dims, [10, 10, 10]);
+        // A grid that does not overlap is named in words, not as a Rust array.
+        let a = filled([10, 10, 10], |i, _, _| i == 5);
+        let mut f = filled([5, 5, 5], |_, _, _| true);
+        f.geometry.origin = [1000.0; 3];
+        let e = assemble(vec![
+            (Role::Airway, "a".into(), a),
+            (Role::Fissures, "f".into(), f),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("(5×5×5 voxels) that does not overlap the case grid (10×10×10)"), "{e}");
         assert!(
             an.warnings[0].contains("different grid"),
             "{:?}",
