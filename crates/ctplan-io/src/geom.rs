@@ -18,7 +18,8 @@ use crate::IoError;
 const MIN_DETERMINANT: f64 = 1e-3;
 
 fn fmt3(v: [f64; 3]) -> String {
-    format!("({}, {}, {})", v[0], v[1], v[2])
+    // `+ 0.0` prints -0 as 0.
+    format!("({}, {}, {})", v[0] + 0.0, v[1] + 0.0, v[2] + 0.0)
 }
 
 /// The geometry of axis vectors `axes` (one per array axis, world mm) and `origin`, or an error
@@ -86,9 +87,9 @@ mod tests {
         bad[1] = [0.0, f64::NAN, 0.0];
         let e = checked_geometry(p, "A", bad, "O", [0.0; 3]).unwrap_err();
         assert_eq!(e.to_string(), "g.nrrd: A: axis 2 is not finite: (0, NaN, 0)");
-        bad[1] = [0.0; 3];
+        bad[1] = [-0.0; 3];
         let e = checked_geometry(p, "A", bad, "O", [0.0; 3]).unwrap_err();
-        assert!(e.to_string().contains("axis 2 has zero length"), "{e}");
+        assert!(e.to_string().ends_with("axis 2 has zero length: (0, 0, 0)"), "{e}");
         bad[1] = [2.0, 0.0, 0.0];
         let e = checked_geometry(p, "A", bad, "O", [0.0; 3]).unwrap_err();
         assert!(e.to_string().starts_with("g.nrrd: A is singular"), "{e}");

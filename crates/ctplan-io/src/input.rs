@@ -69,6 +69,14 @@ pub fn open_regular(path: &Path, doing: &str) -> Result<(File, u64), IoError> {
     Ok((f, len))
 }
 
+/// `e`, an error about the data file that `header` names, saying so (the user gave the header).
+pub fn in_data_file(mut e: IoError, header: &Path) -> IoError {
+    if e.path != header {
+        e.message = format!("{} (the data file named by {})", e.message, header.display());
+    }
+    e
+}
+
 /// Refuse an input that is neither a regular file nor a folder (a FIFO, a socket, a device)
 /// before anything opens it. A path that does not exist passes: it may carry a `#SERIES`
 /// selector, and the reader says it is missing.
@@ -166,7 +174,7 @@ mod tests {
         )
         .unwrap();
         let e = crate::read(&p).unwrap_err();
-        assert!(e.to_string().contains("x.raw: not a regular file (a FIFO)"), "{e}");
+        assert!(e.to_string().contains("x.raw: not a regular file (a FIFO); refusing to read it (the data file named by "), "{e}");
         let p = dir.path().join("x.mhd");
         std::fs::write(
             &p,

@@ -210,7 +210,9 @@ pub fn open(path: &Path) -> Result<Source, IoError> {
         let dpath = path.parent().unwrap_or(Path::new(".")).join(&data_file);
         let skip = match get("headersize") {
             Some("-1") => {
-                let len = crate::input::check_regular_file(&dpath, "open data file")?.len();
+                let len = crate::input::check_regular_file(&dpath, "open data file")
+                    .map_err(|e| crate::input::in_data_file(e, path))?
+                    .len();
                 len.saturating_sub(raw::checked_bytes(dims, stype, path)?)
             }
             Some(v) => v.parse().map_err(|_| {
@@ -218,7 +220,7 @@ pub fn open(path: &Path) -> Result<Source, IoError> {
             })?,
             None => 0,
         };
-        raw::open_data(&dpath, skip, 0, &layout)?
+        raw::open_data(&dpath, skip, 0, &layout).map_err(|e| crate::input::in_data_file(e, path))?
     };
     Ok(Source {
         layout,

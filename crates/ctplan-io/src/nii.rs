@@ -69,11 +69,12 @@ pub fn open(path: &Path) -> Result<Source, IoError> {
     };
     let mut hbytes = [0u8; 348];
     reader.read_exact(&mut hbytes).map_err(|e| {
-        IoError::with_source(
-            path,
-            format!("not a NIfTI-1 file: cannot read the 348-byte header ({e})"),
-            e,
-        )
+        let why = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            "the file is shorter than the 348-byte header".to_string()
+        } else {
+            format!("cannot read the 348-byte header ({e})")
+        };
+        IoError::with_source(path, format!("not a NIfTI-1 file: {why}"), e)
     })?;
     let h = NiftiHeader::from_reader(&hbytes[..])
         .map_err(|e| IoError::new(path, format!("not a NIfTI-1 file: {e}")))?;
@@ -427,6 +428,15 @@ mod tests {
 
     fn err(p: &Path) -> String {
         crate::read(p).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_short_file_says_so_in_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("e.nii");
+        std::fs::write(&p, b"").unwrap();
+        // Before: "... (failed to fill whole buffer)".
+        assert!(err(&p).ends_with("e.nii: not a NIfTI-1 file: the file is shorter than the 348-byte header"), "{}", err(&p));
     }
 
     #[test]

@@ -281,7 +281,9 @@ pub fn open(path: &Path) -> Result<Source, IoError> {
         match (skip, encoding) {
             (0, _) => {}
             (-1, Encoding::Raw) => {
-                let len = crate::input::check_regular_file(&data_path, "open data file")?.len();
+                let len = crate::input::check_regular_file(&data_path, "open data file")
+                    .map_err(|e| crate::input::in_data_file(e, path))?
+                    .len();
                 let needed = raw::checked_bytes(dims, stype, path)?;
                 offset = len.checked_sub(needed).ok_or_else(|| {
                     IoError::new(
@@ -299,7 +301,8 @@ pub fn open(path: &Path) -> Result<Source, IoError> {
             }
         }
     }
-    let reader = raw::open_data(&data_path, offset, line_skip, &layout)?;
+    let reader = raw::open_data(&data_path, offset, line_skip, &layout)
+        .map_err(|e| crate::input::in_data_file(e, path))?;
     Ok(Source {
         layout,
         reader,
