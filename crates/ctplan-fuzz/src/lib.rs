@@ -188,7 +188,8 @@ pub fn ctprior(data: &[u8]) {
 fn valid_mask(name: &str) -> PathBuf {
     let p = scratch().join("valid").join(name);
     if !p.exists() {
-        std::fs::create_dir_all(p.parent().unwrap()).expect("cannot create the fuzz scratch folder");
+        std::fs::create_dir_all(p.parent().unwrap())
+            .expect("cannot create the fuzz scratch folder");
         let mut m = ctplan_core::Mask::zeros([4, 4, 4], ctplan_core::Geometry::default());
         for (i, v) in m.data.iter_mut().enumerate() {
             *v = u8::from((i % 4) / 2 == 1 && (i / 4 % 4) / 2 == 1 && i / 16 >= 1 && i / 16 <= 2);
@@ -220,7 +221,8 @@ pub fn lung_anatomy(data: &[u8]) {
             if !v.exists() {
                 std::fs::copy(valid_mask(valid), &v).expect("cannot copy a valid mask");
             }
-            std::fs::write(dir.join(fuzzed), rest).expect("cannot write to the fuzz scratch folder");
+            std::fs::write(dir.join(fuzzed), rest)
+                .expect("cannot write to the fuzz scratch folder");
             let _ = load(&dir);
         }
         2 => {

@@ -86,10 +86,16 @@ mod tests {
         let mut bad = id;
         bad[1] = [0.0, f64::NAN, 0.0];
         let e = checked_geometry(p, "A", bad, "O", [0.0; 3]).unwrap_err();
-        assert_eq!(e.to_string(), "g.nrrd: A: axis 2 is not finite: (0, NaN, 0)");
+        assert_eq!(
+            e.to_string(),
+            "g.nrrd: A: axis 2 is not finite: (0, NaN, 0)"
+        );
         bad[1] = [-0.0; 3];
         let e = checked_geometry(p, "A", bad, "O", [0.0; 3]).unwrap_err();
-        assert!(e.to_string().ends_with("axis 2 has zero length: (0, 0, 0)"), "{e}");
+        assert!(
+            e.to_string().ends_with("axis 2 has zero length: (0, 0, 0)"),
+            "{e}"
+        );
         bad[1] = [2.0, 0.0, 0.0];
         let e = checked_geometry(p, "A", bad, "O", [0.0; 3]).unwrap_err();
         assert!(e.to_string().starts_with("g.nrrd: A is singular"), "{e}");

@@ -72,7 +72,11 @@ pub fn open_regular(path: &Path, doing: &str) -> Result<(File, u64), IoError> {
 /// `e`, an error about the data file that `header` names, saying so (the user gave the header).
 pub fn in_data_file(mut e: IoError, header: &Path) -> IoError {
     if e.path != header {
-        e.message = format!("{} (the data file named by {})", e.message, header.display());
+        e.message = format!(
+            "{} (the data file named by {})",
+            e.message,
+            header.display()
+        );
     }
     e
 }
@@ -155,7 +159,11 @@ mod tests {
             mkfifo(&p);
             // Before: opening the FIFO blocked for ever.
             let e = crate::read(&p).unwrap_err();
-            assert!(e.to_string().ends_with("not a regular file (a FIFO); refusing to read it"), "{e}");
+            assert!(
+                e.to_string()
+                    .ends_with("not a regular file (a FIFO); refusing to read it"),
+                "{e}"
+            );
             assert!(crate::read_header(&p).is_err() && crate::read_mask(&p).is_err());
             assert!(read_file(&p, 100).is_err());
         }
@@ -174,7 +182,12 @@ mod tests {
         )
         .unwrap();
         let e = crate::read(&p).unwrap_err();
-        assert!(e.to_string().contains("x.raw: not a regular file (a FIFO); refusing to read it (the data file named by "), "{e}");
+        assert!(
+            e.to_string().contains(
+                "x.raw: not a regular file (a FIFO); refusing to read it (the data file named by "
+            ),
+            "{e}"
+        );
         let p = dir.path().join("x.mhd");
         std::fs::write(
             &p,
@@ -182,21 +195,36 @@ mod tests {
         )
         .unwrap();
         let e = crate::read(&p).unwrap_err();
-        assert!(e.to_string().contains("x.raw: not a regular file (a FIFO)"), "{e}");
+        assert!(
+            e.to_string().contains("x.raw: not a regular file (a FIFO)"),
+            "{e}"
+        );
     }
 
     #[test]
     fn folders_and_empty_files_say_what_they_are() {
         let dir = tempfile::tempdir().unwrap();
         let e = crate::read(dir.path()).unwrap_err();
-        assert!(e.to_string().ends_with(": the folder is empty (no volume or DICOM files)"), "{e}");
+        assert!(
+            e.to_string()
+                .ends_with(": the folder is empty (no volume or DICOM files)"),
+            "{e}"
+        );
         std::fs::write(dir.path().join("notes.txt"), "x").unwrap();
         let e = crate::read(dir.path()).unwrap_err();
-        assert!(e.to_string().ends_with(": the folder holds no volume or DICOM files"), "{e}");
+        assert!(
+            e.to_string()
+                .ends_with(": the folder holds no volume or DICOM files"),
+            "{e}"
+        );
         let p = dir.path().join("empty.dcm");
         std::fs::write(&p, "").unwrap();
         let e = crate::read(&p).unwrap_err();
-        assert!(e.to_string().ends_with("empty.dcm: the file is empty (0 bytes)"), "{e}");
+        assert!(
+            e.to_string()
+                .ends_with("empty.dcm: the file is empty (0 bytes)"),
+            "{e}"
+        );
         let e = read_file(&dir.path().join("notes.txt"), 0).unwrap_err();
         assert!(e.to_string().contains("more than the 0 bytes"), "{e}");
     }

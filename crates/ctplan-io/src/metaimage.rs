@@ -328,10 +328,21 @@ mod tests {
         let p = dir.path().join("s.mha");
         let head = "NDims = 3\nDimSize = 1 1 1\nElementType = MET_UCHAR\n";
         // Before: the singular matrix was accepted and written on.
-        std::fs::write(&p, format!("{head}TransformMatrix = 1 0 0 1 0 0 0 0 1\nElementDataFile = LOCAL\n\x01")).unwrap();
+        std::fs::write(
+            &p,
+            format!("{head}TransformMatrix = 1 0 0 1 0 0 0 0 1\nElementDataFile = LOCAL\n\x01"),
+        )
+        .unwrap();
         let e = crate::read(&p).unwrap_err().to_string();
-        assert!(e.contains("MetaImage TransformMatrix × ElementSpacing is singular"), "{e}");
-        std::fs::write(&p, format!("{head}ElementSpacing = 1 0 1\nElementDataFile = LOCAL\n\x01")).unwrap();
+        assert!(
+            e.contains("MetaImage TransformMatrix × ElementSpacing is singular"),
+            "{e}"
+        );
+        std::fs::write(
+            &p,
+            format!("{head}ElementSpacing = 1 0 1\nElementDataFile = LOCAL\n\x01"),
+        )
+        .unwrap();
         let e = crate::read(&p).unwrap_err().to_string();
         assert!(e.contains("axis 2 has zero length"), "{e}");
     }

@@ -228,7 +228,10 @@ fn geometry_from_header(h: &NiftiHeader, ndim: usize, path: &Path) -> Result<Geo
         }
     }
     let (axes_field, origin_field) = if h.sform_code > 0 {
-        ("NIfTI sform (srow_x/y/z)", "NIfTI sform offset (srow_x/y/z[3])")
+        (
+            "NIfTI sform (srow_x/y/z)",
+            "NIfTI sform offset (srow_x/y/z[3])",
+        )
     } else if h.qform_code > 0 {
         ("NIfTI qform (quatern_b/c/d, pixdim)", "NIfTI qoffset_x/y/z")
     } else {
@@ -436,7 +439,13 @@ mod tests {
         let p = dir.path().join("e.nii");
         std::fs::write(&p, b"").unwrap();
         // Before: "... (failed to fill whole buffer)".
-        assert!(err(&p).ends_with("e.nii: not a NIfTI-1 file: the file is shorter than the 348-byte header"), "{}", err(&p));
+        assert!(
+            err(&p).ends_with(
+                "e.nii: not a NIfTI-1 file: the file is shorter than the 348-byte header"
+            ),
+            "{}",
+            err(&p)
+        );
     }
 
     #[test]
@@ -447,12 +456,20 @@ mod tests {
             b[80..84].copy_from_slice(&f32::NAN.to_le_bytes());
         });
         // Before: the NaN spacing silently became 1 mm.
-        assert!(err(&p).ends_with("NIfTI pixdim[1] = NaN is not a voxel size (finite and non-zero)"), "{}", err(&p));
+        assert!(
+            err(&p).ends_with("NIfTI pixdim[1] = NaN is not a voxel size (finite and non-zero)"),
+            "{}",
+            err(&p)
+        );
         let p = patched(dir.path(), |b| {
             b[254..256].fill(0); // qform only, pixdim[2] = 0
             b[84..88].fill(0);
         });
-        assert!(err(&p).contains("NIfTI pixdim[2] = 0 is not a voxel size"), "{}", err(&p));
+        assert!(
+            err(&p).contains("NIfTI pixdim[2] = 0 is not a voxel size"),
+            "{}",
+            err(&p)
+        );
     }
 
     #[test]
@@ -464,17 +481,33 @@ mod tests {
                 b[row + 4..row + 8].copy_from_slice(&a); // axis 2 = axis 1
             }
         });
-        assert!(err(&p).contains("NIfTI sform (srow_x/y/z) is singular"), "{}", err(&p));
+        assert!(
+            err(&p).contains("NIfTI sform (srow_x/y/z) is singular"),
+            "{}",
+            err(&p)
+        );
         let p = patched(dir.path(), |b| {
             b[292..296].copy_from_slice(&f32::INFINITY.to_le_bytes()); // srow_x[3]
         });
-        assert!(err(&p).contains("NIfTI sform offset (srow_x/y/z[3]) is not finite"), "{}", err(&p));
+        assert!(
+            err(&p).contains("NIfTI sform offset (srow_x/y/z[3]) is not finite"),
+            "{}",
+            err(&p)
+        );
         let p = patched(dir.path(), |b| b[42..44].fill(0)); // dim[1]
-        assert!(err(&p).ends_with("NIfTI dim[1] = 0 is not a size"), "{}", err(&p));
+        assert!(
+            err(&p).ends_with("NIfTI dim[1] = 0 is not a size"),
+            "{}",
+            err(&p)
+        );
         let p = patched(dir.path(), |b| {
             b[108..112].copy_from_slice(&f32::NAN.to_le_bytes()); // vox_offset
         });
-        assert!(err(&p).ends_with("NIfTI vox_offset = NaN is not a byte offset"), "{}", err(&p));
+        assert!(
+            err(&p).ends_with("NIfTI vox_offset = NaN is not a byte offset"),
+            "{}",
+            err(&p)
+        );
     }
 
     #[test]

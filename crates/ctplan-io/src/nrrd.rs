@@ -403,7 +403,13 @@ fn parse_geometry(h: &Header, dimension: usize, path: &Path) -> Result<Geometry,
             axes[a][a] = v;
         }
     }
-    checked_geometry(path, "NRRD 'spacings'", axes, "NRRD 'space origin'", [0.0; 3])
+    checked_geometry(
+        path,
+        "NRRD 'spacings'",
+        axes,
+        "NRRD 'space origin'",
+        [0.0; 3],
+    )
 }
 
 fn fmt_vec(v: [f64; 3]) -> String {
@@ -518,19 +524,29 @@ mod tests {
     #[test]
     fn singular_directions_and_bad_origin_name_their_field() {
         // Before: parallel axes were accepted and written on.
-        let e = read_text(&format!("{HEAD}space: lps\nspace directions: (1,0,0) (2,0,0) (0,0,1)\n\n\x01\x00"))
-            .unwrap_err()
-            .to_string();
+        let e = read_text(&format!(
+            "{HEAD}space: lps\nspace directions: (1,0,0) (2,0,0) (0,0,1)\n\n\x01\x00"
+        ))
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("NRRD 'space directions' is singular"), "{e}");
         // Before: an inf origin was blamed on 'space directions'.
         let e = read_text(&format!("{HEAD}space: lps\nspace directions: (1,0,0) (0,1,0) (0,0,1)\nspace origin: (inf,0,0)\n\n\x01\x00"))
             .unwrap_err()
             .to_string();
-        assert!(e.ends_with("NRRD 'space origin' is not finite: (inf, 0, 0)"), "{e}");
-        let e = read_text(&format!("{HEAD}space: lps\nspace directions: (1,0,0) (0,nan,0) (0,0,1)\n\n\x01\x00"))
-            .unwrap_err()
-            .to_string();
-        assert!(e.ends_with("NRRD 'space directions': axis 2 is not finite: (0, NaN, 0)"), "{e}");
+        assert!(
+            e.ends_with("NRRD 'space origin' is not finite: (inf, 0, 0)"),
+            "{e}"
+        );
+        let e = read_text(&format!(
+            "{HEAD}space: lps\nspace directions: (1,0,0) (0,nan,0) (0,0,1)\n\n\x01\x00"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.ends_with("NRRD 'space directions': axis 2 is not finite: (0, NaN, 0)"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -15,7 +15,11 @@ pub enum NetError {
     /// A tensor the network needs is missing.
     #[error("tensor `{0}` is missing")]
     Missing(String),
-    #[error("tensor `{name}` has shape {}, expected {}", shape_text(got), shape_text(want))]
+    #[error(
+        "tensor `{name}` has shape {}, expected {}",
+        shape_text(got),
+        shape_text(want)
+    )]
     /// A tensor has the wrong shape.
     Shape {
         /// The tensor.
@@ -32,7 +36,10 @@ pub(crate) fn shape_text(s: &[usize]) -> String {
     if s.is_empty() {
         return "scalar".into();
     }
-    s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("×")
+    s.iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("×")
 }
 
 /// The non-negative integers of a JSON array field, `None` when it is missing or holds
@@ -171,16 +178,30 @@ mod tests {
     fn overflowing_shapes_and_bad_counts_are_errors() {
         // Before: the product of this shape overflowed (a panic with overflow checks, a
         // wrapped size without them).
-        let huge = r#"{"a":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,0]}}"#;
+        let huge =
+            r#"{"a":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,0]}}"#;
         let e = read_safetensors(&file(huge, &[])).unwrap_err().to_string();
-        assert_eq!(e, "not a safetensors file: tensor `a` has shape 4294967296×4294967296×16, too large");
+        assert_eq!(
+            e,
+            "not a safetensors file: tensor `a` has shape 4294967296×4294967296×16, too large"
+        );
         let neg = r#"{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#;
-        let e = read_safetensors(&file(neg, &[0; 4])).unwrap_err().to_string();
+        let e = read_safetensors(&file(neg, &[0; 4]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("bad shape"), "{e}");
         let short = r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}"#;
-        let e = read_safetensors(&file(short, &[0; 4])).unwrap_err().to_string();
-        assert!(e.contains("has 4 bytes of data, its shape 2 needs 8"), "{e}");
+        let e = read_safetensors(&file(short, &[0; 4]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("has 4 bytes of data, its shape 2 needs 8"),
+            "{e}"
+        );
         let ok = r#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#;
-        assert_eq!(read_safetensors(&file(ok, &1f32.to_le_bytes())).unwrap().0["a"].1, [1.0]);
+        assert_eq!(
+            read_safetensors(&file(ok, &1f32.to_le_bytes())).unwrap().0["a"].1,
+            [1.0]
+        );
     }
 }

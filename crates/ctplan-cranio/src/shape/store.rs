@@ -183,6 +183,9 @@ impl ShapePrior {
 
     /// Parse a serialized prior.
     pub fn from_bytes(bytes: &[u8]) -> Result<ShapePrior, PriorError> {
+        if !bytes.starts_with(MAGIC.as_bytes()) {
+            return Err(PriorError::Magic);
+        }
         let end = bytes
             .windows(2)
             .position(|w| w == b"\n\n")
@@ -307,6 +310,11 @@ mod tests {
             ShapePrior::from_bytes(b"hello\n\n"),
             Err(PriorError::Magic)
         ));
+        // Any other file is named as not a prior, not as a prior with a bad header.
+        assert!(matches!(
+            ShapePrior::from_bytes(b"\x10\0\0\0\0\0\0\0{}"),
+            Err(PriorError::Magic)
+        ));
         assert!(matches!(
             ShapePrior::from_bytes(&bytes[..bytes.len() - 10]),
             Err(PriorError::Data(_))
@@ -321,7 +329,10 @@ mod tests {
         let mut bytes = text.into_bytes();
         bytes.extend_from_slice(&[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
         let e = ShapePrior::from_bytes(&bytes).unwrap_err().to_string();
-        assert!(e.starts_with("bad data: the header claims 400 templates of 4096×4096 bins"), "{e}");
+        assert!(
+            e.starts_with("bad data: the header claims 400 templates of 4096×4096 bins"),
+            "{e}"
+        );
     }
 
     #[test]

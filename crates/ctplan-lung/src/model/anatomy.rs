@@ -334,7 +334,10 @@ mod tests {
         ])
         .unwrap_err()
         .to_string();
-        assert!(e.contains("(5×5×5 voxels) that does not overlap the case grid (10×10×10)"), "{e}");
+        assert!(
+            e.contains("(5×5×5 voxels) that does not overlap the case grid (10×10×10)"),
+            "{e}"
+        );
         assert!(
             an.warnings[0].contains("different grid"),
             "{:?}",
