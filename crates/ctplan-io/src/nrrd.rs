@@ -176,6 +176,17 @@ fn field_error(path: &Path, field: &str, value: &str) -> IoError {
     IoError::new(path, format!("invalid NRRD field '{field}: {value}'"))
 }
 
+/// A per-axis field must give one value per axis.
+fn check_count(path: &Path, field: &str, n: usize, dimension: usize) -> Result<(), IoError> {
+    if n == dimension {
+        return Ok(());
+    }
+    Err(IoError::new(
+        path,
+        format!("NRRD '{field}' has {n} values for dimension {dimension}"),
+    ))
+}
+
 /// Parse the header and open the voxel data.
 pub fn open(path: &Path) -> Result<Source, IoError> {
     let h = read_header(path)?;
@@ -206,15 +217,7 @@ pub fn open(path: &Path) -> Result<Source, IoError> {
         .map(|t| t.parse::<usize>().ok().filter(|&v| v > 0))
         .collect::<Option<_>>()
         .ok_or_else(|| field_error(path, "sizes", sizes_str))?;
-    if sizes.len() != dimension {
-        return Err(IoError::new(
-            path,
-            format!(
-                "NRRD 'sizes' has {} values for dimension {dimension}",
-                sizes.len()
-            ),
-        ));
-    }
+    check_count(path, "sizes", sizes.len(), dimension)?;
     let dims = [sizes[0], sizes[1], sizes.get(2).copied().unwrap_or(1)];
     let encoding = match need("encoding")? {
         "raw" => Encoding::Raw,
@@ -380,15 +383,7 @@ fn parse_geometry(h: &Header, dimension: usize, path: &Path) -> Result<Geometry,
     let mut axes = ctplan_core::geometry::IDENTITY;
     if let Some(s) = h.get("spacings") {
         let values: Vec<&str> = s.split_whitespace().collect();
-        if values.len() != dimension {
-            return Err(IoError::new(
-                path,
-                format!(
-                    "NRRD 'spacings' has {} values for dimension {dimension}",
-                    values.len()
-                ),
-            ));
-        }
+        check_count(path, "spacings", values.len(), dimension)?;
         for (a, t) in values.iter().enumerate() {
             let v: f64 = t.parse().map_err(|_| field_error(path, "spacings", s))?;
             if !v.is_finite() || v == 0.0 {
