@@ -58,7 +58,7 @@ pub fn checked_geometry(
     let det = d[0][0] * (d[1][1] * d[2][2] - d[1][2] * d[2][1])
         - d[0][1] * (d[1][0] * d[2][2] - d[1][2] * d[2][0])
         + d[0][2] * (d[1][0] * d[2][1] - d[1][1] * d[2][0]);
-    if !(det.abs() >= MIN_DETERMINANT) {
+    if det.is_nan() || det.abs() < MIN_DETERMINANT {
         return Err(IoError::new(
             path,
             format!(
