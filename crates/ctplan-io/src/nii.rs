@@ -151,6 +151,12 @@ pub fn open(path: &Path) -> Result<Source, IoError> {
         file_len.saturating_sub(if gz { 0 } else { offset }),
         layout.encoding,
     )?;
+    if gz {
+        raw::check_stream_holds(path, offset + needed, file_len, raw::PRECHECK_BYTES, || {
+            let (f, _) = crate::input::open_regular(path, "open")?;
+            Ok(Box::new(MultiGzDecoder::new(BufReader::new(f))))
+        })?;
+    }
     std::io::copy(&mut (&mut reader).take(offset - 348), &mut std::io::sink()).map_err(|e| {
         IoError::with_source(
             path,
