@@ -14,7 +14,7 @@
 use std::io::{BufReader, Read, Write};
 use std::path::Path;
 
-use ctplan_core::{AnyVolume, Geometry, ScalarType};
+use ctplan_core::{AnyVolume, Geometry, MAX_BYTES, ScalarType};
 use flate2::bufread::MultiGzDecoder;
 use nifti::NiftiHeader;
 
@@ -137,7 +137,7 @@ pub fn open(path: &Path) -> Result<Source, IoError> {
         encoding: if gz { Encoding::Gzip } else { Encoding::Raw },
         scaling,
     };
-    if !(h.vox_offset.is_finite() && h.vox_offset >= 0.0) {
+    if !(h.vox_offset.is_finite() && h.vox_offset >= 0.0 && h.vox_offset as u64 <= MAX_BYTES) {
         return Err(IoError::new(
             path,
             format!("NIfTI vox_offset = {} is not a byte offset", h.vox_offset),
@@ -514,6 +514,16 @@ mod tests {
             "{}",
             err(&p)
         );
+        // Found by fuzzing: in a .nii.gz, a vox_offset of 1e38 overflowed the offset plus the
+        // data size.
+        let p = patched(dir.path(), |b| {
+            b[108..112].copy_from_slice(&1e38f32.to_le_bytes());
+        });
+        let gz = dir.path().join("p.nii.gz");
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(&std::fs::read(&p).unwrap()).unwrap();
+        std::fs::write(&gz, e.finish().unwrap()).unwrap();
+        assert!(err(&gz).ends_with("is not a byte offset"), "{}", err(&gz));
     }
 
     #[test]
