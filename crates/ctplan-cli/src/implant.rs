@@ -176,12 +176,14 @@ fn one(input: &Path, output: &Path, to: Targets, designer: &Designer) -> Result<
     })
 }
 
-/// A file's bytes parsed by `parse`; every error names the file.
+/// A file's bytes (a prior or network weights) parsed by `parse`; every error names the file.
 fn load<T, E>(p: &Path, parse: impl FnOnce(&[u8]) -> Result<T, E>) -> Result<T>
 where
     E: std::error::Error + Send + Sync + 'static,
 {
-    let bytes = std::fs::read(p).with_context(|| format!("{}: cannot read", p.display()))?;
+    // Refused by type (a FIFO would block) and by size (1 GiB: the shipped weights are 18 MB)
+    // before reading.
+    let bytes = ctplan_io::read_file(p, 1 << 30)?;
     parse(&bytes).with_context(|| format!("{}", p.display()))
 }
 

@@ -33,11 +33,53 @@ pub struct Target {
 }
 
 /// Every target.
-pub const TARGETS: &[Target] = &[Target {
-    name: "nrrd",
-    what: "NRRD with attached data (`ctplan_io::read`)",
-    run: nrrd,
-}];
+pub const TARGETS: &[Target] = &[
+    Target {
+        name: "nrrd",
+        what: "NRRD with attached data (`ctplan_io::read`)",
+        run: nrrd,
+    },
+    Target {
+        name: "nhdr",
+        what: "detached NRRD header and its data file `x.raw` (split at the first NUL)",
+        run: nhdr,
+    },
+    Target {
+        name: "nifti",
+        what: "NIfTI-1 `.nii` (`ctplan_io::read`, `read_mask`)",
+        run: nifti,
+    },
+    Target {
+        name: "nifti_gz",
+        what: "gzip-compressed NIfTI-1 `.nii.gz`",
+        run: nifti_gz,
+    },
+    Target {
+        name: "metaimage",
+        what: "MetaImage `.mha`, and `.mhd` with its data file `x.raw` (split at the first NUL)",
+        run: metaimage,
+    },
+    Target {
+        name: "seg_nrrd",
+        what: "3D Slicer `.seg.nrrd` (`ctplan_io::seg::read_seg_nrrd`)",
+        run: seg_nrrd,
+    },
+    Target {
+        name: "safetensors",
+        what: "network weights (`ShapeNet` and `ImplantNet::from_safetensors`)",
+        run: safetensors,
+    },
+    Target {
+        name: "ctprior",
+        what: "shape prior `.ctprior` (`ShapePrior::from_bytes`)",
+        run: ctprior,
+    },
+    Target {
+        name: "lung_anatomy",
+        what: "lung anatomy folder or `.seg.nrrd` (`ctplan_lung::model::anatomy::load`)",
+        run: lung_anatomy,
+    },
+];
 
 /// Runs the target named `name` on `data`.
 ///
@@ -88,4 +130,106 @@ fn read_volume(p: &Path) {
 /// NRRD with attached data.
 pub fn nrrd(data: &[u8]) {
     read_volume(&put("x.nrrd", data));
+}
+
+/// The bytes before the first NUL and those after it (all and nothing when there is none).
+fn split_nul(data: &[u8]) -> (&[u8], &[u8]) {
+    match data.iter().position(|&b| b == 0) {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &[]),
+    }
+}
+
+/// Detached NRRD: the header up to the first NUL as `x.nhdr`, the rest as `x.raw` (seeds name
+/// `data file: x.raw`).
+pub fn nhdr(data: &[u8]) {
+    let (header, raw) = split_nul(data);
+    put("x.raw", raw);
+    read_volume(&put("x.nhdr", header));
+}
+
+/// NIfTI-1, uncompressed.
+pub fn nifti(data: &[u8]) {
+    let p = put("x.nii", data);
+    read_volume(&p);
+    let _ = ctplan_io::read_mask(&p);
+}
+
+/// NIfTI-1, gzip-compressed (the bytes are the `.nii.gz` file).
+pub fn nifti_gz(data: &[u8]) {
+    read_volume(&put("x.nii.gz", data));
+}
+
+/// MetaImage: the bytes as `x.mha`, then split at the first NUL into `x.mhd` and `x.raw`.
+pub fn metaimage(data: &[u8]) {
+    read_volume(&put("x.mha", data));
+    let (header, raw) = split_nul(data);
+    put("x.raw", raw);
+    read_volume(&put("x.mhd", header));
+}
+
+/// 3D Slicer segmentation.
+pub fn seg_nrrd(data: &[u8]) {
+    let _ = ctplan_io::seg::read_seg_nrrd(&put("x.seg.nrrd", data));
+}
+
+/// Network weights, as both networks read them.
+pub fn safetensors(data: &[u8]) {
+    let _ = ctplan_cranio::learned::ShapeNet::from_safetensors(data);
+    let _ = ctplan_cranio::learned::ImplantNet::from_safetensors(data);
+}
+
+/// A shape prior.
+pub fn ctprior(data: &[u8]) {
+    let _ = ctplan_cranio::ShapePrior::from_bytes(data);
+}
+
+/// A small valid mask (a 4×4×4 cube with a 2×2×2 core set), written once per process.
+fn valid_mask(name: &str) -> PathBuf {
+    let p = scratch().join("valid").join(name);
+    if !p.exists() {
+        std::fs::create_dir_all(p.parent().unwrap())
+            .expect("cannot create the fuzz scratch folder");
+        let mut m = ctplan_core::Mask::zeros([4, 4, 4], ctplan_core::Geometry::default());
+        for (i, v) in m.data.iter_mut().enumerate() {
+            *v = u8::from((i % 4) / 2 == 1 && (i / 4 % 4) / 2 == 1 && i / 16 >= 1 && i / 16 <= 2);
+        }
+        ctplan_io::write_mask(&p, &m).expect("cannot write a valid mask");
+    }
+    p
+}
+
+/// The lung anatomy loader. The first byte chooses the layout, the rest is the fuzzed file:
+/// 0, a folder with a fuzzed `airway.nii` beside a valid `lungs.nrrd`; 1, a folder with a fuzzed
+/// `lungs.nrrd` beside a valid `airway.nii.gz`; 2, a `.seg.nrrd`; 3, a single airway mask
+/// `.nii.gz`.
+pub fn lung_anatomy(data: &[u8]) {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let load = ctplan_lung::model::anatomy::load;
+    match mode % 4 {
+        0 | 1 => {
+            let dir = scratch().join(format!("anatomy{}", mode % 4));
+            std::fs::create_dir_all(&dir).expect("cannot create the fuzz scratch folder");
+            let (fuzzed, valid) = if mode % 4 == 0 {
+                ("airway.nii", "lungs.nrrd")
+            } else {
+                ("lungs.nrrd", "airway.nii.gz")
+            };
+            let v = dir.join(valid);
+            if !v.exists() {
+                std::fs::copy(valid_mask(valid), &v).expect("cannot copy a valid mask");
+            }
+            std::fs::write(dir.join(fuzzed), rest)
+                .expect("cannot write to the fuzz scratch folder");
+            let _ = load(&dir);
+        }
+        2 => {
+            let _ = load(&put("anatomy.seg.nrrd", rest));
+        }
+        _ => {
+            let _ = load(&put("airway.nii.gz", rest));
+        }
+    }
 }

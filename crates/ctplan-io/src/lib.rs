@@ -20,7 +20,8 @@
 //!
 //! Readers refuse, before allocating, a header whose claimed size the file cannot hold
 //! ([`MAX_BYTES`], and the data file's length or the gzip/zlib expansion bound). Every error
-//! names the file. Writers are atomic: data goes to a temporary file in the target folder, then
+//! names the file. Only regular files are opened: a FIFO, a socket or a device is refused by its
+//! type before anything reads it (opening a FIFO would block). Writers are atomic: data goes to a temporary file in the target folder, then
 //! is renamed over the target, so a failure never leaves a partial file. Every error is an
 //! [`IoError`]: one line naming the file, with its [`std::io::ErrorKind`] and the OS error as
 //! its source where there is one.
@@ -45,6 +46,8 @@
 mod atomic;
 pub mod cases;
 mod error;
+mod geom;
+mod input;
 mod metaimage;
 mod nii;
 mod nrrd;
@@ -60,6 +63,7 @@ use ctplan_core::{AnyVolume, Mask};
 pub use atomic::publish_dir;
 pub use ctplan_core::MAX_BYTES;
 pub use error::IoError;
+pub use input::read_file;
 
 /// Key/value metadata that a file carries besides its voxels and geometry (NRRD `key:=value`
 /// pairs, MetaImage extra fields), in file order.
@@ -163,6 +167,7 @@ fn read_dicom(path: &Path) -> Result<Image, IoError> {
 
 /// Read a volume in its stored scalar type.
 pub fn read(path: &Path) -> Result<Image, IoError> {
+    input::check_input(path)?;
     if is_dicom(path) {
         return read_dicom(path);
     }
@@ -177,6 +182,7 @@ pub fn read(path: &Path) -> Result<Image, IoError> {
 /// Read a volume as a binary mask (non-zero voxels are foreground), streaming: the stored type
 /// is converted chunk by chunk, so a 32-bit label file costs one byte per voxel in memory.
 pub fn read_mask(path: &Path) -> Result<Mask, IoError> {
+    input::check_input(path)?;
     if is_dicom(path) {
         return Ok(read_dicom(path)?.volume.to_mask());
     }
@@ -186,6 +192,7 @@ pub fn read_mask(path: &Path) -> Result<Mask, IoError> {
 
 /// Read only the header: sizes, geometry and scalar type (for `ctplan info` and grid checks).
 pub fn read_header(path: &Path) -> Result<Header, IoError> {
+    input::check_input(path)?;
     if is_dicom(path) {
         let img = read_dicom(path)?;
         return Ok(Header {
@@ -218,7 +225,7 @@ pub struct Header {
 }
 
 fn open(path: &Path) -> Result<raw::Source, IoError> {
-    match format_of(path)? {
+    match Format::from_path(path).ok_or_else(|| input::unreadable(path))? {
         Format::Nrrd { .. } => nrrd::open(path),
         Format::Nifti { .. } => nii::open(path),
         Format::MetaImage { .. } => metaimage::open(path),

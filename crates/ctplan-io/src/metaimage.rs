@@ -3,13 +3,15 @@
 //!
 //! `TransformMatrix` lists the direction of each array axis in turn (ITK writes
 //! `direction[i]` of axis `i`), `Offset` is the first voxel's centre, both in LPS.
-//! `CompressedData = True` means a zlib stream.
+//! `CompressedData = True` means a zlib stream. A singular `TransformMatrix` (parallel axes)
+//! or a zero `ElementSpacing` is refused.
 
 use std::io::Write;
 use std::path::Path;
 
-use ctplan_core::{AnyVolume, Geometry, ScalarType};
+use ctplan_core::{AnyVolume, ScalarType};
 
+use crate::geom::checked_geometry;
 use crate::raw::{self, Encoding, Layout, Source};
 use crate::{IoError, KeyValues, WriteOptions, atomic};
 
@@ -173,12 +175,13 @@ pub fn open(path: &Path) -> Result<Source, IoError> {
             }
         }
     }
-    let geometry = Geometry::from_axis_vectors(axes, origin).ok_or_else(|| {
-        IoError::new(
-            path,
-            "MetaImage geometry is degenerate (zero spacing or direction)",
-        )
-    })?;
+    let geometry = checked_geometry(
+        path,
+        "MetaImage TransformMatrix × ElementSpacing",
+        axes,
+        "MetaImage Offset",
+        origin,
+    )?;
     let layout = Layout {
         dims,
         geometry,
@@ -207,8 +210,8 @@ pub fn open(path: &Path) -> Result<Source, IoError> {
         let dpath = path.parent().unwrap_or(Path::new(".")).join(&data_file);
         let skip = match get("headersize") {
             Some("-1") => {
-                let len = std::fs::metadata(&dpath)
-                    .map_err(|e| IoError::os(&dpath, "open data file", e))?
+                let len = crate::input::check_regular_file(&dpath, "open data file")
+                    .map_err(|e| crate::input::in_data_file(e, path))?
                     .len();
                 len.saturating_sub(raw::checked_bytes(dims, stype, path)?)
             }
@@ -217,7 +220,7 @@ pub fn open(path: &Path) -> Result<Source, IoError> {
             })?,
             None => 0,
         };
-        raw::open_data(&dpath, skip, 0, &layout)?
+        raw::open_data(&dpath, skip, 0, &layout).map_err(|e| crate::input::in_data_file(e, path))?
     };
     Ok(Source {
         layout,
@@ -317,7 +320,32 @@ pub fn write(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ctplan_core::Volume;
+    use ctplan_core::{Geometry, Volume};
+
+    #[test]
+    fn singular_transform_matrix_and_zero_spacing_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.mha");
+        let head = "NDims = 3\nDimSize = 1 1 1\nElementType = MET_UCHAR\n";
+        // Before: the singular matrix was accepted and written on.
+        std::fs::write(
+            &p,
+            format!("{head}TransformMatrix = 1 0 0 1 0 0 0 0 1\nElementDataFile = LOCAL\n\x01"),
+        )
+        .unwrap();
+        let e = crate::read(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("MetaImage TransformMatrix × ElementSpacing is singular"),
+            "{e}"
+        );
+        std::fs::write(
+            &p,
+            format!("{head}ElementSpacing = 1 0 1\nElementDataFile = LOCAL\n\x01"),
+        )
+        .unwrap();
+        let e = crate::read(&p).unwrap_err().to_string();
+        assert!(e.contains("axis 2 has zero length"), "{e}");
+    }
 
     #[test]
     fn round_trip_bit_exact() {

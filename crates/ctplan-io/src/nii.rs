@@ -3,20 +3,22 @@
 //! NIfTI world space is RAS; we convert to LPS (negate the first two rows of the affine).
 //! Geometry is taken from the sform when `sform_code > 0`, else from the qform when
 //! `qform_code > 0`, else from `pixdim` alone — the order nibabel uses. `scl_slope`/`scl_inter`
-//! are applied when they change values (the volume is then `f32`).
+//! are applied when they change values (the volume is then `f32`). The geometry used is
+//! refused when it is singular or not finite, and a zero or non-finite `pixdim` is refused
+//! where it gives a spacing (never replaced by 1 mm).
 //!
 //! Writing stores the exact affine as sform (code 1, scanner) and, when the direction matrix is
 //! orthonormal, the same as qform (code 1) with `qfac`; sheared grids get `qform_code = 0`.
 //! NIfTI keeps these in `f32`, so geometry survives a round trip at `f32` precision.
 
-use std::fs::File;
 use std::io::{BufReader, Read, Write};
 use std::path::Path;
 
-use ctplan_core::{AnyVolume, Geometry, ScalarType};
+use ctplan_core::{AnyVolume, Geometry, MAX_BYTES, ScalarType};
 use flate2::bufread::MultiGzDecoder;
 use nifti::NiftiHeader;
 
+use crate::geom::checked_geometry;
 use crate::raw::{self, Encoding, Layout, Source};
 use crate::{IoError, atomic};
 
@@ -57,11 +59,7 @@ fn is_gz(path: &Path) -> bool {
 
 /// Parse the header and open the voxel data.
 pub fn open(path: &Path) -> Result<Source, IoError> {
-    let file = File::open(path).map_err(|e| IoError::os(path, "open", e))?;
-    let file_len = file
-        .metadata()
-        .map_err(|e| IoError::os(path, "read metadata", e))?
-        .len();
+    let (file, file_len) = crate::input::open_regular(path, "open")?;
     let gz = is_gz(path);
     let buf = BufReader::with_capacity(1 << 20, file);
     let mut reader: Box<dyn Read> = if gz {
@@ -71,11 +69,12 @@ pub fn open(path: &Path) -> Result<Source, IoError> {
     };
     let mut hbytes = [0u8; 348];
     reader.read_exact(&mut hbytes).map_err(|e| {
-        IoError::with_source(
-            path,
-            format!("not a NIfTI-1 file: cannot read the 348-byte header ({e})"),
-            e,
-        )
+        let why = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            "the file is shorter than the 348-byte header".to_string()
+        } else {
+            format!("cannot read the 348-byte header ({e})")
+        };
+        IoError::with_source(path, format!("not a NIfTI-1 file: {why}"), e)
     })?;
     let h = NiftiHeader::from_reader(&hbytes[..])
         .map_err(|e| IoError::new(path, format!("not a NIfTI-1 file: {e}")))?;
@@ -104,10 +103,13 @@ pub fn open(path: &Path) -> Result<Source, IoError> {
     }
     let mut dims = [1usize; 3];
     for a in 0..ndim.min(3) {
-        dims[a] = h.dim[a + 1] as usize;
-        if dims[a] == 0 {
-            return Err(IoError::new(path, format!("NIfTI dim[{}] is 0", a + 1)));
+        if h.dim[a + 1] == 0 {
+            return Err(IoError::new(
+                path,
+                format!("NIfTI dim[{}] = {} is not a size", a + 1, h.dim[a + 1]),
+            ));
         }
+        dims[a] = h.dim[a + 1] as usize;
     }
     if (4..=ndim).any(|a| h.dim[a] > 1) {
         return Err(IoError::new(
@@ -117,15 +119,16 @@ pub fn open(path: &Path) -> Result<Source, IoError> {
     }
     let stype = datatype_to_scalar(h.datatype)
         .ok_or_else(|| IoError::new(path, format!("unsupported NIfTI datatype {}", h.datatype)))?;
-    let geometry = geometry_from_header(&h).ok_or_else(|| {
-        IoError::new(
-            path,
-            "NIfTI affine is degenerate (zero or non-finite voxel size)",
-        )
-    })?;
+    let geometry = geometry_from_header(&h, ndim, path)?;
     let (slope, inter) = (h.scl_slope as f64, h.scl_inter as f64);
     let scaling = (slope.is_finite() && slope != 0.0 && !(slope == 1.0 && inter == 0.0))
         .then_some((slope, inter));
+    if scaling.is_some() && !inter.is_finite() {
+        return Err(IoError::new(
+            path,
+            format!("NIfTI scl_inter = {inter} is not finite"),
+        ));
+    }
     let layout = Layout {
         dims,
         geometry,
@@ -134,6 +137,12 @@ pub fn open(path: &Path) -> Result<Source, IoError> {
         encoding: if gz { Encoding::Gzip } else { Encoding::Raw },
         scaling,
     };
+    if !(h.vox_offset.is_finite() && h.vox_offset >= 0.0 && h.vox_offset as u64 <= MAX_BYTES) {
+        return Err(IoError::new(
+            path,
+            format!("NIfTI vox_offset = {} is not a byte offset", h.vox_offset),
+        ));
+    }
     let offset = (h.vox_offset as u64).max(348);
     let needed = raw::checked_bytes(dims, stype, path)?;
     raw::check_capacity(
@@ -142,6 +151,12 @@ pub fn open(path: &Path) -> Result<Source, IoError> {
         file_len.saturating_sub(if gz { 0 } else { offset }),
         layout.encoding,
     )?;
+    if gz {
+        raw::check_stream_holds(path, offset + needed, file_len, raw::PRECHECK_BYTES, || {
+            let (f, _) = crate::input::open_regular(path, "open")?;
+            Ok(Box::new(MultiGzDecoder::new(BufReader::new(f))))
+        })?;
+    }
     std::io::copy(&mut (&mut reader).take(offset - 348), &mut std::io::sink()).map_err(|e| {
         IoError::with_source(
             path,
@@ -156,8 +171,23 @@ pub fn open(path: &Path) -> Result<Source, IoError> {
     })
 }
 
-/// LPS geometry from a NIfTI header (sform, else qform, else pixdim).
-fn geometry_from_header(h: &NiftiHeader) -> Option<Geometry> {
+/// LPS geometry from a NIfTI header (sform, else qform, else pixdim), refused when the one
+/// used is singular or not finite (each error names it). The spacing of an axis beyond `ndim`
+/// (the third of a 2-D image) defaults to 1 mm when pixdim leaves it zero or not finite.
+fn geometry_from_header(h: &NiftiHeader, ndim: usize, path: &Path) -> Result<Geometry, IoError> {
+    let pixdim = |a: usize| -> Result<f64, IoError> {
+        let s = h.pixdim[a] as f64;
+        if s.is_finite() && s != 0.0 {
+            Ok(s)
+        } else if a > ndim {
+            Ok(1.0)
+        } else {
+            Err(IoError::new(
+                path,
+                format!("NIfTI pixdim[{a}] = {s} is not a voxel size (finite and non-zero)"),
+            ))
+        }
+    };
     let ras_to_lps = [-1.0, -1.0, 1.0];
     let mut axes = [[0.0; 3]; 3];
     let mut origin = [0.0; 3];
@@ -190,11 +220,7 @@ fn geometry_from_header(h: &NiftiHeader) -> Option<Geometry> {
             ],
         ];
         let qfac = if h.pixdim[0] < 0.0 { -1.0 } else { 1.0 };
-        let sp = [
-            h.pixdim[1] as f64,
-            h.pixdim[2] as f64,
-            h.pixdim[3] as f64 * qfac,
-        ];
+        let sp = [pixdim(1)?, pixdim(2)?, pixdim(3)? * qfac];
         let off = [h.quatern_x as f64, h.quatern_y as f64, h.quatern_z as f64];
         for r in 0..3 {
             for ax in 0..3 {
@@ -204,11 +230,20 @@ fn geometry_from_header(h: &NiftiHeader) -> Option<Geometry> {
         }
     } else {
         for a in 0..3 {
-            let s = h.pixdim[a + 1].abs() as f64;
-            axes[a][a] = if s > 0.0 { s } else { 1.0 };
+            axes[a][a] = pixdim(a + 1)?.abs();
         }
     }
-    Geometry::from_axis_vectors(axes, origin)
+    let (axes_field, origin_field) = if h.sform_code > 0 {
+        (
+            "NIfTI sform (srow_x/y/z)",
+            "NIfTI sform offset (srow_x/y/z[3])",
+        )
+    } else if h.qform_code > 0 {
+        ("NIfTI qform (quatern_b/c/d, pixdim)", "NIfTI qoffset_x/y/z")
+    } else {
+        ("NIfTI pixdim", "NIfTI origin")
+    };
+    checked_geometry(path, axes_field, axes, origin_field, origin)
 }
 
 /// Quaternion (b, c, d) and qfac of an orthonormal RAS rotation matrix (columns = axes),
@@ -389,6 +424,108 @@ mod tests {
         g
     }
 
+    /// A valid 2×1×1 `.nii` written by the writer, with `patch` applied to its bytes.
+    fn patched(dir: &Path, patch: impl Fn(&mut Vec<u8>)) -> std::path::PathBuf {
+        let p = dir.join("p.nii");
+        let v = Volume::from_vec([2, 1, 1], f32_geometry(false), vec![1u8, 0]).unwrap();
+        write(&p, &AnyVolume::U8(v), false, 6).unwrap();
+        let mut b = std::fs::read(&p).unwrap();
+        patch(&mut b);
+        std::fs::write(&p, &b).unwrap();
+        p
+    }
+
+    fn err(p: &Path) -> String {
+        crate::read(p).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_short_file_says_so_in_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("e.nii");
+        std::fs::write(&p, b"").unwrap();
+        // Before: "... (failed to fill whole buffer)".
+        assert!(
+            err(&p).ends_with(
+                "e.nii: not a NIfTI-1 file: the file is shorter than the 348-byte header"
+            ),
+            "{}",
+            err(&p)
+        );
+    }
+
+    #[test]
+    fn nan_pixdim_is_refused_not_replaced_by_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = patched(dir.path(), |b| {
+            b[252..256].fill(0); // qform_code, sform_code = 0: pixdim alone
+            b[80..84].copy_from_slice(&f32::NAN.to_le_bytes());
+        });
+        // Before: the NaN spacing silently became 1 mm.
+        assert!(
+            err(&p).ends_with("NIfTI pixdim[1] = NaN is not a voxel size (finite and non-zero)"),
+            "{}",
+            err(&p)
+        );
+        let p = patched(dir.path(), |b| {
+            b[254..256].fill(0); // qform only, pixdim[2] = 0
+            b[84..88].fill(0);
+        });
+        assert!(
+            err(&p).contains("NIfTI pixdim[2] = 0 is not a voxel size"),
+            "{}",
+            err(&p)
+        );
+    }
+
+    #[test]
+    fn singular_or_non_finite_affines_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = patched(dir.path(), |b| {
+            for row in [280, 296, 312] {
+                let a: Vec<u8> = b[row..row + 4].to_vec();
+                b[row + 4..row + 8].copy_from_slice(&a); // axis 2 = axis 1
+            }
+        });
+        assert!(
+            err(&p).contains("NIfTI sform (srow_x/y/z) is singular"),
+            "{}",
+            err(&p)
+        );
+        let p = patched(dir.path(), |b| {
+            b[292..296].copy_from_slice(&f32::INFINITY.to_le_bytes()); // srow_x[3]
+        });
+        assert!(
+            err(&p).contains("NIfTI sform offset (srow_x/y/z[3]) is not finite"),
+            "{}",
+            err(&p)
+        );
+        let p = patched(dir.path(), |b| b[42..44].fill(0)); // dim[1]
+        assert!(
+            err(&p).ends_with("NIfTI dim[1] = 0 is not a size"),
+            "{}",
+            err(&p)
+        );
+        let p = patched(dir.path(), |b| {
+            b[108..112].copy_from_slice(&f32::NAN.to_le_bytes()); // vox_offset
+        });
+        assert!(
+            err(&p).ends_with("NIfTI vox_offset = NaN is not a byte offset"),
+            "{}",
+            err(&p)
+        );
+        // Found by fuzzing: in a .nii.gz, a vox_offset of 1e38 overflowed the offset plus the
+        // data size.
+        let p = patched(dir.path(), |b| {
+            b[108..112].copy_from_slice(&1e38f32.to_le_bytes());
+        });
+        let gz = dir.path().join("p.nii.gz");
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(&std::fs::read(&p).unwrap()).unwrap();
+        std::fs::write(&gz, e.finish().unwrap()).unwrap();
+        assert!(err(&gz).ends_with("is not a byte offset"), "{}", err(&gz));
+    }
+
     #[test]
     fn round_trip_types_and_compression() {
         let dir = tempfile::tempdir().unwrap();
@@ -422,9 +559,9 @@ mod tests {
         let v: Volume<u8> = Volume::zeros([2, 2, 2], g);
         let bytes = header_bytes(&AnyVolume::U8(v));
         let mut h = NiftiHeader::from_reader(&bytes[..348]).unwrap();
-        let from_s = geometry_from_header(&h).unwrap();
+        let from_s = geometry_from_header(&h, 3, Path::new("q.nii")).unwrap();
         h.sform_code = 0;
-        let from_q = geometry_from_header(&h).unwrap();
+        let from_q = geometry_from_header(&h, 3, Path::new("q.nii")).unwrap();
         assert!(from_s.approx_eq(&from_q, 1e-5), "{from_s:?} vs {from_q:?}");
     }
 }

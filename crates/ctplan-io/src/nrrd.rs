@@ -4,13 +4,17 @@
 //! Geometry: `space directions` gives one world vector per array axis (spacing = its norm, kept
 //! oblique as it is), `space origin` the centre of the first voxel. `space` may be LPS, RAS or
 //! LAS; everything is converted to LPS on reading and written as LPS. Without `space directions`,
-//! `spacings` gives an axis-aligned grid.
+//! `spacings` gives an axis-aligned grid; a negative spacing keeps its sign (the axis runs
+//! the other way: the direction is flipped and the spacing is its size, as the specification
+//! allows), a zero or non-finite one is refused. Singular `space directions` (parallel axes)
+//! and non-finite values are refused, each error naming its field.
 
 use std::path::{Path, PathBuf};
 
 use ctplan_core::vec3::norm;
 use ctplan_core::{AnyVolume, Geometry, ScalarType};
 
+use crate::geom::checked_geometry;
 use crate::raw::{self, Encoding, Layout, Source};
 use crate::{IoError, KeyValues, WriteOptions, atomic};
 
@@ -172,6 +176,17 @@ fn field_error(path: &Path, field: &str, value: &str) -> IoError {
     IoError::new(path, format!("invalid NRRD field '{field}: {value}'"))
 }
 
+/// A per-axis field must give one value per axis.
+fn check_count(path: &Path, field: &str, n: usize, dimension: usize) -> Result<(), IoError> {
+    if n == dimension {
+        return Ok(());
+    }
+    Err(IoError::new(
+        path,
+        format!("NRRD '{field}' has {n} values for dimension {dimension}"),
+    ))
+}
+
 /// Parse the header and open the voxel data.
 pub fn open(path: &Path) -> Result<Source, IoError> {
     let h = read_header(path)?;
@@ -202,15 +217,7 @@ pub fn open(path: &Path) -> Result<Source, IoError> {
         .map(|t| t.parse::<usize>().ok().filter(|&v| v > 0))
         .collect::<Option<_>>()
         .ok_or_else(|| field_error(path, "sizes", sizes_str))?;
-    if sizes.len() != dimension {
-        return Err(IoError::new(
-            path,
-            format!(
-                "NRRD 'sizes' has {} values for dimension {dimension}",
-                sizes.len()
-            ),
-        ));
-    }
+    check_count(path, "sizes", sizes.len(), dimension)?;
     let dims = [sizes[0], sizes[1], sizes.get(2).copied().unwrap_or(1)];
     let encoding = match need("encoding")? {
         "raw" => Encoding::Raw,
@@ -277,8 +284,8 @@ pub fn open(path: &Path) -> Result<Source, IoError> {
         match (skip, encoding) {
             (0, _) => {}
             (-1, Encoding::Raw) => {
-                let len = std::fs::metadata(&data_path)
-                    .map_err(|e| IoError::os(&data_path, "open data file", e))?
+                let len = crate::input::check_regular_file(&data_path, "open data file")
+                    .map_err(|e| crate::input::in_data_file(e, path))?
                     .len();
                 let needed = raw::checked_bytes(dims, stype, path)?;
                 offset = len.checked_sub(needed).ok_or_else(|| {
@@ -297,7 +304,8 @@ pub fn open(path: &Path) -> Result<Source, IoError> {
             }
         }
     }
-    let reader = raw::open_data(&data_path, offset, line_skip, &layout)?;
+    let reader = raw::open_data(&data_path, offset, line_skip, &layout)
+        .map_err(|e| crate::input::in_data_file(e, path))?;
     Ok(Source {
         layout,
         reader,
@@ -326,14 +334,10 @@ fn parse_geometry(h: &Header, dimension: usize, path: &Path) -> Result<Geometry,
     if let Some(sd) = h.get("space directions") {
         let dirs = parse_directions(sd).ok_or_else(|| field_error(path, "space directions", sd))?;
         let dirs: Vec<Vec<f64>> = dirs.into_iter().flatten().collect();
-        if dirs.len() != dimension
-            || dirs
-                .iter()
-                .any(|d| d.len() != 3 || d.iter().any(|v| !v.is_finite()))
-        {
+        if dirs.len() != dimension || dirs.iter().any(|d| d.len() != 3) {
             return Err(IoError::new(
                 path,
-                format!("'space directions' must give {dimension} finite 3-vectors: '{sd}'"),
+                format!("NRRD 'space directions' must give {dimension} 3-vectors: '{sd}'"),
             ));
         }
         let mut axes = [[0.0; 3]; 3];
@@ -366,23 +370,41 @@ fn parse_geometry(h: &Header, dimension: usize, path: &Path) -> Result<Geometry,
                 origin[r] = v[r] * flip[r];
             }
         }
-        return Geometry::from_axis_vectors(axes, origin).ok_or_else(|| {
-            IoError::new(
-                path,
-                format!("'space directions' has a zero-length or invalid vector: '{sd}'"),
-            )
-        });
+        return checked_geometry(
+            path,
+            "NRRD 'space directions'",
+            axes,
+            "NRRD 'space origin'",
+            origin,
+        );
     }
-    let mut spacing = [1.0; 3];
+    // Without a world space, `spacings` scales the index axes. A negative spacing keeps its
+    // sign: the axis runs the other way (the direction is flipped, the spacing is its size).
+    let mut axes = ctplan_core::geometry::IDENTITY;
     if let Some(s) = h.get("spacings") {
-        for (a, t) in s.split_whitespace().take(3).enumerate() {
+        let values: Vec<&str> = s.split_whitespace().collect();
+        check_count(path, "spacings", values.len(), dimension)?;
+        for (a, t) in values.iter().enumerate() {
             let v: f64 = t.parse().map_err(|_| field_error(path, "spacings", s))?;
-            if v.is_finite() && v != 0.0 {
-                spacing[a] = v.abs();
+            if !v.is_finite() || v == 0.0 {
+                return Err(IoError::new(
+                    path,
+                    format!(
+                        "NRRD 'spacings' value '{t}' of axis {} is not a voxel size (finite and non-zero)",
+                        a + 1
+                    ),
+                ));
             }
+            axes[a][a] = v;
         }
     }
-    Ok(Geometry::new(spacing, [0.0; 3]))
+    checked_geometry(
+        path,
+        "NRRD 'spacings'",
+        axes,
+        "NRRD 'space origin'",
+        [0.0; 3],
+    )
 }
 
 fn fmt_vec(v: [f64; 3]) -> String {
@@ -483,6 +505,69 @@ mod tests {
             *x = (i as i32 * 7919) % 1000 - 500;
         }
         v
+    }
+
+    fn read_text(text: &str) -> Result<crate::Image, crate::IoError> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("h.nrrd");
+        std::fs::write(&p, text).unwrap();
+        crate::read(&p)
+    }
+
+    const HEAD: &str = "NRRD0004\ntype: uchar\ndimension: 3\nsizes: 2 1 1\nencoding: raw\n";
+
+    #[test]
+    fn singular_directions_and_bad_origin_name_their_field() {
+        // Before: parallel axes were accepted and written on.
+        let e = read_text(&format!(
+            "{HEAD}space: lps\nspace directions: (1,0,0) (2,0,0) (0,0,1)\n\n\x01\x00"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("NRRD 'space directions' is singular"), "{e}");
+        // Before: an inf origin was blamed on 'space directions'.
+        let e = read_text(&format!("{HEAD}space: lps\nspace directions: (1,0,0) (0,1,0) (0,0,1)\nspace origin: (inf,0,0)\n\n\x01\x00"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with("NRRD 'space origin' is not finite: (inf, 0, 0)"),
+            "{e}"
+        );
+        let e = read_text(&format!(
+            "{HEAD}space: lps\nspace directions: (1,0,0) (0,nan,0) (0,0,1)\n\n\x01\x00"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.ends_with("NRRD 'space directions': axis 2 is not finite: (0, NaN, 0)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn negative_spacing_keeps_its_sign_and_nan_is_refused() {
+        let img = read_text(&format!("{HEAD}spacings: -1 2 3\n\n\x01\x00")).unwrap();
+        let g = img.volume.geometry();
+        // Before: the sign was dropped and the axis ran the wrong way.
+        assert_eq!(g.spacing, [1.0, 2.0, 3.0]);
+        assert_eq!(g.direction[0][0], -1.0);
+        assert_eq!(g.index_to_world([1.0, 0.0, 0.0]), [-1.0, 0.0, 0.0]);
+        for bad in ["nan 1 1", "0 1 1", "1 1"] {
+            let e = read_text(&format!("{HEAD}spacings: {bad}\n\n\x01\x00")).unwrap_err();
+            assert!(e.to_string().contains("NRRD 'spacings'"), "{e}");
+        }
+    }
+
+    #[test]
+    fn ascii_sizes_are_checked_against_the_text_and_line_skip_ends() {
+        let t = std::time::Instant::now();
+        let e = read_text("NRRD0004\ntype: double\ndimension: 3\nsizes: 1000 1000 1000\nencoding: ascii\n\n1 2 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ascii values"), "{e}");
+        let e = read_text(&format!("{HEAD}line skip: 1000000000000\n\n\x01\x00")).unwrap_err();
+        assert!(e.to_string().contains("truncated"), "{e}");
+        assert!(t.elapsed().as_secs() < 2);
     }
 
     #[test]

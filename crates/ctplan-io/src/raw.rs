@@ -1,7 +1,6 @@
 //! The voxel data block shared by every format: where it is, how it is encoded, and decoding it
 //! into a typed volume or straight into a mask. Size guards live here too.
 
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 
@@ -198,7 +197,7 @@ pub fn read_text_header(
     what: &str,
     mut visit: impl FnMut(&str) -> Result<bool, IoError>,
 ) -> Result<(u64, bool), IoError> {
-    let file = File::open(path).map_err(|e| IoError::os(path, "open", e))?;
+    let (file, _) = crate::input::open_regular(path, "open")?;
     let mut r = BufReader::new(file);
     let mut line = Vec::new();
     let mut consumed = 0u64;
@@ -248,6 +247,40 @@ pub fn checked_bytes(dims: [usize; 3], stype: ScalarType, path: &Path) -> Result
     }
 }
 
+/// Voxel bytes above which a compressed stream that expands more than [`PRECHECK_RATIO`]:1 is
+/// first decompressed once, counting, before the volume is allocated: a small file must not
+/// make a reader hold half a gigabyte before it finds the data truncated.
+pub const PRECHECK_BYTES: u64 = 256 << 20;
+/// The expansion (decoded bytes per compressed byte) above which that count is made; real CT
+/// compresses about 2–5:1, masks up to a few hundred.
+const PRECHECK_RATIO: u64 = 100;
+
+/// When `needed` decoded bytes are over `limit` and over [`PRECHECK_RATIO`] times the
+/// `compressed` bytes, decode the stream that `open` gives to the end, counting (no memory
+/// held), and refuse it if it holds fewer than `needed` bytes.
+pub fn check_stream_holds(
+    path: &Path,
+    needed: u64,
+    compressed: u64,
+    limit: u64,
+    open: impl FnOnce() -> Result<Box<dyn Read>, IoError>,
+) -> Result<(), IoError> {
+    if needed <= limit || needed <= compressed.saturating_mul(PRECHECK_RATIO) {
+        return Ok(());
+    }
+    let got = std::io::copy(&mut open()?.take(needed), &mut std::io::sink())
+        .map_err(|e| data_error(path, e, needed as usize))?;
+    if got < needed {
+        return Err(IoError::new(
+            path,
+            format!(
+                "voxel data ends early: the file is truncated (the header needs {needed} bytes, the compressed data holds {got})"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Check that `available` bytes on disk can hold `needed` bytes of voxel data.
 pub fn check_capacity(
     path: &Path,
@@ -283,11 +316,7 @@ pub fn open_data(
     skip_lines: usize,
     layout: &Layout,
 ) -> Result<Box<dyn Read>, IoError> {
-    let file = File::open(path).map_err(|e| IoError::os(path, "open data file", e))?;
-    let len = file
-        .metadata()
-        .map_err(|e| IoError::os(path, "read metadata", e))?
-        .len();
+    let (file, len) = crate::input::open_regular(path, "open data file")?;
     if offset > len {
         return Err(IoError::new(
             path,
@@ -303,11 +332,38 @@ pub fn open_data(
     let mut skipped = 0u64;
     for _ in 0..skip_lines {
         let mut line = Vec::new();
-        skipped += r
+        let n = r
             .read_until(b'\n', &mut line)
             .map_err(|e| IoError::os(path, "read", e))? as u64;
+        if n == 0 {
+            // End of file: a huge `line skip` must not spin on it.
+            break;
+        }
+        skipped += n;
     }
-    check_capacity(path, needed, len - offset - skipped, layout.encoding)?;
+    let available = len - offset - skipped;
+    if layout.encoding == Encoding::Ascii {
+        // Each ascii value takes a character and a separator but the last.
+        let voxels = needed / layout.stype.size() as u64;
+        if voxels > available.div_ceil(2) {
+            return Err(IoError::new(
+                path,
+                format!(
+                    "file is truncated: the header needs {voxels} ascii values, {available} bytes of text cannot hold them"
+                ),
+            ));
+        }
+    }
+    check_capacity(path, needed, available, layout.encoding)?;
+    if matches!(layout.encoding, Encoding::Gzip | Encoding::Zlib) {
+        let start = offset + skipped;
+        check_stream_holds(path, needed, available, PRECHECK_BYTES, || {
+            let (mut f, _) = crate::input::open_regular(path, "open data file")?;
+            std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(start))
+                .map_err(|e| IoError::os(path, "read", e))?;
+            Ok(wrap_decoder(BufReader::new(f), layout.encoding))
+        })?;
+    }
     Ok(wrap_decoder(r, layout.encoding))
 }
 
@@ -349,5 +405,34 @@ pub fn write_data(
             });
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gz(bytes: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn a_truncated_bomb_is_counted_before_it_is_allocated() {
+        let z = gz(&vec![0u8; 1 << 20]);
+        let open = |z: Vec<u8>| move || Ok(wrap_decoder(std::io::Cursor::new(z), Encoding::Gzip));
+        let p = Path::new("b.nrrd");
+        // 1 MiB of zeros in about 1 KiB: a claim of 2 MiB is refused from the count alone.
+        let e = check_stream_holds(p, 2 << 20, z.len() as u64, 1 << 10, open(z.clone()));
+        assert!(
+            e.unwrap_err()
+                .to_string()
+                .contains("the compressed data holds 1048576")
+        );
+        assert!(check_stream_holds(p, 1 << 20, z.len() as u64, 1 << 10, open(z.clone())).is_ok());
+        // Under the limit nothing is decoded (the stream is not even opened).
+        let never = || -> Result<Box<dyn Read>, IoError> { unreachable!() };
+        assert!(check_stream_holds(p, 2 << 20, z.len() as u64, 4 << 20, never).is_ok());
     }
 }

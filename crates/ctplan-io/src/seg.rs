@@ -29,7 +29,12 @@ pub struct Segment {
 
 /// The segments described by NRRD key/values (empty if there are none).
 pub fn segments_from_key_values(kv: &KeyValues) -> Result<Vec<Segment>, String> {
-    let get = |k: String| kv.iter().find(|(a, _)| *a == k).map(|(_, v)| v.clone());
+    // By key, first occurrence wins: a header of many segments is read in linear time.
+    let mut by_key = std::collections::HashMap::new();
+    for (k, v) in kv {
+        by_key.entry(k.as_str()).or_insert(v.as_str());
+    }
+    let get = |k: String| by_key.get(k.as_str()).map(|v| v.to_string());
     let mut out = Vec::new();
     for n in 0.. {
         let Some(id) = get(format!("Segment{n}_ID")) else {
@@ -154,6 +159,22 @@ pub fn read_seg_nrrd(path: &Path) -> Result<(AnyVolume, Vec<Segment>), IoError> 
 mod tests {
     use super::*;
     use ctplan_core::Geometry;
+
+    #[test]
+    fn many_segments_are_read_in_linear_time() {
+        // Before: every field was a scan of all key/values, quadratic in the segments.
+        let mut kv = KeyValues::new();
+        for n in 0..20000 {
+            kv.push((format!("Segment{n}_ID"), format!("s{n}")));
+            kv.push((format!("Segment{n}_Name"), format!("name {n}")));
+            kv.push((format!("Segment{n}_LabelValue"), "1".into()));
+        }
+        let t = std::time::Instant::now();
+        let segs = segments_from_key_values(&kv).unwrap();
+        assert_eq!(segs.len(), 20000);
+        assert_eq!(segs[19999].name, "name 19999");
+        assert!(t.elapsed().as_secs_f64() < 2.0, "{:?}", t.elapsed());
+    }
 
     #[test]
     fn seg_nrrd_round_trip() {

@@ -25,7 +25,7 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-use crate::nn::{NetError, Tensors, read_safetensors, take_tensor};
+use crate::nn::{NetError, Tensors, read_safetensors, shape_text, take_tensor};
 
 /// Bin size of the network's map, degrees.
 pub const NET_BIN_DEG: f64 = 2.0;
@@ -239,7 +239,8 @@ impl Member {
                 match tensors.get(&name) {
                     Some((shape, _)) if shape.len() == 4 && shape[0] > 0 => Ok(shape[0]),
                     Some((shape, _)) => Err(NetError::Format(format!(
-                        "tensor `{name}` has shape {shape:?}, expected [width, inputs, 3, 3]"
+                        "tensor `{name}` has shape {}, expected width×inputs×3×3",
+                        shape_text(shape)
                     ))),
                     None => Err(NetError::Missing(name)),
                 }

@@ -21,7 +21,7 @@
 use rayon::prelude::*;
 
 use crate::nn::gemm::gemm;
-use crate::nn::{NetError, Tensors, read_safetensors, take_tensor as take};
+use crate::nn::{NetError, Tensors, read_safetensors, shape_text, take_tensor as take};
 use ctplan_core::par::SharedMut;
 
 /// The crop around a defect, native voxels along the volume's axes (x, y, z).
@@ -91,7 +91,8 @@ fn width_of(t: &Tensors, name: &str) -> Result<(usize, usize), NetError> {
     match t.get(name) {
         Some((s, _)) if s.len() == 5 => Ok((s[0], s[1])),
         Some((s, _)) => Err(NetError::Format(format!(
-            "tensor `{name}` has shape {s:?}, expected [out, in, 3, 3, 3]"
+            "tensor `{name}` has shape {}, expected out×in×3×3×3",
+            shape_text(s)
         ))),
         None => Err(NetError::Missing(name.to_string())),
     }

@@ -11,4 +11,4 @@ pub(crate) mod gemm;
 mod safetensors;
 
 pub use safetensors::NetError;
-pub(crate) use safetensors::{Tensors, read_safetensors, take_tensor};
+pub(crate) use safetensors::{Tensors, read_safetensors, shape_text, take_tensor};

@@ -1,4 +1,8 @@
 //! The safetensors reader of the networks (F32, or F16 widened to f32).
+//!
+//! A user can pass weights of their own, so every count in the header is checked: shapes and
+//! offsets must be integers, a shape's byte size must not overflow and must equal the bytes its
+//! offsets give, and those must lie inside the file.
 
 use std::collections::HashMap;
 
@@ -11,7 +15,11 @@ pub enum NetError {
     /// A tensor the network needs is missing.
     #[error("tensor `{0}` is missing")]
     Missing(String),
-    #[error("tensor `{name}` has shape {got:?}, expected {want:?}")]
+    #[error(
+        "tensor `{name}` has shape {}, expected {}",
+        shape_text(got),
+        shape_text(want)
+    )]
     /// A tensor has the wrong shape.
     Shape {
         /// The tensor.
@@ -21,6 +29,26 @@ pub enum NetError {
         /// The shape the network needs.
         want: Vec<usize>,
     },
+}
+
+/// A shape in words: `3×4×5` (`scalar` for no dimension).
+pub(crate) fn shape_text(s: &[usize]) -> String {
+    if s.is_empty() {
+        return "scalar".into();
+    }
+    s.iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("×")
+}
+
+/// The non-negative integers of a JSON array field, `None` when it is missing or holds
+/// anything else.
+fn usizes(v: &serde_json::Value) -> Option<Vec<usize>> {
+    v.as_array()?
+        .iter()
+        .map(|d| d.as_u64().and_then(|d| usize::try_from(d).ok()))
+        .collect()
 }
 
 /// The tensors of a safetensors file (F32, or F16 widened to f32) by name, with its metadata.
@@ -56,19 +84,31 @@ pub(crate) fn read_safetensors(
                 )));
             }
         };
-        let shape: Vec<usize> = (v["shape"].as_array().into_iter().flatten())
-            .map(|d| d.as_u64().unwrap_or(0) as usize)
-            .collect();
-        let off: Vec<usize> = (v["data_offsets"].as_array().into_iter().flatten())
-            .map(|d| d.as_u64().unwrap_or(0) as usize)
-            .collect();
-        let (&[s, e], len) = (off.as_slice(), shape.iter().product::<usize>()) else {
+        let shape = usizes(&v["shape"])
+            .ok_or_else(|| NetError::Format(format!("tensor `{name}` has a bad shape")))?;
+        let Some(&[s, e]) = usizes(&v["data_offsets"]).as_deref() else {
             return Err(NetError::Format(format!("tensor `{name}` has bad offsets")));
         };
+        // The byte size its shape claims, refused on overflow before anything is compared.
+        let bytes = shape
+            .iter()
+            .try_fold(width as usize, |acc: usize, &d| acc.checked_mul(d))
+            .ok_or_else(|| {
+                NetError::Format(format!(
+                    "tensor `{name}` has shape {}, too large",
+                    shape_text(&shape)
+                ))
+            })?;
         let raw = data
             .get(s..e)
-            .filter(|r| r.len() == width * len)
             .ok_or_else(|| NetError::Format(format!("tensor `{name}` runs past the end")))?;
+        if raw.len() != bytes {
+            return Err(NetError::Format(format!(
+                "tensor `{name}` has {} bytes of data, its shape {} needs {bytes}",
+                raw.len(),
+                shape_text(&shape)
+            )));
+        }
         let vals = if width == 4 {
             raw.chunks_exact(4)
                 .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
@@ -121,4 +161,47 @@ pub(crate) fn take_tensor(
         });
     }
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(header: &str, data: &[u8]) -> Vec<u8> {
+        let mut b = (header.len() as u64).to_le_bytes().to_vec();
+        b.extend_from_slice(header.as_bytes());
+        b.extend_from_slice(data);
+        b
+    }
+
+    #[test]
+    fn overflowing_shapes_and_bad_counts_are_errors() {
+        // Before: the product of this shape overflowed (a panic with overflow checks, a
+        // wrapped size without them).
+        let huge =
+            r#"{"a":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,0]}}"#;
+        let e = read_safetensors(&file(huge, &[])).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "not a safetensors file: tensor `a` has shape 4294967296×4294967296×16, too large"
+        );
+        let neg = r#"{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#;
+        let e = read_safetensors(&file(neg, &[0; 4]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bad shape"), "{e}");
+        let short = r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}"#;
+        let e = read_safetensors(&file(short, &[0; 4]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("has 4 bytes of data, its shape 2 needs 8"),
+            "{e}"
+        );
+        let ok = r#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#;
+        assert_eq!(
+            read_safetensors(&file(ok, &1f32.to_le_bytes())).unwrap().0["a"].1,
+            [1.0]
+        );
+    }
 }

@@ -12,7 +12,8 @@
 //! File format (`.ctprior`): a text header of `key: value` lines starting with the line
 //! `ctplan shape prior 1`, an empty line, then the zlib-deflated fields: for each case, the inner
 //! then the outer field, `n × n` little-endian `u16` radii in hundredths of a millimetre
-//! (0 = no bone in the bin), bin `u + n·v`.
+//! (0 = no bone in the bin), bin `u + n·v`. The size the header claims is checked against what
+//! the compressed bytes present can hold before anything is allocated.
 
 use std::io::{Read, Write};
 
@@ -182,6 +183,9 @@ impl ShapePrior {
 
     /// Parse a serialized prior.
     pub fn from_bytes(bytes: &[u8]) -> Result<ShapePrior, PriorError> {
+        if !bytes.starts_with(MAGIC.as_bytes()) {
+            return Err(PriorError::Magic);
+        }
         let end = bytes
             .windows(2)
             .position(|w| w == b"\n\n")
@@ -206,7 +210,7 @@ impl ShapePrior {
                 .map_err(|_| PriorError::Header(format!("`{k}` is not a number")))
         };
         let (bin_deg, max_polar_deg, n) = (num("bin_deg")?, num("max_polar_deg")?, num("n")?);
-        if !(bin_deg > 0.0 && max_polar_deg > 0.0 && max_polar_deg <= 180.0)
+        if !(bin_deg > 0.0 && bin_deg.is_finite() && max_polar_deg > 0.0 && max_polar_deg <= 180.0)
             || n.fract() != 0.0
             || !(1.0..=4096.0).contains(&n)
         {
@@ -221,9 +225,21 @@ impl ShapePrior {
             .split_whitespace()
             .map(String::from)
             .collect();
-        let want = cases.len() * 2 * n * n * 2;
+        let packed = &bytes[end + 2..];
+        // What the header claims, checked before any allocation against what the compressed
+        // bytes present can hold (deflate expands at most about 1032:1) and the memory limit.
+        let want = (cases.len() as u64) * 4 * (n * n) as u64;
+        let can_hold = (packed.len() as u64).saturating_mul(1032) + 65536;
+        if want > can_hold.min(ctplan_core::MAX_BYTES) {
+            return Err(PriorError::Data(format!(
+                "the header claims {} templates of {n}×{n} bins ({want} bytes), more than {} compressed bytes can hold",
+                cases.len(),
+                packed.len()
+            )));
+        }
+        let want = want as usize;
         let mut raw = Vec::with_capacity(want);
-        flate2::read::ZlibDecoder::new(&bytes[end + 2..])
+        flate2::read::ZlibDecoder::new(packed)
             .take(want as u64 + 1)
             .read_to_end(&mut raw)
             .map_err(|e| PriorError::Data(e.to_string()))?;
@@ -294,10 +310,29 @@ mod tests {
             ShapePrior::from_bytes(b"hello\n\n"),
             Err(PriorError::Magic)
         ));
+        // Any other file is named as not a prior, not as a prior with a bad header.
+        assert!(matches!(
+            ShapePrior::from_bytes(b"\x10\0\0\0\0\0\0\0{}"),
+            Err(PriorError::Magic)
+        ));
         assert!(matches!(
             ShapePrior::from_bytes(&bytes[..bytes.len() - 10]),
             Err(PriorError::Data(_))
         ));
+    }
+
+    #[test]
+    fn a_header_claiming_more_than_the_data_can_hold_is_refused_before_allocating() {
+        // Before: 400 templates of 4096² bins made it reserve 27 GB for a 100-byte file.
+        let cases = vec!["c"; 400].join(" ");
+        let text = format!("{MAGIC}\nbin_deg: 1\nmax_polar_deg: 112\nn: 4096\ncases: {cases}\n\n");
+        let mut bytes = text.into_bytes();
+        bytes.extend_from_slice(&[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+        let e = ShapePrior::from_bytes(&bytes).unwrap_err().to_string();
+        assert!(
+            e.starts_with("bad data: the header claims 400 templates of 4096×4096 bins"),
+            "{e}"
+        );
     }
 
     #[test]

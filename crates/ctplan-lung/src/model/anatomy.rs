@@ -217,8 +217,8 @@ fn assemble(parts: Vec<(Role, String, Mask)>) -> Result<Anatomy, LungError> {
                 })?;
             if r.count_nonzero() == 0 && m.count_nonzero() > 0 {
                 return Err(LungError::Anatomy(format!(
-                    "{src}: on a different grid ({:?} voxels) that does not overlap the case grid ({dims:?}); the masks must come from the same CT",
-                    m.dims
+                    "{src}: on a different grid ({}×{}×{} voxels) that does not overlap the case grid ({}×{}×{}); the masks must come from the same CT",
+                    m.dims[0], m.dims[1], m.dims[2], dims[0], dims[1], dims[2]
                 )));
             }
             warnings.push(format!(
@@ -247,7 +247,15 @@ fn assemble(parts: Vec<(Role, String, Mask)>) -> Result<Anatomy, LungError> {
         )
     })?;
     if airway.count_nonzero() == 0 {
-        return Err(LungError::Anatomy("the airway mask is empty".into()));
+        let files: Vec<&str> = sources
+            .iter()
+            .filter(|(role, _)| role == Role::Airway.name())
+            .map(|(_, src)| src.as_str())
+            .collect();
+        return Err(LungError::Anatomy(format!(
+            "{}: the airway mask is empty",
+            files.join(", ")
+        )));
     }
     let empty_to_none = |m: Option<Mask>, what: &str, w: &mut Vec<String>| {
         m.and_then(|m| {
@@ -313,8 +321,9 @@ mod tests {
     #[test]
     fn empty_airway_is_an_error_and_other_grids_are_resampled() {
         let a = filled([10, 10, 10], |_, _, _| false);
-        let e = assemble(vec![(Role::Airway, "a".into(), a)]).unwrap_err();
-        assert!(e.to_string().contains("empty"), "{e}");
+        let e = assemble(vec![(Role::Airway, "a.nii".into(), a)]).unwrap_err();
+        // Before: "the airway mask is empty", without the file.
+        assert_eq!(e.to_string(), "a.nii: the airway mask is empty");
         let a = filled([10, 10, 10], |i, _, _| i == 5);
         let mut f = filled([5, 5, 5], |_, _, _| true);
         f.geometry.spacing = [2.0; 3];
@@ -324,6 +333,20 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(an.fissures.unwrap().dims, [10, 10, 10]);
+        // A grid that does not overlap is named in words, not as a Rust array.
+        let a = filled([10, 10, 10], |i, _, _| i == 5);
+        let mut f = filled([5, 5, 5], |_, _, _| true);
+        f.geometry.origin = [1000.0; 3];
+        let e = assemble(vec![
+            (Role::Airway, "a".into(), a),
+            (Role::Fissures, "f".into(), f),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("(5×5×5 voxels) that does not overlap the case grid (10×10×10)"),
+            "{e}"
+        );
         assert!(
             an.warnings[0].contains("different grid"),
             "{:?}",
