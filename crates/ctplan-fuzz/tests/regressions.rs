@@ -14,7 +14,9 @@ fn every_committed_input_runs_without_panic() {
     for t in ctplan_fuzz::TARGETS {
         for kind in ["corpus", "regressions"] {
             let dir = root().join(kind).join(t.name);
-            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
             let mut files: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
             files.sort();
             for f in files {
