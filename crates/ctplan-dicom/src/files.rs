@@ -180,6 +180,16 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// When `root` is one file and it alone was left out, its reason is the whole answer.
+pub(crate) fn sole_refusal(root: &Path, skipped: &[Skipped]) -> Option<DicomError> {
+    match skipped {
+        [one] if one.origin == Origin::File(root.to_path_buf()) => {
+            Some(DicomError::new(root, one.reason.clone()))
+        }
+        _ => None,
+    }
+}
+
 /// Every DICOM candidate below `root` (a folder, a zip archive or one file), in path order, and
 /// the files that are not DICOM.
 pub fn find(root: &Path) -> Result<(Vec<Origin>, Vec<Skipped>), DicomError> {

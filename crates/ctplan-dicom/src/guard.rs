@@ -23,6 +23,16 @@ const UNDEFINED: u32 = 0xFFFF_FFFF;
 /// Nesting beyond this is refused (the parser recurses per level).
 const MAX_DEPTH: usize = 64;
 
+/// The end of the bytes is left to the parser to report; any other read error (a corrupt
+/// deflate stream, an OS error) is the file's problem, said before the parser allocates.
+fn stop(e: std::io::Error) -> Stop {
+    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+        Stop::Eof
+    } else {
+        Stop::Bad(format!("cannot read: {e}"))
+    }
+}
+
 /// A reader that counts the bytes it has consumed.
 struct Src<R> {
     r: R,
@@ -39,18 +49,13 @@ enum Stop {
 type Step<T> = Result<T, Stop>;
 
 impl<R: BufRead> Src<R> {
-    fn at_end(&mut self) -> bool {
-        self.r.fill_buf().map_or(true, |b| b.is_empty())
-    }
-
-    fn peek2(&mut self) -> Option<[u8; 2]> {
-        let b = self.r.fill_buf().ok()?;
-        (b.len() >= 2).then(|| [b[0], b[1]])
+    fn at_end(&mut self) -> Step<bool> {
+        Ok(self.r.fill_buf().map_err(stop)?.is_empty())
     }
 
     fn bytes<const N: usize>(&mut self) -> Step<[u8; N]> {
         let mut b = [0u8; N];
-        self.r.read_exact(&mut b).map_err(|_| Stop::Eof)?;
+        self.r.read_exact(&mut b).map_err(stop)?;
         self.pos += N as u64;
         Ok(b)
     }
@@ -154,9 +159,16 @@ fn walk_file<R: BufRead>(src: &mut Src<R>, headers_only: bool) -> Step<()> {
     if &head[128..] != b"DICM" {
         return Err(Stop::Bad(crate::files::NOT_DICOM.to_string()));
     }
-    // The file meta group: explicit VR little endian, group 0002 only.
+    // The file meta group: explicit VR little endian, first its group length, which (as for
+    // the parser) says where the data set starts. Without one the parser refuses the file.
     let mut ts = String::new();
-    while src.peek2() == Some([2, 0]) {
+    let first = Tag(src.u16(false)?, src.u16(false)?);
+    if first != Tag(0x0002, 0x0000) || src.bytes::<4>()? != [b'U', b'L', 4, 0] {
+        return Ok(());
+    }
+    let group_length = src.u32(false)? as u64;
+    let start = src.pos;
+    while src.pos - start < group_length {
         let tag = Tag(src.u16(false)?, src.u16(false)?);
         let vr = src.bytes::<2>()?;
         let len = if long_vr(vr) {
@@ -173,7 +185,7 @@ fn walk_file<R: BufRead>(src: &mut Src<R>, headers_only: bool) -> Step<()> {
         }
         if tag == Tag(0x0002, 0x0010) && len <= 64 {
             let mut v = vec![0u8; len as usize];
-            src.r.read_exact(&mut v).map_err(|_| Stop::Eof)?;
+            src.r.read_exact(&mut v).map_err(stop)?;
             src.pos += len as u64;
             ts = String::from_utf8_lossy(&v)
                 .trim_end_matches(['\0', ' '])
@@ -210,7 +222,7 @@ fn walk_data_set<R: BufRead>(
             }
             stack.pop();
         }
-        if src.at_end() {
+        if src.at_end()? {
             return Ok(());
         }
         if stack.len() > MAX_DEPTH {
@@ -292,6 +304,8 @@ mod tests {
         if uid.len() % 2 == 1 {
             uid.push(0);
         }
+        v.extend_from_slice(&[2, 0, 0, 0, b'U', b'L', 4, 0]);
+        v.extend_from_slice(&(8 + uid.len() as u32).to_le_bytes());
         v.extend_from_slice(&[2, 0, 0x10, 0, b'U', b'I']);
         v.extend_from_slice(&(uid.len() as u16).to_le_bytes());
         v.extend_from_slice(&uid);

@@ -259,3 +259,47 @@ impl Instance {
         self.image_type.to_ascii_uppercase().contains("LOCALIZER")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_object::FileMetaTableBuilder;
+
+    /// NumberOfFrames = 2^31 - 1 in a small file made one entry per frame (hundreds of GB)
+    /// before any size check; now it is refused from the file size.
+    #[test]
+    fn a_forged_number_of_frames_is_refused_before_allocating() {
+        let el = |tag, vr, v: PrimitiveValue| DataElement::new(tag, vr, v);
+        let obj = InMemDicomObject::from_element_iter([
+            el(tags::ROWS, VR::US, PrimitiveValue::from(16u16)),
+            el(tags::COLUMNS, VR::US, PrimitiveValue::from(16u16)),
+            el(tags::BITS_ALLOCATED, VR::US, PrimitiveValue::from(16u16)),
+            el(tags::NUMBER_OF_FRAMES, VR::IS, "2147483647".into()),
+        ])
+        .with_meta(
+            FileMetaTableBuilder::new()
+                .transfer_syntax("1.2.840.10008.1.2.1")
+                .media_storage_sop_class_uid("1.2.840.10008.5.1.4.1.1.2")
+                .media_storage_sop_instance_uid("1.2.3"),
+        )
+        .unwrap();
+        let origin = Origin::File("f.dcm".into());
+        let e = Instance::from_object(origin.clone(), &obj, 1212).unwrap_err();
+        assert_eq!(
+            e,
+            "NumberOfFrames 2147483647 of 16×16 cannot fit in the file's 1212 bytes (damaged or forged header)"
+        );
+        let two = 2 * 16 * 16 * 2;
+        assert!(Instance::from_object(origin.clone(), &obj, two).is_err());
+        let mut obj = obj;
+        obj.put(el(tags::NUMBER_OF_FRAMES, VR::IS, "2".into()));
+        assert_eq!(
+            Instance::from_object(origin, &obj, two)
+                .unwrap()
+                .frames
+                .len(),
+            2
+        );
+    }
+}

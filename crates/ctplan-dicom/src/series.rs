@@ -10,7 +10,7 @@ use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use rayon::prelude::*;
 
 use crate::DicomError;
-use crate::files::{Origin, Skipped, find};
+use crate::files::{Skipped, find, sole_refusal};
 use crate::header::{Frame, Instance, MEDIA_STORAGE_DIRECTORY};
 use crate::layout::{Layout, plan};
 
@@ -223,11 +223,8 @@ impl Scan {
                 .collect::<String>()
         };
         if self.series.is_empty() {
-            // One file named and refused: its own reason is the answer.
-            if let [one] = &self.skipped[..]
-                && one.origin == Origin::File(self.root.clone())
-            {
-                return Err(err(one.reason.clone()));
+            if let Some(e) = sole_refusal(&self.root, &self.skipped) {
+                return Err(e);
             }
             let why = if self.skipped.is_empty() {
                 "no DICOM files found".to_string()
