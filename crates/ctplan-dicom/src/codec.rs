@@ -22,10 +22,12 @@ use dicom_pixeldata::PixelDecoder;
 use crate::header::Instance;
 
 /// A decoded frame may be this many bytes whatever its compressed size.
-const FREE_FRAME_BYTES: u64 = 64 << 20;
-/// Beyond that, at most this many times its compressed size (RLE cannot expand more than
-/// 64-fold; JPEG and JPEG 2000 of real images stay far below this).
-const MAX_RATIO: u64 = 256;
+const FREE_FRAME_BYTES: u64 = 16 << 20;
+/// Beyond that, at most this many times its compressed size: RLE cannot expand more than
+/// 64-fold, and JPEG and JPEG 2000 frames of that size stay below it. The decoders hold a
+/// frame several times over (their own buffers, the copy, the stored values), so this keeps
+/// a small file from costing hundreds of megabytes.
+const MAX_RATIO: u64 = 64;
 
 /// The compression family of a transfer syntax, for checks and messages.
 #[derive(Clone, Copy, PartialEq, Debug)]
