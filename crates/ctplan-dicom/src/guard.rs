@@ -246,7 +246,7 @@ fn walk_data_set<R: BufRead>(
                     }
                     src.skip(tag, len)?;
                 }
-                (0xE000, _) => {
+                (0xE000, Some(Open::Seq(_))) => {
                     stack.push(Open::Item((len != UNDEFINED).then(|| src.pos + len as u64)))
                 }
                 (0xE00D, Some(Open::Item(None))) => {
@@ -257,8 +257,10 @@ fn walk_data_set<R: BufRead>(
                 }
                 // A stray delimiter: the parser decides what it means.
                 (0xE00D | 0xE0DD, _) => {}
-                // Any other tag of group FFFE is read as a value of this length (found by
-                // fuzzing: (FFFE,0042) claiming 3.7 GB took 3.6 GB and 7 s).
+                // Any other tag of group FFFE, and an item where a data element belongs (not
+                // directly in a sequence), is read as a value of this length (found by
+                // fuzzing: (FFFE,0042) claiming 3.7 GB took 3.6 GB and 7 s; an item after an
+                // empty sequence claiming 4 GB, 4.2 GB).
                 _ if len != UNDEFINED => src.skip(tag, len)?,
                 _ => {}
             }
@@ -372,6 +374,19 @@ mod tests {
         let e = check(&file("1.2.840.10008.1.2.1", &body)[..], true).unwrap_err();
         assert!(
             e.starts_with("element (FFFE,0042)") && e.contains("only 2 remain"),
+            "{e}"
+        );
+    }
+
+    /// An item after an empty sequence is a value to the parser, not a nested data set.
+    #[test]
+    fn an_item_outside_a_sequence_is_a_value() {
+        let mut body = Vec::new();
+        body.extend_from_slice(&[0x08, 0, 0x99, 0x11, b'S', b'Q', 0, 0, 0, 0, 0, 0]);
+        body.extend(implicit((0xFFFE, 0xE000), 0xFFFF_FFEF, b"abcd"));
+        let e = check(&file("1.2.840.10008.1.2.1", &body)[..], true).unwrap_err();
+        assert!(
+            e.starts_with("element (FFFE,E000)") && e.contains("only 4 remain"),
             "{e}"
         );
     }
