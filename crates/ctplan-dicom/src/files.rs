@@ -92,7 +92,8 @@ impl Origin {
         let parsed = match self {
             Origin::File(p) => {
                 let file = open_regular(p)?;
-                crate::guard::check(file, headers_only).map_err(|m| DicomError::new(p, m))?;
+                let size = file.metadata().map_or(u64::MAX, |m| m.len());
+                crate::guard::check(file, size, headers_only).map_err(|m| DicomError::new(p, m))?;
                 opts.open_file(p)
             }
             Origin::Zip { .. } => {
@@ -100,7 +101,7 @@ impl Origin {
                 if !is_part10(&bytes) {
                     return Err(DicomError::new(self.display_path(), NOT_DICOM));
                 }
-                crate::guard::check(&bytes[..], headers_only)
+                crate::guard::check(&bytes[..], bytes.len() as u64, headers_only)
                     .map_err(|m| DicomError::new(self.display_path(), m))?;
                 opts.from_reader(&bytes[128..])
             }

@@ -20,6 +20,9 @@ use dicom_dictionary_std::StandardDataDictionary;
 const DEFLATED: &str = "1.2.840.10008.1.2.1.99";
 /// Undefined length (the value ends at a delimiter).
 const UNDEFINED: u32 = 0xFFFF_FFFF;
+/// A deflated data set may inflate to at most this many times the file's size (real data
+/// sets deflate a few-fold; a decompression bomb a thousand-fold).
+const MAX_INFLATION: u64 = 64;
 /// Nesting beyond this is refused (the parser recurses per level).
 const MAX_DEPTH: usize = 64;
 
@@ -37,6 +40,9 @@ fn stop(e: std::io::Error) -> Stop {
 struct Src<R> {
     r: R,
     pos: u64,
+    /// The most bytes the stream may hold: a deflated data set is bounded by its file size
+    /// times [`MAX_INFLATION`], so a small file cannot make the parser allocate gigabytes.
+    limit: u64,
 }
 
 /// How the walk ended early: the bytes ran out inside a header (the parser reports the
@@ -90,6 +96,12 @@ impl<R: BufRead> Src<R> {
     /// Skip `len` bytes of the value of `tag`, which must all be present.
     fn skip(&mut self, tag: Tag, len: u32) -> Step<()> {
         let start = self.pos;
+        if start + len as u64 > self.limit {
+            return Err(Stop::Bad(format!(
+                "element ({:04X},{:04X}) at byte {start} claims {len} bytes: the deflated data set would inflate to over {MAX_INFLATION} times the file's size",
+                tag.0, tag.1
+            )));
+        }
         let got = std::io::copy(&mut (&mut self.r).take(len as u64), &mut std::io::sink())
             .map_err(|e| Stop::Bad(format!("cannot read: {e}")))?;
         self.pos += got;
@@ -150,20 +162,22 @@ fn dictionary_sequence(tag: Tag) -> bool {
         .is_some_and(|e| e.vr() == VirtualVr::Exact(VR::SQ))
 }
 
-/// Check a PS3.10 file (preamble included) read from `r`. With `headers_only`, stop at the
-/// top-level PixelData, where a header scan stops too. `Err` is the problem in words.
-pub(crate) fn check(r: impl Read, headers_only: bool) -> Result<(), String> {
+/// Check a PS3.10 file (preamble included) of `size` bytes read from `r`. With
+/// `headers_only`, stop at the top-level PixelData, where a header scan stops too. `Err` is
+/// the problem in words.
+pub(crate) fn check(r: impl Read, size: u64, headers_only: bool) -> Result<(), String> {
     let mut src = Src {
         r: BufReader::new(r),
         pos: 0,
+        limit: u64::MAX,
     };
-    match walk_file(&mut src, headers_only) {
+    match walk_file(&mut src, size, headers_only) {
         Ok(()) | Err(Stop::Eof) => Ok(()),
         Err(Stop::Bad(m)) => Err(m),
     }
 }
 
-fn walk_file<R: BufRead>(src: &mut Src<R>, headers_only: bool) -> Step<()> {
+fn walk_file<R: BufRead>(src: &mut Src<R>, size: u64, headers_only: bool) -> Step<()> {
     let head = src.bytes::<132>()?;
     if &head[128..] != b"DICM" {
         return Err(Stop::Bad(crate::files::NOT_DICOM.to_string()));
@@ -204,6 +218,7 @@ fn walk_file<R: BufRead>(src: &mut Src<R>, headers_only: bool) -> Step<()> {
         let mut inner = Src {
             r: BufReader::new(inflated),
             pos: 0,
+            limit: size.saturating_mul(MAX_INFLATION),
         };
         return walk_data_set(&mut inner, implicit, big, headers_only);
     }
@@ -328,7 +343,7 @@ mod tests {
     #[test]
     fn a_length_past_the_end_is_refused_and_named() {
         let body = implicit((0x0010, 0x0010), 0xFFFF_FFF0, b"Doe^John");
-        let e = check(&file("1.2.840.10008.1.2", &body)[..], true).unwrap_err();
+        let e = check(&file("1.2.840.10008.1.2", &body)[..], 1 << 20, true).unwrap_err();
         assert!(
             e.starts_with("element (0010,0010) at byte")
                 && e.ends_with(
@@ -337,7 +352,7 @@ mod tests {
             "{e}"
         );
         let ok = implicit((0x0010, 0x0010), 8, b"Doe^John");
-        check(&file("1.2.840.10008.1.2", &ok)[..], false).unwrap();
+        check(&file("1.2.840.10008.1.2", &ok)[..], 1 << 20, false).unwrap();
     }
 
     /// Inside an implicit-VR sequence of defined length (known as one from the dictionary),
@@ -348,7 +363,7 @@ mod tests {
         let mut item = implicit((0xFFFE, 0xE000), inner.len() as u32, &[]);
         item.extend(&inner);
         let seq = implicit((0x0008, 0x1032), item.len() as u32, &item);
-        let e = check(&file("1.2.840.10008.1.2", &seq)[..], false).unwrap_err();
+        let e = check(&file("1.2.840.10008.1.2", &seq)[..], 1 << 20, false).unwrap_err();
         assert!(e.starts_with("element (0008,0100)"), "{e}");
     }
 
@@ -360,7 +375,7 @@ mod tests {
         f.extend_from_slice(&[2, 0, 0x12, 0, b'U', b'i', 0, 0]);
         f.extend_from_slice(&0x3000_0000u32.to_le_bytes());
         f.extend_from_slice(b"1.2.3");
-        let e = check(&f[..], true).unwrap_err();
+        let e = check(&f[..], 1 << 20, true).unwrap_err();
         assert!(
             e.starts_with("element (0002,0012)") && e.contains("only 5 remain"),
             "{e}"
@@ -371,7 +386,7 @@ mod tests {
     #[test]
     fn other_group_fffe_values_are_checked() {
         let body = implicit((0xFFFE, 0x0042), 0xE00C_0000, b"xx");
-        let e = check(&file("1.2.840.10008.1.2.1", &body)[..], true).unwrap_err();
+        let e = check(&file("1.2.840.10008.1.2.1", &body)[..], 1 << 20, true).unwrap_err();
         assert!(
             e.starts_with("element (FFFE,0042)") && e.contains("only 2 remain"),
             "{e}"
@@ -384,11 +399,30 @@ mod tests {
         let mut body = Vec::new();
         body.extend_from_slice(&[0x08, 0, 0x99, 0x11, b'S', b'Q', 0, 0, 0, 0, 0, 0]);
         body.extend(implicit((0xFFFE, 0xE000), 0xFFFF_FFEF, b"abcd"));
-        let e = check(&file("1.2.840.10008.1.2.1", &body)[..], true).unwrap_err();
+        let e = check(&file("1.2.840.10008.1.2.1", &body)[..], 1 << 20, true).unwrap_err();
         assert!(
             e.starts_with("element (FFFE,E000)") && e.contains("only 4 remain"),
             "{e}"
         );
+    }
+
+    /// A deflated data set that inflates a thousand-fold is refused before the parser
+    /// allocates what it inflates to.
+    #[test]
+    fn a_decompression_bomb_is_refused() {
+        use std::io::Write;
+        let mut body = vec![0x09, 0, 0x10, 0, b'O', b'B', 0, 0];
+        body.extend_from_slice(&(4u32 << 20).to_le_bytes());
+        body.resize(body.len() + (4 << 20), 0);
+        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        z.write_all(&body).unwrap();
+        let f = file(DEFLATED, &z.finish().unwrap());
+        let e = check(&f[..], f.len() as u64, false).unwrap_err();
+        assert!(
+            e.ends_with("would inflate to over 64 times the file's size"),
+            "{e}"
+        );
+        check(&f[..], 1 << 20, false).unwrap();
     }
 
     /// A header scan stops at the top-level pixel data; a full read checks its fragments.
@@ -400,8 +434,8 @@ mod tests {
         px.extend(implicit((0xFFFE, 0xE000), 0, &[]));
         px.extend(implicit((0xFFFE, 0xE000), 1000, &[1, 2, 3, 4]));
         let f = file("1.2.840.10008.1.2.5", &px);
-        check(&f[..], true).unwrap();
-        let e = check(&f[..], false).unwrap_err();
+        check(&f[..], 1 << 20, true).unwrap();
+        let e = check(&f[..], 1 << 20, false).unwrap_err();
         assert!(
             e.starts_with("element (FFFE,E000)") && e.contains("only 4 remain"),
             "{e}"
