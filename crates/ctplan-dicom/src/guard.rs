@@ -13,7 +13,6 @@ use std::io::{BufRead, BufReader, Read};
 
 use dicom_core::Tag;
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
-use dicom_core::header::VR;
 use dicom_dictionary_std::StandardDataDictionary;
 
 /// The transfer syntax UID of a deflated data set.
@@ -155,11 +154,13 @@ fn long_vr(vr: [u8; 2]) -> bool {
     )
 }
 
-/// True if the dictionary says `tag` is a sequence (for implicit VR, where the file does not).
-fn dictionary_sequence(tag: Tag) -> bool {
-    StandardDataDictionary
-        .by_tag(tag)
-        .is_some_and(|e| e.vr() == VirtualVr::Exact(VR::SQ))
+/// The VR the dictionary gives `tag` (for implicit VR, where the file does not say it), when
+/// it is exact.
+fn dictionary_vr(tag: Tag) -> Option<[u8; 2]> {
+    match StandardDataDictionary.by_tag(tag)?.vr() {
+        VirtualVr::Exact(vr) => vr.to_string().as_bytes().try_into().ok(),
+        _ => None,
+    }
 }
 
 /// Check a PS3.10 file (preamble included) of `size` bytes read from `r`. With
@@ -290,10 +291,8 @@ fn walk_data_set<R: BufRead>(
             let (vr, len) = src.vr_and_length(big)?;
             (Some(vr), len)
         };
-        let sequence = match vr {
-            Some(v) => &v == b"SQ",
-            None => dictionary_sequence(tag),
-        };
+        let vr = vr.or_else(|| dictionary_vr(tag));
+        let sequence = vr == Some(*b"SQ");
         if len == UNDEFINED {
             let pixels = tag == Tag(0x7FE0, 0x0010)
                 || matches!(vr.as_ref().map(|v| &v[..]), Some(b"OB" | b"OW"));
@@ -305,7 +304,15 @@ fn walk_data_set<R: BufRead>(
         } else if sequence {
             stack.push(Open::Seq(Some(src.pos + len as u64)));
         } else {
-            src.skip(tag, len)?;
+            // The parser reads whole binary numbers only: a length that is not a multiple of
+            // the number's size leaves the rest to be read as the next element, as here.
+            let size = match vr.as_ref().map(|v| &v[..]) {
+                Some(b"US" | b"SS") => 2,
+                Some(b"UL" | b"SL" | b"FL" | b"AT") => 4,
+                Some(b"FD" | b"SV" | b"UV") => 8,
+                _ => 1,
+            };
+            src.skip(tag, len - len % size)?;
         }
     }
 }
@@ -423,6 +430,20 @@ mod tests {
             "{e}"
         );
         check(&f[..], 1 << 20, false).unwrap();
+    }
+
+    /// A binary number's odd length: the parser reads whole numbers and goes on from there
+    /// (found by fuzzing: an UL of 11 bytes put the parser 3 bytes off the walk, where it
+    /// read a 4 GB length).
+    #[test]
+    fn binary_numbers_are_read_whole() {
+        let mut body = implicit((0x0002, 0x0000), 11, &[0; 8]);
+        body.extend_from_slice(&[0, 0, 0, 0, 4, 0xFF, 0xFF, 0xFF, 1, 2]);
+        let e = check(&file("1.2.840.10008.1.2", &body)[..], 1 << 20, true).unwrap_err();
+        assert!(
+            e.starts_with("element (0000,0000)") && e.contains("claims 4294967044"),
+            "{e}"
+        );
     }
 
     /// A header scan stops at the top-level pixel data; a full read checks its fragments.
