@@ -187,7 +187,9 @@ fn walk_file<R: BufRead>(src: &mut Src<R>, size: u64, headers_only: bool) -> Ste
     // the parser) says where the data set starts. Without one the parser refuses the file.
     let mut ts = String::new();
     let first = Tag(src.u16(false)?, src.u16(false)?);
-    if first != Tag(0x0002, 0x0000) || src.bytes::<4>()? != [b'U', b'L', 4, 0] {
+    // Any VR will do for the parser, as long as the length is 4 (found by fuzzing: an `SL`
+    // group length stopped the walk while the parser read on into a 670 MB length).
+    if first != Tag(0x0002, 0x0000) || src.vr_and_length(false)?.1 != 4 {
         return Ok(());
     }
     let group_length = src.u32(false)? as u64;
@@ -338,6 +340,13 @@ mod tests {
         v
     }
 
+    /// The refusal of a header scan of `body` in transfer syntax `ts`, which must start
+    /// with `start` and contain `has`.
+    fn refused(ts: &str, body: &[u8], start: &str, has: &str) {
+        let e = check(&file(ts, body)[..], 1 << 20, true).unwrap_err();
+        assert!(e.starts_with(start) && e.contains(has), "{e}");
+    }
+
     fn implicit(tag: (u16, u16), len: u32, value: &[u8]) -> Vec<u8> {
         let mut v = Vec::new();
         v.extend_from_slice(&tag.0.to_le_bytes());
@@ -393,10 +402,11 @@ mod tests {
     #[test]
     fn other_group_fffe_values_are_checked() {
         let body = implicit((0xFFFE, 0x0042), 0xE00C_0000, b"xx");
-        let e = check(&file("1.2.840.10008.1.2.1", &body)[..], 1 << 20, true).unwrap_err();
-        assert!(
-            e.starts_with("element (FFFE,0042)") && e.contains("only 2 remain"),
-            "{e}"
+        refused(
+            "1.2.840.10008.1.2.1",
+            &body,
+            "element (FFFE,0042)",
+            "only 2 remain",
         );
     }
 
@@ -406,10 +416,11 @@ mod tests {
         let mut body = Vec::new();
         body.extend_from_slice(&[0x08, 0, 0x99, 0x11, b'S', b'Q', 0, 0, 0, 0, 0, 0]);
         body.extend(implicit((0xFFFE, 0xE000), 0xFFFF_FFEF, b"abcd"));
-        let e = check(&file("1.2.840.10008.1.2.1", &body)[..], 1 << 20, true).unwrap_err();
-        assert!(
-            e.starts_with("element (FFFE,E000)") && e.contains("only 4 remain"),
-            "{e}"
+        refused(
+            "1.2.840.10008.1.2.1",
+            &body,
+            "element (FFFE,E000)",
+            "only 4 remain",
         );
     }
 
@@ -439,11 +450,22 @@ mod tests {
     fn binary_numbers_are_read_whole() {
         let mut body = implicit((0x0002, 0x0000), 11, &[0; 8]);
         body.extend_from_slice(&[0, 0, 0, 0, 4, 0xFF, 0xFF, 0xFF, 1, 2]);
-        let e = check(&file("1.2.840.10008.1.2", &body)[..], 1 << 20, true).unwrap_err();
-        assert!(
-            e.starts_with("element (0000,0000)") && e.contains("claims 4294967044"),
-            "{e}"
+        refused(
+            "1.2.840.10008.1.2",
+            &body,
+            "element (0000,0000)",
+            "claims 4294967044",
         );
+    }
+
+    /// The group length's VR does not matter to the parser, nor here.
+    #[test]
+    fn any_group_length_vr_is_followed() {
+        let mut f = file("1.2.840.10008.1.2.1", &[0x20, 0x28, 0, 2, b'U', b'N', 0, 0]);
+        f[136..138].copy_from_slice(b"SL");
+        f.extend_from_slice(&0x2800_0000u32.to_le_bytes());
+        let e = check(&f[..], 1 << 20, true).unwrap_err();
+        assert!(e.starts_with("element (2820,0200)"), "{e}");
     }
 
     /// A header scan stops at the top-level pixel data; a full read checks its fragments.
