@@ -273,12 +273,11 @@ fn walk_data_set<R: BufRead>(
                 (0xE0DD, Some(Open::Seq(None) | Open::Fragments)) => {
                     stack.pop();
                 }
-                // A stray delimiter: the parser decides what it means.
-                (0xE00D | 0xE0DD, _) => {}
-                // Any other tag of group FFFE, and an item where a data element belongs (not
-                // directly in a sequence), is read as a value of this length (found by
-                // fuzzing: (FFFE,0042) claiming 3.7 GB took 3.6 GB and 7 s; an item after an
-                // empty sequence claiming 4 GB, 4.2 GB).
+                // Any other tag of group FFFE, a stray delimiter, and an item where a data
+                // element belongs (not directly in a sequence), is read as a value of this
+                // length (found by fuzzing: (FFFE,0042) claiming 3.7 GB took 3.6 GB and 7 s;
+                // an item after an empty sequence claiming 4 GB, 4.2 GB; a stray sequence
+                // delimiter claiming 822 MB, 810 MB).
                 _ if len != UNDEFINED => src.skip(tag, len)?,
                 _ => {}
             }
@@ -466,6 +465,18 @@ mod tests {
         f.extend_from_slice(&0x2800_0000u32.to_le_bytes());
         let e = check(&f[..], 1 << 20, true).unwrap_err();
         assert!(e.starts_with("element (2820,0200)"), "{e}");
+    }
+
+    /// A stray delimiter's length is a value to the parser.
+    #[test]
+    fn a_stray_delimiter_is_a_value() {
+        let body = implicit((0xFFFE, 0xE0DD), 0x3100_0000, b"xyz");
+        refused(
+            "1.2.840.10008.1.2",
+            &body,
+            "element (FFFE,E0DD)",
+            "only 3 remain",
+        );
     }
 
     /// A header scan stops at the top-level pixel data; a full read checks its fragments.
