@@ -270,8 +270,14 @@ fn walk_data_set<R: BufRead>(
                 (0xE00D, Some(Open::Item(None))) => {
                     stack.pop();
                 }
-                (0xE0DD, Some(Open::Seq(None) | Open::Fragments)) => {
-                    stack.pop();
+                // A sequence delimiter closes the open items of its sequence too, as for the
+                // parser.
+                (0xE0DD, Some(_)) => {
+                    while let Some(o) = stack.pop() {
+                        if matches!(o, Open::Seq(_) | Open::Fragments) {
+                            break;
+                        }
+                    }
                 }
                 // Any other tag of group FFFE, a stray delimiter, and an item where a data
                 // element belongs (not directly in a sequence), is read as a value of this
@@ -280,6 +286,16 @@ fn walk_data_set<R: BufRead>(
                 // delimiter claiming 822 MB, 810 MB).
                 _ if len != UNDEFINED => src.skip(tag, len)?,
                 _ => {}
+            }
+            continue;
+        }
+        if let Some(Open::Seq(_)) = stack.last() {
+            // Directly in a sequence only items belong; the parser reads anything else as an
+            // item header (a 4-byte length after the tag) and then its value (found by
+            // fuzzing: a 2.4 GB length after a stray delimiter).
+            let len = src.u32(big)?;
+            if len != UNDEFINED {
+                src.skip(tag, len)?;
             }
             continue;
         }
@@ -476,6 +492,20 @@ mod tests {
             &body,
             "element (FFFE,E0DD)",
             "only 3 remain",
+        );
+    }
+
+    /// Directly in a sequence, a tag that is no item is read as an item header with a value.
+    #[test]
+    fn a_non_item_in_a_sequence_is_a_value() {
+        let mut body = vec![0x08, 0, 0x15, 0x11, b'S', b'Q', 0, 0];
+        body.extend_from_slice(&UNDEFINED.to_le_bytes());
+        body.extend(implicit((0x0000, 0x0000), 0x9205_0008, b"CS"));
+        refused(
+            "1.2.840.10008.1.2.1",
+            &body,
+            "element (0000,0000)",
+            "only 2 remain",
         );
     }
 
