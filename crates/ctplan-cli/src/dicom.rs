@@ -105,6 +105,10 @@ fn series_json(s: &Series) -> serde_json::Value {
 fn run_scan(input: &Path, as_json: bool) -> Result<ExitCode> {
     crate::panic::input(input);
     let s = scan(input)?;
+    if s.series.is_empty() && !input.is_dir() {
+        // One file or archive named: its problem is the whole answer.
+        s.select(None)?;
+    }
     if as_json {
         let out = json!({
             "root": s.root,
@@ -163,7 +167,8 @@ fn run_scan(input: &Path, as_json: bool) -> Result<ExitCode> {
         }
     }
     if s.series.is_empty() {
-        bail!("{}: no DICOM series found", input.display());
+        // Why nothing was found: no DICOM files, or the one file named and its problem.
+        s.select(None)?;
     }
     Ok(ExitCode::SUCCESS)
 }

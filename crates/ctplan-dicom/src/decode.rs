@@ -14,7 +14,6 @@ use dicom_core::value::Value;
 use dicom_dictionary_std::tags;
 use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
 use dicom_object::DefaultDicomObject;
-use dicom_pixeldata::PixelDecoder;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use rayon::prelude::*;
 
@@ -400,10 +399,8 @@ fn decode_frame(
             )
         })?
     } else {
-        decoded = obj
-            .decode_pixel_data_frame(frame)
-            .map_err(|e| format!("cannot decode pixel data of frame {frame}: {e}"))?;
-        decoded.data()
+        decoded = crate::codec::decode_frame(obj, frame, inst)?;
+        &decoded
     };
     let signed = inst.signed();
     if ![1, 2, 4].contains(&width) {

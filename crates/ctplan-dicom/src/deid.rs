@@ -34,7 +34,7 @@ use rayon::prelude::*;
 use sha2::Sha256;
 
 use crate::DicomError;
-use crate::files::{Origin, Skipped, find};
+use crate::files::{Origin, Skipped, find, os_message};
 use crate::header::{MEDIA_STORAGE_DIRECTORY, text};
 use crate::profile_table::TABLE;
 
@@ -308,6 +308,35 @@ pub struct DeidReport {
     pub skipped: Vec<Skipped>,
 }
 
+/// Writes `obj` as a DICOM file at `dest`. A failure names `shown` (the path the user will
+/// see) and says the OS error itself, e.g. a full disk, not the encoder's summary of it.
+fn write_file(
+    obj: &dicom_object::DefaultDicomObject,
+    dest: &Path,
+    shown: &Path,
+) -> Result<(), DicomError> {
+    use std::io::Write;
+    let os =
+        |e: std::io::Error| DicomError::os(shown, format!("cannot write: {}", os_message(&e)), e);
+    let file = std::fs::File::create(dest).map_err(os)?;
+    let mut w = std::io::BufWriter::new(file);
+    obj.write_all(&mut w).map_err(|e| {
+        let mut src: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(s) = src {
+            if let Some(io) = s.downcast_ref::<std::io::Error>() {
+                let kept = match io.raw_os_error() {
+                    Some(code) => std::io::Error::from_raw_os_error(code),
+                    None => std::io::Error::new(io.kind(), io.to_string()),
+                };
+                return os(kept);
+            }
+            src = s.source();
+        }
+        DicomError::new(shown, format!("cannot write: {e}"))
+    })?;
+    w.flush().map_err(os)
+}
+
 /// De-identify every DICOM file of `input` (a file, folder or zip archive) into `output`.
 ///
 /// A single-file input gives the file `output`; otherwise `output` is a new folder holding
@@ -328,6 +357,9 @@ pub fn anonymize(
     let single = input.is_file() && crate::files::is_dicom_file(input);
     let (found, mut skipped) = find(input)?;
     if found.is_empty() {
+        if let Some(e) = crate::files::sole_refusal(input, &skipped) {
+            return Err(e);
+        }
         return Err(DicomError::new(input, "no DICOM files found"));
     }
     let parent = output
@@ -380,9 +412,7 @@ pub fn anonymize(
                 std::fs::create_dir_all(dir)
                     .map_err(|e| DicomError::new(dir, format!("cannot create: {e}")))?;
             }
-            out.write_to_file(&dest).map_err(|e| {
-                DicomError::new(origin.display_path(), format!("cannot write: {e}"))
-            })?;
+            write_file(&out, &dest, &final_rel)?;
             let warnings = warnings
                 .into_iter()
                 .map(|w| format!("{origin}: {w}"))
@@ -413,6 +443,29 @@ pub fn anonymize(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A full disk is said as such (it was "Could not print data set"), naming the output.
+    #[test]
+    fn a_full_disk_is_reported_with_the_os_error() {
+        let obj = InMemDicomObject::from_element_iter([DataElement::new(
+            tags::PATIENT_NAME,
+            VR::PN,
+            PrimitiveValue::from("Doe^John"),
+        )])
+        .with_meta(
+            dicom_object::FileMetaTableBuilder::new()
+                .transfer_syntax("1.2.840.10008.1.2.1")
+                .media_storage_sop_class_uid("1.2.840.10008.5.1.4.1.1.2")
+                .media_storage_sop_instance_uid("1.2.3"),
+        )
+        .unwrap();
+        let e = write_file(&obj, Path::new("/dev/full"), Path::new("out/x.dcm")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "out/x.dcm: cannot write: No space left on device (os error 28)"
+        );
+        assert!(e.os.is_some());
+    }
 
     #[test]
     fn the_table_is_sorted_and_unique() {

@@ -41,20 +41,38 @@ impl Origin {
         PathBuf::from(self.to_string())
     }
 
+    /// The file's size in bytes (an archive entry's declared size); 0 when unknown.
+    pub fn size(&self) -> u64 {
+        match self {
+            Origin::File(p) => std::fs::metadata(p).map_or(0, |m| m.len()),
+            Origin::Zip { archive, entry } => File::open(archive)
+                .ok()
+                .and_then(|f| zip::ZipArchive::new(f).ok())
+                .and_then(|mut z| z.by_name(entry).ok().map(|f| f.size()))
+                .unwrap_or(0),
+        }
+    }
+
     /// All bytes of the file.
     pub fn read(&self) -> Result<Vec<u8>, DicomError> {
         match self {
-            Origin::File(p) => std::fs::read(p).map_err(|e| DicomError::os(p, os_message(&e), e)),
+            Origin::File(p) => {
+                let mut out = Vec::new();
+                open_regular(p)?
+                    .read_to_end(&mut out)
+                    .map_err(|e| DicomError::os(p, os_message(&e), e))?;
+                Ok(out)
+            }
             Origin::Zip { archive, entry } => {
                 let file =
                     File::open(archive).map_err(|e| DicomError::os(archive, os_message(&e), e))?;
-                let mut zip = zip::ZipArchive::new(file).map_err(|e| {
-                    DicomError::new(archive, format!("not a readable zip archive: {e}"))
-                })?;
+                let mut zip = zip::ZipArchive::new(file)
+                    .map_err(|e| DicomError::new(archive, corrupt_zip(&e)))?;
                 let mut f = zip
                     .by_name(entry)
                     .map_err(|e| DicomError::new(self.display_path(), e.to_string()))?;
-                let mut out = Vec::with_capacity(f.size() as usize);
+                // The declared size is a hint from the archive, not a promise: bounded.
+                let mut out = Vec::with_capacity(f.size().min(1 << 24) as usize);
                 f.read_to_end(&mut out)
                     .map_err(|e| DicomError::os(self.display_path(), e.to_string(), e))?;
                 Ok(out)
@@ -69,13 +87,22 @@ impl Origin {
         } else {
             OpenFileOptions::new()
         };
+        // Every declared length is checked against the bytes present before the parser,
+        // which allocates what a length says, reads the file.
         let parsed = match self {
-            Origin::File(p) => opts.open_file(p),
+            Origin::File(p) => {
+                let file = open_regular(p)?;
+                let size = file.metadata().map_or(u64::MAX, |m| m.len());
+                crate::guard::check(file, size, headers_only).map_err(|m| DicomError::new(p, m))?;
+                opts.open_file(p)
+            }
             Origin::Zip { .. } => {
                 let bytes = self.read()?;
                 if !is_part10(&bytes) {
                     return Err(DicomError::new(self.display_path(), NOT_DICOM));
                 }
+                crate::guard::check(&bytes[..], bytes.len() as u64, headers_only)
+                    .map_err(|m| DicomError::new(self.display_path(), m))?;
                 opts.from_reader(&bytes[128..])
             }
         };
@@ -90,21 +117,58 @@ pub(crate) fn is_part10(head: &[u8]) -> bool {
     head.len() >= 132 && &head[128..132] == b"DICM"
 }
 
+/// Why `meta` cannot be read as a file: a FIFO, socket or device would block a reader or never
+/// end, so they are refused by file type before anything opens them. `None` for a regular file
+/// or a folder.
+pub fn special_file(meta: &std::fs::Metadata) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    let ft = meta.file_type();
+    if ft.is_fifo() {
+        Some("a FIFO (named pipe), not a regular file; refused")
+    } else if ft.is_socket() {
+        Some("a socket, not a regular file; refused")
+    } else if ft.is_block_device() || ft.is_char_device() {
+        Some("a device, not a regular file; refused")
+    } else {
+        None
+    }
+}
+
+/// Opens `path` for reading after checking that it is a regular file (a FIFO would block the
+/// open itself).
+pub(crate) fn open_regular(path: &Path) -> Result<File, DicomError> {
+    let meta = std::fs::metadata(path).map_err(|e| DicomError::os(path, os_message(&e), e))?;
+    if let Some(why) = special_file(&meta) {
+        return Err(DicomError::new(path, why));
+    }
+    if meta.is_dir() {
+        return Err(DicomError::new(path, "a folder, not a file"));
+    }
+    File::open(path).map_err(|e| DicomError::os(path, os_message(&e), e))
+}
+
+/// True if `path` is a regular file (symbolic links followed): the only kind opened for reading.
+fn regular(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file())
+}
+
 /// True if the file on disk starts like a DICOM PS3.10 file.
 pub fn is_dicom_file(path: &Path) -> bool {
     let mut head = [0u8; 132];
-    File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok()
+    regular(path)
+        && File::open(path)
+            .and_then(|mut f| f.read_exact(&mut head))
+            .is_ok()
         && is_part10(&head)
 }
 
 /// True if the file starts like a zip archive.
 pub fn is_zip(path: &Path) -> bool {
     let mut head = [0u8; 4];
-    File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok()
+    regular(path)
+        && File::open(path)
+            .and_then(|mut f| f.read_exact(&mut head))
+            .is_ok()
         && head == *b"PK\x03\x04"
 }
 
@@ -117,10 +181,23 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// When `root` is one file and it alone was left out, its reason is the whole answer.
+pub(crate) fn sole_refusal(root: &Path, skipped: &[Skipped]) -> Option<DicomError> {
+    match skipped {
+        [one] if one.origin == Origin::File(root.to_path_buf()) => {
+            Some(DicomError::new(root, one.reason.clone()))
+        }
+        _ => None,
+    }
+}
+
 /// Every DICOM candidate below `root` (a folder, a zip archive or one file), in path order, and
 /// the files that are not DICOM.
 pub fn find(root: &Path) -> Result<(Vec<Origin>, Vec<Skipped>), DicomError> {
     let meta = std::fs::metadata(root).map_err(|e| DicomError::os(root, os_message(&e), e))?;
+    if let Some(why) = special_file(&meta) {
+        return Err(DicomError::new(root, why));
+    }
     let mut found = Vec::new();
     let mut skipped = Vec::new();
     if meta.is_dir() {
@@ -165,6 +242,8 @@ fn classify(path: &Path, found: &mut Vec<Origin>, skipped: &mut Vec<Skipped>) {
         }
     } else {
         let reason = match std::fs::metadata(path) {
+            Ok(m) if special_file(&m).is_some() => special_file(&m).unwrap_or_default().into(),
+            Ok(m) if m.len() == 0 => "not a DICOM file (empty, 0 bytes)".to_string(),
             Ok(m) if m.len() < 132 => format!("not a DICOM file ({} bytes)", m.len()),
             Ok(_) => NOT_DICOM.to_string(),
             Err(e) => os_message(&e),
@@ -180,14 +259,13 @@ type Entries = (Vec<Origin>, Vec<Skipped>);
 
 fn zip_entries(path: &Path) -> Result<Entries, String> {
     let file = File::open(path).map_err(|e| os_message(&e))?;
-    let mut zip =
-        zip::ZipArchive::new(file).map_err(|e| format!("not a readable zip archive: {e}"))?;
+    let mut zip = zip::ZipArchive::new(file).map_err(|e| corrupt_zip(&e))?;
     let mut found = Vec::new();
     let mut skipped = Vec::new();
     for i in 0..zip.len() {
         let mut f = zip
             .by_index(i)
-            .map_err(|e| format!("zip entry {i} unreadable: {e}"))?;
+            .map_err(|e| format!("corrupt zip archive: entry {i}: {e}"))?;
         if f.is_dir() {
             continue;
         }
@@ -207,6 +285,14 @@ fn zip_entries(path: &Path) -> Result<Entries, String> {
         }
     }
     Ok((found, skipped))
+}
+
+/// Why a zip archive cannot be opened, in words (the zip reader's own words after the colon).
+fn corrupt_zip(e: &zip::result::ZipError) -> String {
+    match e {
+        zip::result::ZipError::Io(io) => format!("corrupt zip archive: {}", os_message(io)),
+        _ => format!("corrupt zip archive: {e}"),
+    }
 }
 
 pub(crate) fn os_message(e: &std::io::Error) -> String {

@@ -145,8 +145,16 @@ fn frame_from_groups(groups: &InMemDicomObject, base: &Frame) -> Frame {
 }
 
 impl Instance {
-    /// Read the header of a parsed file.
-    pub fn from_object(origin: Origin, obj: &DefaultDicomObject) -> Instance {
+    /// Read the header of a parsed file of `file_bytes` bytes.
+    ///
+    /// A NumberOfFrames that the file's bytes could not hold is refused before one entry per
+    /// frame is made: an uncompressed frame needs its rows × columns × bytes per sample, an
+    /// encapsulated one at least its item header and a byte.
+    pub fn from_object(
+        origin: Origin,
+        obj: &DefaultDicomObject,
+        file_bytes: u64,
+    ) -> Result<Instance, String> {
         let meta = obj.meta();
         let sop_class_uid = text(obj, tags::SOP_CLASS_UID).unwrap_or_else(|| {
             meta.media_storage_sop_class_uid()
@@ -168,7 +176,31 @@ impl Instance {
             slope: float(obj, tags::RESCALE_SLOPE).unwrap_or(1.0),
             intercept: float(obj, tags::RESCALE_INTERCEPT).unwrap_or(0.0),
         };
-        let n_frames = int(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as usize;
+        let declared = int(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as u64;
+        let transfer_syntax = meta.transfer_syntax().trim_end_matches('\0').to_string();
+        let bits_allocated = int(obj, tags::BITS_ALLOCATED).unwrap_or(16).clamp(0, 64) as u64;
+        let samples = int(obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1).clamp(1, 4) as u64;
+        let native = [
+            "1.2.840.10008.1.2",
+            "1.2.840.10008.1.2.1",
+            "1.2.840.10008.1.2.2",
+        ]
+        .contains(&transfer_syntax.as_str());
+        let per_frame = if native {
+            (rows as u64 * cols as u64 * samples * bits_allocated).div_ceil(8)
+        } else {
+            9
+        };
+        if declared > 1
+            && rows > 0
+            && cols > 0
+            && declared.saturating_mul(per_frame.max(1)) > file_bytes
+        {
+            return Err(format!(
+                "NumberOfFrames {declared} of {cols}×{rows} cannot fit in the file's {file_bytes} bytes (damaged or forged header)"
+            ));
+        }
+        let n_frames = declared as usize;
         let frames = if rows == 0 || cols == 0 {
             Vec::new()
         } else if let Some(per_frame) = items(obj, tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE) {
@@ -184,7 +216,7 @@ impl Instance {
         } else {
             vec![top; n_frames]
         };
-        Instance {
+        Ok(Instance {
             origin,
             sop_class_uid,
             sop_instance_uid,
@@ -196,7 +228,7 @@ impl Instance {
             instance_number: int(obj, tags::INSTANCE_NUMBER),
             image_type: text(obj, tags::IMAGE_TYPE).unwrap_or_default(),
             kernel: text(obj, tags::CONVOLUTION_KERNEL).unwrap_or_default(),
-            transfer_syntax: meta.transfer_syntax().trim_end_matches('\0').to_string(),
+            transfer_syntax,
             rows,
             cols,
             samples_per_pixel: int(obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1) as u16,
@@ -209,7 +241,7 @@ impl Instance {
                 .map(|s| s.to_ascii_uppercase()),
             spacing_between_slices: float(obj, tags::SPACING_BETWEEN_SLICES),
             frames,
-        }
+        })
     }
 
     /// BitsStored, clamped to BitsAllocated.
@@ -225,5 +257,49 @@ impl Instance {
     /// True for a localizer (scout) image, which is not part of a volume.
     pub fn is_localizer(&self) -> bool {
         self.image_type.to_ascii_uppercase().contains("LOCALIZER")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_object::FileMetaTableBuilder;
+
+    /// NumberOfFrames = 2^31 - 1 in a small file made one entry per frame (hundreds of GB)
+    /// before any size check; now it is refused from the file size.
+    #[test]
+    fn a_forged_number_of_frames_is_refused_before_allocating() {
+        let el = |tag, vr, v: PrimitiveValue| DataElement::new(tag, vr, v);
+        let obj = InMemDicomObject::from_element_iter([
+            el(tags::ROWS, VR::US, PrimitiveValue::from(16u16)),
+            el(tags::COLUMNS, VR::US, PrimitiveValue::from(16u16)),
+            el(tags::BITS_ALLOCATED, VR::US, PrimitiveValue::from(16u16)),
+            el(tags::NUMBER_OF_FRAMES, VR::IS, "2147483647".into()),
+        ])
+        .with_meta(
+            FileMetaTableBuilder::new()
+                .transfer_syntax("1.2.840.10008.1.2.1")
+                .media_storage_sop_class_uid("1.2.840.10008.5.1.4.1.1.2")
+                .media_storage_sop_instance_uid("1.2.3"),
+        )
+        .unwrap();
+        let origin = Origin::File("f.dcm".into());
+        let e = Instance::from_object(origin.clone(), &obj, 1212).unwrap_err();
+        assert_eq!(
+            e,
+            "NumberOfFrames 2147483647 of 16×16 cannot fit in the file's 1212 bytes (damaged or forged header)"
+        );
+        let two = 2 * 16 * 16 * 2;
+        assert!(Instance::from_object(origin.clone(), &obj, two).is_err());
+        let mut obj = obj;
+        obj.put(el(tags::NUMBER_OF_FRAMES, VR::IS, "2".into()));
+        assert_eq!(
+            Instance::from_object(origin, &obj, two)
+                .unwrap()
+                .frames
+                .len(),
+            2
+        );
     }
 }

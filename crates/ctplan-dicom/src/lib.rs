@@ -33,10 +33,12 @@
 
 #![deny(missing_docs)]
 
+mod codec;
 mod decode;
 pub mod deid;
 mod error;
 mod files;
+mod guard;
 mod header;
 pub mod layout;
 mod profile_table;
@@ -44,7 +46,7 @@ mod series;
 
 pub use decode::{LoadOptions, Loaded, load, read_series};
 pub use error::{DicomError, DicomErrorKind};
-pub use files::{Origin, Skipped, find, is_dicom_file, is_zip};
+pub use files::{Origin, Skipped, find, is_dicom_file, is_zip, special_file};
 pub use header::{Frame, Instance};
 pub use layout::Layout;
 pub use series::{Scan, Series, scan, split_selector};

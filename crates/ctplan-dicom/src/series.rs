@@ -10,7 +10,7 @@ use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use rayon::prelude::*;
 
 use crate::DicomError;
-use crate::files::{Skipped, find};
+use crate::files::{Skipped, find, sole_refusal};
 use crate::header::{Frame, Instance, MEDIA_STORAGE_DIRECTORY};
 use crate::layout::{Layout, plan};
 
@@ -107,7 +107,10 @@ pub fn scan(root: &Path) -> Result<Scan, DicomError> {
         .into_par_iter()
         .map(|origin| match origin.open(true) {
             Ok(obj) => {
-                let inst = Instance::from_object(origin.clone(), &obj);
+                let inst = match Instance::from_object(origin.clone(), &obj, origin.size()) {
+                    Ok(inst) => inst,
+                    Err(reason) => return Err(Skipped { origin, reason }),
+                };
                 if inst.sop_class_uid == MEDIA_STORAGE_DIRECTORY {
                     Err(Skipped {
                         origin,
@@ -220,6 +223,9 @@ impl Scan {
                 .collect::<String>()
         };
         if self.series.is_empty() {
+            if let Some(e) = sole_refusal(&self.root, &self.skipped) {
+                return Err(e);
+            }
             let why = if self.skipped.is_empty() {
                 "no DICOM files found".to_string()
             } else {

@@ -79,6 +79,26 @@ pub const TARGETS: &[Target] = &[
         what: "lung anatomy folder or `.seg.nrrd` (`ctplan_lung::model::anatomy::load`)",
         run: lung_anatomy,
     },
+    Target {
+        name: "dicom_file",
+        what: "one DICOM file to its header (`ctplan_dicom::scan` of a folder holding it, as `ctplan info` and `dicom scan` read it)",
+        run: dicom_file,
+    },
+    Target {
+        name: "dicom_series",
+        what: "one DICOM file to a volume, every transfer syntax (`ctplan_io::read`)",
+        run: dicom_series,
+    },
+    Target {
+        name: "dicom_zip",
+        what: "a zip archive of DICOM files, walked and read (`ctplan_dicom::scan`, `read_series`)",
+        run: dicom_zip,
+    },
+    Target {
+        name: "dicom_deid",
+        what: "de-identification of one DICOM file (`ctplan_dicom::deid::anonymize`)",
+        run: dicom_deid,
+    },
 ];
 
 /// Runs the target named `name` on `data`.
@@ -120,6 +140,16 @@ fn put(name: &str, data: &[u8]) -> PathBuf {
     let p = scratch().join(name);
     std::fs::write(&p, data).expect("cannot write to the fuzz scratch folder");
     p
+}
+
+/// Writes `data` to `name` in the scratch sub-folder `dir` (holding that file only) and returns
+/// the folder and the file.
+fn put_in(dir: &str, name: &str, data: &[u8]) -> (PathBuf, PathBuf) {
+    let d = scratch().join(dir);
+    std::fs::create_dir_all(&d).expect("cannot create a fuzz scratch folder");
+    let p = d.join(name);
+    std::fs::write(&p, data).expect("cannot write to the fuzz scratch folder");
+    (d, p)
 }
 
 fn read_volume(p: &Path) {
@@ -232,4 +262,39 @@ pub fn lung_anatomy(data: &[u8]) {
             let _ = load(&put("airway.nii.gz", rest));
         }
     }
+}
+
+/// One DICOM file to its header: the folder scan (headers only) and the choice of a series.
+pub fn dicom_file(data: &[u8]) {
+    let (dir, _) = put_in("dicom_file", "x.dcm", data);
+    if let Ok(scan) = ctplan_dicom::scan(&dir) {
+        let _ = scan.select(None);
+    }
+}
+
+/// One DICOM file to a volume: header, layout and pixel decoding.
+pub fn dicom_series(data: &[u8]) {
+    let (_, p) = put_in("dicom_series", "x.dcm", data);
+    let _ = ctplan_io::read(&p);
+}
+
+/// A zip archive of DICOM files: its entries walked, their headers read, a series decoded.
+pub fn dicom_zip(data: &[u8]) {
+    let (_, p) = put_in("dicom_zip", "x.zip", data);
+    if ctplan_dicom::scan(&p).is_ok() {
+        let _ = ctplan_dicom::read_series(&p, ctplan_dicom::LoadOptions::default());
+    }
+}
+
+/// De-identification of one DICOM file into a new file (removed again after each run).
+pub fn dicom_deid(data: &[u8]) {
+    let (dir, p) = put_in("dicom_deid", "x.dcm", data);
+    let out = dir.join("out.dcm");
+    let _ = std::fs::remove_file(&out);
+    let opts = ctplan_dicom::deid::DeidOptions {
+        key: b"fuzz".to_vec(),
+        allow_burned_in: false,
+    };
+    let _ = ctplan_dicom::deid::anonymize(&p, &out, &opts);
+    let _ = std::fs::remove_file(&out);
 }

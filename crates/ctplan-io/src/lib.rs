@@ -141,10 +141,15 @@ pub fn is_dicom(path: &Path) -> bool {
     let (base, _) = ctplan_dicom::split_selector(path);
     if base.is_file() {
         return Format::from_path(&base).is_none()
-            && (ctplan_dicom::is_dicom_file(&base) || ctplan_dicom::is_zip(&base));
+            && (ctplan_dicom::is_dicom_file(&base)
+                || ctplan_dicom::is_zip(&base)
+                || dicom_name(&base));
     }
     if !base.is_dir() {
-        return false;
+        // A FIFO, socket or device without a volume extension: the DICOM reader refuses it
+        // by its file type (never opening it, which could block).
+        return Format::from_path(&base).is_none()
+            && std::fs::metadata(&base).is_ok_and(|m| ctplan_dicom::special_file(&m).is_some());
     }
     let Ok(entries) = std::fs::read_dir(&base) else {
         return false;
@@ -154,6 +159,14 @@ pub fn is_dicom(path: &Path) -> bool {
         return false;
     }
     ctplan_dicom::find(&base).is_ok_and(|(found, _)| !found.is_empty())
+}
+
+/// A name that says DICOM (`.dcm`, `.dicom`, `.zip`): such a file goes to the DICOM reader even
+/// when its content is not DICOM (empty, truncated, a corrupt archive), so that the message
+/// says what is wrong with it rather than that its format is unknown.
+fn dicom_name(path: &Path) -> bool {
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    [".dcm", ".dicom", ".zip"].iter().any(|e| name.ends_with(e))
 }
 
 fn read_dicom(path: &Path) -> Result<Image, IoError> {
