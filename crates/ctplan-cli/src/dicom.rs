@@ -236,6 +236,8 @@ fn run_anonymize(
 ) -> Result<ExitCode> {
     Outputs::new(false, &[input]).new_path(output)?;
     crate::panic::input(input);
+    // The input is checked before a new key is made, so a bad input leaves no key behind.
+    ctplan_dicom::deid::dicom_files(input)?;
     let opts = DeidOptions {
         key: deid_key(key)?,
         allow_burned_in,

@@ -115,17 +115,32 @@ impl<T: Scalar> Volume<T> {
 
     /// Check that `other` lies on the same grid (sizes and geometry within `tol` mm).
     pub fn check_same_grid<U: Scalar>(&self, other: &Volume<U>, tol: f64) -> Result<(), CoreError> {
+        let dims = |d: [usize; 3]| format!("{}×{}×{}", d[0], d[1], d[2]);
+        let mm = |v: [f64; 3]| format!("({:.4}, {:.4}, {:.4})", v[0], v[1], v[2]);
         if self.dims != other.dims {
             return Err(CoreError::GridMismatch(format!(
-                "sizes {:?} vs {:?}",
-                self.dims, other.dims
+                "sizes {} vs {}",
+                dims(self.dims),
+                dims(other.dims)
             )));
         }
         if !self.geometry.approx_eq(&other.geometry, tol) {
-            return Err(CoreError::GridMismatch(format!(
-                "origin/direction/spacing differ: {:?} vs {:?}",
-                self.geometry, other.geometry
-            )));
+            let (a, b) = (&self.geometry, &other.geometry);
+            let what = if (0..3).any(|i| (a.origin[i] - b.origin[i]).abs() > tol) {
+                format!("origin {} vs {} mm", mm(a.origin), mm(b.origin))
+            } else {
+                let (va, vb) = (a.axis_vectors(), b.axis_vectors());
+                let c = (0..3)
+                    .find(|&c| (0..3).any(|r| (va[c][r] - vb[c][r]).abs() > tol))
+                    .unwrap_or(0);
+                format!(
+                    "voxel axis {} (direction × spacing) {} vs {} mm",
+                    c + 1,
+                    mm(va[c]),
+                    mm(vb[c])
+                )
+            };
+            return Err(CoreError::GridMismatch(what));
         }
         Ok(())
     }

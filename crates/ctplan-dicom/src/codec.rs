@@ -155,7 +155,7 @@ fn check_rle(f: &[u8], inst: &Instance) -> Result<(), String> {
                 f.len()
             ));
         }
-        let got = packbits_len(&f[a..b], pixels);
+        let got = packbits_len(&f[a..b], pixels).map_err(|e| format!("RLE segment {s}: {e}"))?;
         if got < pixels {
             return Err(format!(
                 "RLE segment {s} decodes to {got} bytes; the {}×{} image needs {pixels}",
@@ -167,14 +167,23 @@ fn check_rle(f: &[u8], inst: &Instance) -> Result<(), String> {
 }
 
 /// Bytes a PackBits segment decodes to, counted without decoding (stops once `enough`).
-fn packbits_len(seg: &[u8], enough: u64) -> u64 {
+/// `Err` when a literal run claims more bytes than the segment holds: the segment is damaged
+/// even where a lenient decoder would stop early and return plausible pixels.
+fn packbits_len(seg: &[u8], enough: u64) -> Result<u64, String> {
     let (mut i, mut out) = (0usize, 0u64);
     while i < seg.len() && out < enough {
         let h = seg[i] as i8;
         i += 1;
         match h {
             0..=127 => {
-                let n = (h as usize + 1).min(seg.len() - i);
+                let n = h as usize + 1;
+                if n > seg.len() - i {
+                    return Err(format!(
+                        "a literal run of {n} bytes at byte {} runs past the segment's end ({} bytes)",
+                        i - 1,
+                        seg.len()
+                    ));
+                }
                 out += n as u64;
                 i += n;
             }
@@ -187,7 +196,12 @@ fn packbits_len(seg: &[u8], enough: u64) -> u64 {
             _ => {}
         }
     }
-    out
+    if out > enough {
+        return Err(format!(
+            "it decodes past the image's {enough} bytes (a run runs over the end)"
+        ));
+    }
+    Ok(out)
 }
 
 /// The JPEG frame header (SOFn): its size and components must be the DICOM header's.
@@ -353,6 +367,24 @@ mod tests {
         f[4] = 65;
         assert!(check_rle(&f, &inst(4, 4, 8)).is_err());
         assert!(check_rle(&f[..40], &inst(4, 4, 8)).is_err());
+    }
+
+    #[test]
+    fn a_literal_run_past_the_segment_end_is_refused() {
+        // A literal run of 16 bytes, its header flipped to claim 128: a lenient decoder stops
+        // at the segment's end and returns the same 16 bytes, so only this check sees it.
+        let mut f = vec![0u8; 64];
+        f[0..4].copy_from_slice(&1u32.to_le_bytes());
+        f[4..8].copy_from_slice(&64u32.to_le_bytes());
+        f.push(15);
+        f.extend([7u8; 16]);
+        check_rle(&f, &inst(4, 4, 8)).unwrap();
+        f[64] = 0x7f;
+        let e = check_rle(&f, &inst(4, 4, 8)).unwrap_err();
+        assert_eq!(
+            e,
+            "RLE segment 0: a literal run of 128 bytes at byte 0 runs past the segment's end (17 bytes)"
+        );
     }
 
     #[test]

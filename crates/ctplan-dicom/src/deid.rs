@@ -337,6 +337,20 @@ fn write_file(
     w.flush().map_err(os)
 }
 
+/// The DICOM files of `input` (a file, folder or zip archive) that [`anonymize`] would
+/// de-identify, and those it would skip; an error when there are none. Callers check the
+/// input with it before anything with a lasting effect (such as making a new key).
+pub fn dicom_files(input: &Path) -> Result<(Vec<Origin>, Vec<Skipped>), DicomError> {
+    let (found, skipped) = find(input)?;
+    if found.is_empty() {
+        if let Some(e) = crate::files::sole_refusal(input, &skipped) {
+            return Err(e);
+        }
+        return Err(DicomError::new(input, "no DICOM files found"));
+    }
+    Ok((found, skipped))
+}
+
 /// De-identify every DICOM file of `input` (a file, folder or zip archive) into `output`.
 ///
 /// A single-file input gives the file `output`; otherwise `output` is a new folder holding
@@ -355,13 +369,7 @@ pub fn anonymize(
         ));
     }
     let single = input.is_file() && crate::files::is_dicom_file(input);
-    let (found, mut skipped) = find(input)?;
-    if found.is_empty() {
-        if let Some(e) = crate::files::sole_refusal(input, &skipped) {
-            return Err(e);
-        }
-        return Err(DicomError::new(input, "no DICOM files found"));
-    }
+    let (found, mut skipped) = dicom_files(input)?;
     let parent = output
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

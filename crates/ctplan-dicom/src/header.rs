@@ -90,6 +90,15 @@ fn floats(obj: &InMemDicomObject, tag: Tag) -> Option<Vec<f64>> {
     (!v.is_empty() && v.iter().all(|x| x.is_finite())).then_some(v)
 }
 
+/// The numbers of a geometry element as stored, NaN and infinities included: a value that is
+/// present but not finite must be refused where the geometry is built, not read as absent
+/// (a NaN ImagePositionPatient would otherwise put the slice at the origin).
+fn geometry_floats(obj: &InMemDicomObject, tag: Tag) -> Option<Vec<f64>> {
+    let e = obj.element_opt(tag).ok().flatten()?;
+    let v = e.to_multi_float64().ok()?;
+    (!v.is_empty()).then_some(v)
+}
+
 fn float(obj: &InMemDicomObject, tag: Tag) -> Option<f64> {
     floats(obj, tag).map(|v| v[0])
 }
@@ -116,17 +125,17 @@ fn array<const N: usize>(v: Option<Vec<f64>>) -> Option<[f64; N]> {
 fn frame_from_groups(groups: &InMemDicomObject, base: &Frame) -> Frame {
     let mut f = base.clone();
     if let Some(p) = first_item(groups, tags::PLANE_POSITION_SEQUENCE)
-        && let Some(pos) = array(floats(p, tags::IMAGE_POSITION_PATIENT))
+        && let Some(pos) = array(geometry_floats(p, tags::IMAGE_POSITION_PATIENT))
     {
         f.position = Some(pos);
     }
     if let Some(o) = first_item(groups, tags::PLANE_ORIENTATION_SEQUENCE)
-        && let Some(iop) = array(floats(o, tags::IMAGE_ORIENTATION_PATIENT))
+        && let Some(iop) = array(geometry_floats(o, tags::IMAGE_ORIENTATION_PATIENT))
     {
         f.orientation = Some(iop);
     }
     if let Some(m) = first_item(groups, tags::PIXEL_MEASURES_SEQUENCE) {
-        if let Some(ps) = array(floats(m, tags::PIXEL_SPACING)) {
+        if let Some(ps) = array(geometry_floats(m, tags::PIXEL_SPACING)) {
             f.pixel_spacing = Some(ps);
         }
         if let Some(t) = float(m, tags::SLICE_THICKNESS) {
@@ -169,9 +178,9 @@ impl Instance {
         let rows = int(obj, tags::ROWS).unwrap_or(0).max(0) as u32;
         let cols = int(obj, tags::COLUMNS).unwrap_or(0).max(0) as u32;
         let top = Frame {
-            position: array(floats(obj, tags::IMAGE_POSITION_PATIENT)),
-            orientation: array(floats(obj, tags::IMAGE_ORIENTATION_PATIENT)),
-            pixel_spacing: array(floats(obj, tags::PIXEL_SPACING)),
+            position: array(geometry_floats(obj, tags::IMAGE_POSITION_PATIENT)),
+            orientation: array(geometry_floats(obj, tags::IMAGE_ORIENTATION_PATIENT)),
+            pixel_spacing: array(geometry_floats(obj, tags::PIXEL_SPACING)),
             slice_thickness: float(obj, tags::SLICE_THICKNESS),
             slope: float(obj, tags::RESCALE_SLOPE).unwrap_or(1.0),
             intercept: float(obj, tags::RESCALE_INTERCEPT).unwrap_or(0.0),

@@ -96,6 +96,14 @@ fn unit(a: [f64; 3]) -> Option<[f64; 3]> {
 /// Positions closer than this along the normal are the same slice.
 const SAME_POSITION_MM: f64 = 0.01;
 
+/// Numbers as DICOM writes a multi-valued decimal string (`1\\0\\0`), for messages.
+fn ds(v: &[f64]) -> String {
+    v.iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join("\\")
+}
+
 /// Plan the grid for `frames` (in any order); `order_key` breaks ties between frames at the same
 /// position (InstanceNumber). Errors are one line, for the caller to prefix with the series.
 pub fn plan(frames: &[Frame], order_key: &[i64]) -> Result<Layout, String> {
@@ -105,10 +113,16 @@ pub fn plan(frames: &[Frame], order_key: &[i64]) -> Result<Layout, String> {
         .ok_or("no ImageOrientationPatient: the slices have no geometry")?;
     let ps = first.pixel_spacing.ok_or("no PixelSpacing")?;
     if !(ps[0] > 0.0 && ps[1] > 0.0) {
-        return Err(format!("invalid PixelSpacing {ps:?}"));
+        return Err(format!("invalid PixelSpacing {}", ds(&ps)));
     }
-    let r = unit([iop[0], iop[1], iop[2]]).ok_or("invalid ImageOrientationPatient")?;
-    let c = unit([iop[3], iop[4], iop[5]]).ok_or("invalid ImageOrientationPatient")?;
+    let bad_iop = || {
+        format!(
+            "invalid ImageOrientationPatient {}: the row and column directions need a finite, non-zero length",
+            ds(&iop)
+        )
+    };
+    let r = unit([iop[0], iop[1], iop[2]]).ok_or_else(bad_iop)?;
+    let c = unit([iop[3], iop[4], iop[5]]).ok_or_else(bad_iop)?;
     let n = unit(cross(r, c)).ok_or("ImageOrientationPatient rows and columns are parallel")?;
     for f in frames {
         let o = f
@@ -116,13 +130,17 @@ pub fn plan(frames: &[Frame], order_key: &[i64]) -> Result<Layout, String> {
             .ok_or("a slice has no ImageOrientationPatient")?;
         if o.iter().zip(iop.iter()).any(|(a, b)| (a - b).abs() > 1e-3) {
             return Err(format!(
-                "slices with different orientations ({iop:?} and {o:?}): not one volume"
+                "slices with different orientations ({} and {}): not one volume",
+                ds(&iop),
+                ds(&o)
             ));
         }
         let p = f.pixel_spacing.ok_or("a slice has no PixelSpacing")?;
         if (p[0] - ps[0]).abs() > 1e-4 * ps[0] || (p[1] - ps[1]).abs() > 1e-4 * ps[1] {
             return Err(format!(
-                "slices with different pixel spacings ({ps:?} and {p:?}): not one volume"
+                "slices with different pixel spacings ({} and {}): not one volume",
+                ds(&ps),
+                ds(&p)
             ));
         }
     }
@@ -142,15 +160,27 @@ pub fn plan(frames: &[Frame], order_key: &[i64]) -> Result<Layout, String> {
             slice_spacing: dz,
         })
     };
+    let finite = |p: [f64; 3]| {
+        if p.iter().all(|x| x.is_finite()) {
+            Ok(p)
+        } else {
+            Err(format!(
+                "invalid ImagePositionPatient ({}, {}, {}): not finite",
+                p[0], p[1], p[2]
+            ))
+        }
+    };
     if frames.len() == 1 {
-        return single(first.slice_thickness, first.position.unwrap_or([0.0; 3]));
+        return single(
+            first.slice_thickness,
+            finite(first.position.unwrap_or([0.0; 3]))?,
+        );
     }
     let mut pos = Vec::with_capacity(frames.len());
     for f in frames {
-        pos.push(
-            f.position
-                .ok_or("a slice has no ImagePositionPatient: cannot order the slices")?,
-        );
+        pos.push(finite(f.position.ok_or(
+            "a slice has no ImagePositionPatient: cannot order the slices",
+        )?)?);
     }
     let mut idx: Vec<usize> = (0..frames.len()).collect();
     let d: Vec<f64> = pos.iter().map(|p| dot(n, *p)).collect();
@@ -266,6 +296,19 @@ mod tests {
             slope: 1.0,
             intercept: 0.0,
         }
+    }
+
+    #[test]
+    fn a_position_that_is_not_finite_is_refused_not_taken_as_the_origin() {
+        let mut one = vec![frame(0.0, 0.0)];
+        one[0].position = Some([f64::NAN, 0.0, 0.0]);
+        assert_eq!(
+            plan(&one, &[1]).unwrap_err(),
+            "invalid ImagePositionPatient (NaN, 0, 0): not finite"
+        );
+        let mut two = vec![frame(0.0, 0.0), frame(2.0, 0.0)];
+        two[1].position = Some([0.0, f64::INFINITY, 2.0]);
+        assert!(plan(&two, &[1, 2]).unwrap_err().contains("not finite"));
     }
 
     #[test]

@@ -676,6 +676,27 @@ pub fn cases() -> Vec<Case> {
             ],
         },
         Case {
+            id: "eval-origin-mismatch",
+            input: "`eval` of a prediction on a grid shifted by 3 mm from the truth's",
+            setup: |d| {
+                write_mask(d, "pred/a.nrrd");
+                write_mask(d, "truth/a.nrrd");
+                write_mask(d, "defective/a.nrrd");
+                let mut m = mask();
+                m.geometry.origin[2] += 3.0;
+                ctplan_io::write_mask(&d.join("pred/a.nrrd"), &m).unwrap();
+            },
+            args: &[
+                "eval",
+                "--pred",
+                "pred",
+                "--truth",
+                "truth",
+                "--defective",
+                "defective",
+            ],
+        },
+        Case {
             id: "eval-no-pairs",
             input: "`eval` of folders that share no case name",
             setup: |d| {
