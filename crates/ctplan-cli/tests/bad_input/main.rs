@@ -153,7 +153,7 @@ fn parse_rows(doc: &str) -> BTreeMap<String, Row> {
             Row {
                 command: strip(&cells[4]),
                 exit: cells[5].clone(),
-                message: strip(&cells[6]),
+                message: strip(&cells[6]).replace(" ⏎ ", "\n"),
             },
         );
     }
