@@ -149,7 +149,7 @@ fn fifos_are_refused_by_file_type() {
         fails_with(
             verb,
             &fifo,
-            "a FIFO (named pipe), not a regular file; refused",
+            "not a regular file (a FIFO); refusing to read it",
         );
     }
     // In a folder it is skipped with its reason; the series beside it is found.
@@ -158,7 +158,7 @@ fn fifos_are_refused_by_file_type() {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("pipe.dcm: a FIFO (named pipe), not a regular file; refused"),
+        text.contains("pipe.dcm: not a regular file (a FIFO); refusing to read it"),
         "{text}"
     );
 }

@@ -124,11 +124,11 @@ pub fn special_file(meta: &std::fs::Metadata) -> Option<&'static str> {
     use std::os::unix::fs::FileTypeExt;
     let ft = meta.file_type();
     if ft.is_fifo() {
-        Some("a FIFO (named pipe), not a regular file; refused")
+        Some("not a regular file (a FIFO); refusing to read it")
     } else if ft.is_socket() {
-        Some("a socket, not a regular file; refused")
+        Some("not a regular file (a socket); refusing to read it")
     } else if ft.is_block_device() || ft.is_char_device() {
-        Some("a device, not a regular file; refused")
+        Some("not a regular file (a device); refusing to read it")
     } else {
         None
     }

@@ -311,9 +311,11 @@ fn walk_data_set<R: BufRead>(
         let vr = vr.or_else(|| dictionary_vr(tag));
         let sequence = vr == Some(*b"SQ");
         if len == UNDEFINED {
-            let pixels = tag == Tag(0x7FE0, 0x0010)
-                || matches!(vr.as_ref().map(|v| &v[..]), Some(b"OB" | b"OW"));
-            stack.push(if pixels && !sequence {
+            // As for the parser: only PixelData of undefined length holds fragments; any
+            // other element of undefined length is a sequence, whatever its VR (found by
+            // fuzzing: an OB (7FE0,0024) of undefined length read as fragments here let a
+            // 3.7 GB length through, 3.6 GB and 6 s from an 856-byte file).
+            stack.push(if tag == Tag(0x7FE0, 0x0010) {
                 Open::Fragments
             } else {
                 Open::Seq(None)
@@ -410,6 +412,27 @@ mod tests {
         assert!(
             e.starts_with("element (0002,0012)") && e.contains("only 5 remain"),
             "{e}"
+        );
+    }
+
+    /// Only PixelData of undefined length holds fragments: an OB of undefined length under
+    /// another tag is a sequence for the parser, whose items are data sets to check (found by
+    /// fuzzing: an 856-byte file made the parser allocate 3.6 GB).
+    #[test]
+    fn an_undefined_length_ob_other_than_pixel_data_is_a_sequence() {
+        let mut body = vec![0xE0, 0x7F, 0x24, 0x00, b'O', b'B', 0, 0];
+        body.extend_from_slice(&UNDEFINED.to_le_bytes());
+        // An item of undefined length holding an element that claims 3.7 GB.
+        body.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0]);
+        body.extend_from_slice(&UNDEFINED.to_le_bytes());
+        body.extend_from_slice(&[0x10, 0x00, 0x10, 0x00, b'U', b'N', 0, 0]);
+        body.extend_from_slice(&0xE000_FFFEu32.to_le_bytes());
+        body.extend_from_slice(b"Doe^John");
+        refused(
+            "1.2.840.10008.1.2.1",
+            &body,
+            "element (0010,0010)",
+            "claims 3758161918 bytes",
         );
     }
 
