@@ -223,9 +223,9 @@ fn walk_file<R: BufRead>(src: &mut Src<R>, size: u64, headers_only: bool) -> Ste
             pos: 0,
             limit: size.saturating_mul(MAX_INFLATION),
         };
-        return walk_data_set(&mut inner, implicit, big, headers_only);
+        return walk_data_set(&mut inner, implicit, big, headers_only, size);
     }
-    walk_data_set(src, implicit, big, headers_only)
+    walk_data_set(src, implicit, big, headers_only, size)
 }
 
 fn walk_data_set<R: BufRead>(
@@ -233,6 +233,7 @@ fn walk_data_set<R: BufRead>(
     implicit: bool,
     big: bool,
     headers_only: bool,
+    size: u64,
 ) -> Step<()> {
     let mut stack: Vec<Open> = Vec::new();
     loop {
@@ -300,6 +301,26 @@ fn walk_data_set<R: BufRead>(
             continue;
         }
         if headers_only && stack.is_empty() && tag == Tag(0x7FE0, 0x0010) {
+            // A header scan stops here, but the parser still reads this element's header and,
+            // for a defined length, allocates its value (found by fuzzing: a 1.2 GB PixelData
+            // length in a 2.5 KB file took 1.1 GB). Its length is checked against the file
+            // without reading the pixels, or read through where the data set is deflated.
+            let start = src.pos;
+            let len = if implicit {
+                src.u32(big)?
+            } else {
+                src.vr_and_length(big)?.1
+            };
+            if len != UNDEFINED {
+                if src.limit != u64::MAX {
+                    src.skip(tag, len)?;
+                } else if src.pos + len as u64 > size {
+                    return Err(Stop::Bad(format!(
+                        "element (7FE0,0010) at byte {start} claims {len} bytes, but only {} remain (the file is truncated or damaged)",
+                        size.saturating_sub(src.pos)
+                    )));
+                }
+            }
             return Ok(());
         }
         let (vr, len) = if implicit {
@@ -434,6 +455,25 @@ mod tests {
             "element (0010,0010)",
             "claims 3758161918 bytes",
         );
+    }
+
+    /// A header scan stops at PixelData, but checks its length against the file first.
+    #[test]
+    fn a_header_scan_checks_the_pixel_data_length() {
+        let mut body = vec![0xE0, 0x7F, 0x10, 0x00, b'O', b'W', 0, 0];
+        body.extend_from_slice(&0x4646_4646u32.to_le_bytes());
+        body.extend_from_slice(&[0u8; 32]);
+        let f = file("1.2.840.10008.1.2.1", &body);
+        let e = check(&f[..], f.len() as u64, true).unwrap_err();
+        assert!(
+            e.starts_with("element (7FE0,0010)") && e.contains("claims 1179010630 bytes"),
+            "{e}"
+        );
+        let mut ok = vec![0xE0, 0x7F, 0x10, 0x00, b'O', b'W', 0, 0];
+        ok.extend_from_slice(&32u32.to_le_bytes());
+        ok.extend_from_slice(&[0u8; 32]);
+        let f = file("1.2.840.10008.1.2.1", &ok);
+        check(&f[..], f.len() as u64, true).unwrap();
     }
 
     /// A group FFFE tag that is no item or delimiter has a value the parser reads.

@@ -220,9 +220,10 @@ mod tests {
         let p = dir.path().join("empty.dcm");
         std::fs::write(&p, "").unwrap();
         let e = crate::read(&p).unwrap_err();
+        // A `.dcm` goes to the DICOM reader, which says the same in its words.
         assert!(
             e.to_string()
-                .ends_with("empty.dcm: the file is empty (0 bytes)"),
+                .ends_with("empty.dcm: not a DICOM file (empty, 0 bytes)"),
             "{e}"
         );
         let e = read_file(&dir.path().join("notes.txt"), 0).unwrap_err();
