@@ -19,6 +19,9 @@ use dicom_dictionary_std::StandardDataDictionary;
 const DEFLATED: &str = "1.2.840.10008.1.2.1.99";
 /// Undefined length (the value ends at a delimiter).
 const UNDEFINED: u32 = 0xFFFF_FFFF;
+/// How far past the end of the file a PixelData length may reach in a header scan (see
+/// `walk_data_set`): what the parser may allocate there stays within this bound.
+const SCAN_SLACK: u64 = 256 << 20;
 /// A deflated data set may inflate to at most this many times the file's size (real data
 /// sets deflate a few-fold; a decompression bomb a thousand-fold).
 const MAX_INFLATION: u64 = 64;
@@ -301,10 +304,12 @@ fn walk_data_set<R: BufRead>(
             continue;
         }
         if headers_only && stack.is_empty() && tag == Tag(0x7FE0, 0x0010) {
-            // A header scan stops here, but the parser still reads this element's header and,
-            // for a defined length, allocates its value (found by fuzzing: a 1.2 GB PixelData
-            // length in a 2.5 KB file took 1.1 GB). Its length is checked against the file
-            // without reading the pixels, or read through where the data set is deflated.
+            // A header scan stops here, but the parser can still allocate this element's value
+            // (found by fuzzing: a 1.2 GB PixelData length in a 2.5 KB file took 1.1 GB). A
+            // length more than `SCAN_SLACK` past the end of the file is refused here, without
+            // reading the pixels (read through where the data set is deflated); a file cut
+            // within its pixels stays in its series, so that decoding it names it as truncated
+            // instead of its slice going missing.
             let start = src.pos;
             let len = if implicit {
                 src.u32(big)?
@@ -314,7 +319,7 @@ fn walk_data_set<R: BufRead>(
             if len != UNDEFINED {
                 if src.limit != u64::MAX {
                     src.skip(tag, len)?;
-                } else if src.pos + len as u64 > size {
+                } else if src.pos + len as u64 > size + SCAN_SLACK {
                     return Err(Stop::Bad(format!(
                         "element (7FE0,0010) at byte {start} claims {len} bytes, but only {} remain (the file is truncated or damaged)",
                         size.saturating_sub(src.pos)
