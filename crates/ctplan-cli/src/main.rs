@@ -17,6 +17,11 @@ mod skull;
 
 use std::process::ExitCode;
 
+/// The system allocator with the per-thread bound that readers of untrusted lengths run under
+/// (`ctplan_core::alloc`).
+#[global_allocator]
+static ALLOC: ctplan_core::alloc::Capped = ctplan_core::alloc::Capped;
+
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]

@@ -2,9 +2,11 @@
 //! answers with one line naming the file and the problem, a non-zero exit, no panic, quickly.
 //! The inputs are made from the fuzz seeds in `fuzz/corpus/dicom_series` (16 × 16 CT slices).
 
+mod harness;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
+use std::time::Duration;
 
 fn seed(name: &str) -> Vec<u8> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -13,24 +15,13 @@ fn seed(name: &str) -> Vec<u8> {
     std::fs::read(p).unwrap()
 }
 
-/// Runs ctplan, killing it after 5 s (a hang fails the test instead of blocking it).
+/// Runs ctplan, failing after 5 s (a hang fails the test instead of blocking it).
 fn ctplan(args: &[&str]) -> (Output, Duration) {
-    let t = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ctplan"))
-        .args(args)
-        .env("CTPLAN_DEID_KEY", "e2e key")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    while child.try_wait().unwrap().is_none() {
-        if t.elapsed() > Duration::from_secs(5) {
-            child.kill().unwrap();
-            panic!("ctplan {args:?} ran over 5 s");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    (child.wait_with_output().unwrap(), t.elapsed())
+    harness::ctplan_within(
+        args,
+        &[("CTPLAN_DEID_KEY", "e2e key")],
+        Duration::from_secs(5),
+    )
 }
 
 /// `verb` on `file` fails with exactly one line on stderr that contains `want`.
@@ -138,13 +129,7 @@ fn a_forged_element_length_fails_fast() {
 fn fifos_are_refused_by_file_type() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("pipe.dcm");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    harness::mkfifo(&fifo);
     for verb in VERBS {
         fails_with(
             verb,

@@ -118,9 +118,7 @@ fn existing_files_fifos_and_folders_are_not_written_over() {
         "folder.nrrd: is a folder; the output here is a file",
     );
     let fifo = d.join("fifo.nrrd");
-    let c = std::ffi::CString::new(s(&fifo)).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    harness::mkfifo(&fifo);
     refused(
         &ctplan(&["mesh", s(&input), "-o", s(&fifo), "--force"]),
         "unknown mesh format",

@@ -2,36 +2,17 @@
 //! `mesh`, `lung plan`) ends within seconds with one line naming the file and the problem, a
 //! non-zero exit and nothing written. A FIFO used to make `ctplan info` wait for ever.
 
+mod harness;
+
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Runs ctplan with `args`, killing it after 10 s; returns (exit code, stderr).
+use harness::{mkfifo, s};
+
+/// Runs ctplan with `args`, failing after 10 s; returns (exit code, stderr).
 fn ctplan(args: &[&str]) -> (Option<i32>, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ctplan"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(10) {
-            child.kill().unwrap();
-            panic!("ctplan {args:?} still running after 10 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
+    let (out, _) = harness::ctplan_within(args, &[], Duration::from_secs(10));
+    (out.status.code(), harness::stderr(&out))
 }
 
 /// Every verb fails on `input` with exit 1, one line ending in `message`, nothing written.
@@ -66,13 +47,7 @@ fn a_fifo_is_refused_by_type_not_waited_on() {
     let dir = tempfile::tempdir().unwrap();
     for name in ["ct.nrrd", "ct"] {
         let fifo = dir.path().join(name);
-        assert!(
-            Command::new("mkfifo")
-                .arg(&fifo)
-                .status()
-                .unwrap()
-                .success()
-        );
+        mkfifo(&fifo);
         refused_by_every_verb(&fifo, "not a regular file (a FIFO); refusing to read it");
     }
 }

@@ -19,7 +19,8 @@
 //!
 //! Nothing here reads or writes files (that is `ctplan-io`), and nothing knows about skulls or
 //! lungs; the one memory limit every reader shares, [`MAX_BYTES`], lives here because both
-//! `ctplan-io` and `ctplan-dicom` (which `ctplan-io` depends on) must see it.
+//! `ctplan-io` and `ctplan-dicom` (which `ctplan-io` depends on) must see it, and so does
+//! [`alloc`], the bound on single allocations while a parser reads untrusted lengths.
 //!
 //! ```
 //! use ctplan_core::{Geometry, Mask, edt::distance_to};
@@ -34,8 +35,10 @@
 
 #![deny(missing_docs)]
 
+pub mod alloc;
 pub mod crop;
 pub mod edt;
+pub mod filetype;
 pub mod geometry;
 pub mod grid;
 pub mod label;

@@ -7,6 +7,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use ctplan_core::alloc::with_limit;
 use dicom_dictionary_std::tags;
 use dicom_object::{DefaultDicomObject, OpenFileOptions};
 
@@ -88,22 +89,25 @@ impl Origin {
             OpenFileOptions::new()
         };
         // Every declared length is checked against the bytes present before the parser,
-        // which allocates what a length says, reads the file.
+        // which allocates what a length says, reads the file; and the parser runs with its
+        // single allocations bounded by the file's size, whatever it makes of the bytes (it
+        // reserves fallibly, so a larger value is an error, not an allocation).
         let parsed = match self {
             Origin::File(p) => {
                 let file = open_regular(p)?;
                 let size = file.metadata().map_or(u64::MAX, |m| m.len());
-                crate::guard::check(file, size, headers_only).map_err(|m| DicomError::new(p, m))?;
-                opts.open_file(p)
+                let bound = crate::guard::check(file, size, headers_only)
+                    .map_err(|m| DicomError::new(p, m))?;
+                with_limit(bound, || opts.open_file(p))
             }
             Origin::Zip { .. } => {
                 let bytes = self.read()?;
                 if !is_part10(&bytes) {
                     return Err(DicomError::new(self.display_path(), NOT_DICOM));
                 }
-                crate::guard::check(&bytes[..], bytes.len() as u64, headers_only)
+                let bound = crate::guard::check(&bytes[..], bytes.len() as u64, headers_only)
                     .map_err(|m| DicomError::new(self.display_path(), m))?;
-                opts.from_reader(&bytes[128..])
+                with_limit(bound, || opts.from_reader(&bytes[128..]))
             }
         };
         parsed.map_err(|e| DicomError::new(self.display_path(), parse_message(&e)))
@@ -117,21 +121,11 @@ pub(crate) fn is_part10(head: &[u8]) -> bool {
     head.len() >= 132 && &head[128..132] == b"DICM"
 }
 
-/// Why `meta` cannot be read as a file: a FIFO, socket or device would block a reader or never
-/// end, so they are refused by file type before anything opens them. `None` for a regular file
-/// or a folder.
-pub fn special_file(meta: &std::fs::Metadata) -> Option<&'static str> {
-    use std::os::unix::fs::FileTypeExt;
-    let ft = meta.file_type();
-    if ft.is_fifo() {
-        Some("not a regular file (a FIFO); refusing to read it")
-    } else if ft.is_socket() {
-        Some("not a regular file (a socket); refusing to read it")
-    } else if ft.is_block_device() || ft.is_char_device() {
-        Some("not a regular file (a device); refusing to read it")
-    } else {
-        None
-    }
+/// Why `meta` cannot be read as a file (`ctplan_core::filetype`): a FIFO, socket or device
+/// would block a reader or never end, so they are refused by file type before anything opens
+/// them. `None` for a regular file or a folder.
+fn special_file(meta: &std::fs::Metadata) -> Option<String> {
+    ctplan_core::filetype::special(meta).map(ctplan_core::filetype::refusal)
 }
 
 /// Opens `path` for reading after checking that it is a regular file (a FIFO would block the
@@ -242,7 +236,7 @@ fn classify(path: &Path, found: &mut Vec<Origin>, skipped: &mut Vec<Skipped>) {
         }
     } else {
         let reason = match std::fs::metadata(path) {
-            Ok(m) if special_file(&m).is_some() => special_file(&m).unwrap_or_default().into(),
+            Ok(m) if special_file(&m).is_some() => special_file(&m).unwrap_or_default(),
             Ok(m) if m.len() == 0 => "not a DICOM file (empty, 0 bytes)".to_string(),
             Ok(m) if m.len() < 132 => format!("not a DICOM file ({} bytes)", m.len()),
             Ok(_) => NOT_DICOM.to_string(),
@@ -318,6 +312,9 @@ pub(crate) fn parse_message(e: &dyn std::error::Error) -> String {
     }
     if msg.contains("failed to fill whole buffer") || msg.contains("UnexpectedEof") {
         msg.push_str(" (the file is truncated)");
+    } else if msg.contains("Could not reserve memory") {
+        // Refused by the allocation bound the parser runs under (`open`).
+        msg.push_str(" (a value longer than the file holds: damaged)");
     }
     msg
 }

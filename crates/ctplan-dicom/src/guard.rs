@@ -166,22 +166,42 @@ fn dictionary_vr(tag: Tag) -> Option<[u8; 2]> {
     }
 }
 
+/// Slack over the file's size for the parser's own bookkeeping in [`check`]'s bound.
+const PARSER_SLACK: u64 = 1 << 20;
+
 /// Check a PS3.10 file (preamble included) of `size` bytes read from `r`. With
 /// `headers_only`, stop at the top-level PixelData, where a header scan stops too. `Err` is
-/// the problem in words.
-pub(crate) fn check(r: impl Read, size: u64, headers_only: bool) -> Result<(), String> {
+/// the problem in words; `Ok` is the largest single allocation the parser needs for this file:
+/// no value is longer than the (inflated) data set, plus [`SCAN_SLACK`] for a header scan's
+/// PixelData. The caller runs the parser under that bound (`ctplan_core::alloc::with_limit`),
+/// so a length this walk reads differently from the parser still cannot cost more.
+pub(crate) fn check(r: impl Read, size: u64, headers_only: bool) -> Result<u64, String> {
     let mut src = Src {
         r: BufReader::new(r),
         pos: 0,
         limit: u64::MAX,
     };
-    match walk_file(&mut src, size, headers_only) {
-        Ok(()) | Err(Stop::Eof) => Ok(()),
+    let mut deflated = false;
+    match walk_file(&mut src, size, headers_only, &mut deflated) {
+        Ok(()) | Err(Stop::Eof) => {
+            let data = if deflated {
+                size.saturating_mul(MAX_INFLATION)
+            } else {
+                size
+            };
+            let scan = if headers_only { SCAN_SLACK } else { 0 };
+            Ok(data.saturating_add(scan).saturating_add(PARSER_SLACK))
+        }
         Err(Stop::Bad(m)) => Err(m),
     }
 }
 
-fn walk_file<R: BufRead>(src: &mut Src<R>, size: u64, headers_only: bool) -> Step<()> {
+fn walk_file<R: BufRead>(
+    src: &mut Src<R>,
+    size: u64,
+    headers_only: bool,
+    deflated: &mut bool,
+) -> Step<()> {
     let head = src.bytes::<132>()?;
     if &head[128..] != b"DICM" {
         return Err(Stop::Bad(crate::files::NOT_DICOM.to_string()));
@@ -220,6 +240,7 @@ fn walk_file<R: BufRead>(src: &mut Src<R>, size: u64, headers_only: bool) -> Ste
     let implicit = ts == "1.2.840.10008.1.2";
     let big = ts == "1.2.840.10008.1.2.2";
     if ts == DEFLATED {
+        *deflated = true;
         let inflated = flate2::bufread::DeflateDecoder::new(&mut src.r);
         let mut inner = Src {
             r: BufReader::new(inflated),
@@ -592,5 +613,42 @@ mod tests {
             e.starts_with("element (FFFE,E000)") && e.contains("only 4 remain"),
             "{e}"
         );
+    }
+
+    /// The bound the parser runs under is the file's size (times the inflation allowed for a
+    /// deflated data set), plus a header scan's slack for PixelData.
+    #[test]
+    fn the_parser_bound_follows_the_file() {
+        let plain = file("1.2.840.10008.1.2.1", &[]);
+        let n = plain.len() as u64;
+        assert_eq!(check(&plain[..], n, false), Ok(n + PARSER_SLACK));
+        assert_eq!(
+            check(&plain[..], n, true),
+            Ok(n + SCAN_SLACK + PARSER_SLACK)
+        );
+        let deflated = file(DEFLATED, &[0x03, 0x00]);
+        let n = deflated.len() as u64;
+        assert_eq!(
+            check(&deflated[..], n, false),
+            Ok(n * MAX_INFLATION + PARSER_SLACK)
+        );
+    }
+
+    /// The bound is a backstop for any length the walk reads differently from the parser:
+    /// under it, the parser's own reading of a 100 MB value in a small file fails to allocate
+    /// instead of allocating (the walk is bypassed here on purpose).
+    #[test]
+    fn the_parser_cannot_allocate_past_the_bound() {
+        let mut body = vec![0x10, 0x00, 0x10, 0x00, b'O', b'B', 0, 0];
+        body.extend_from_slice(&100_000_000u32.to_le_bytes());
+        body.extend_from_slice(b"Doe^John");
+        let f = file("1.2.840.10008.1.2.1", &body);
+        let parse = || dicom_object::OpenFileOptions::new().from_reader(&f[128..]);
+        let bounded = ctplan_core::alloc::with_limit(1 << 20, parse).unwrap_err();
+        let msg = crate::files::parse_message(&bounded);
+        assert!(msg.contains("Could not reserve memory"), "{msg}");
+        // Unbounded, the same bytes get as far as reading the value.
+        let unbounded = crate::files::parse_message(&parse().unwrap_err());
+        assert!(!unbounded.contains("reserve memory"), "{unbounded}");
     }
 }

@@ -44,9 +44,15 @@ pub mod layout;
 mod profile_table;
 mod series;
 
+/// The unit tests run with the allocator of the `ctplan` binary, so that the bound the parser
+/// runs under (`ctplan_core::alloc`) is in force in them too.
+#[cfg(test)]
+#[global_allocator]
+static ALLOC: ctplan_core::alloc::Capped = ctplan_core::alloc::Capped;
+
 pub use decode::{LoadOptions, Loaded, load, read_series};
 pub use error::{DicomError, DicomErrorKind};
-pub use files::{Origin, Skipped, find, is_dicom_file, is_zip, special_file};
+pub use files::{Origin, Skipped, find, is_dicom_file, is_zip};
 pub use header::{Frame, Instance};
 pub use layout::Layout;
 pub use series::{Scan, Series, scan, split_selector};

@@ -20,6 +20,11 @@
 #![deny(missing_docs)]
 
 use std::cell::RefCell;
+
+/// The allocator the `ctplan` binary runs with, so that the harnesses (and the fuzz targets
+/// and tests that link this crate) meet the same allocation bounds as the verbs.
+#[global_allocator]
+static ALLOC: ctplan_core::alloc::Capped = ctplan_core::alloc::Capped;
 use std::path::{Path, PathBuf};
 
 /// A fuzz target: a name (the `fuzz/` binary and the corpus folder) and its harness.

@@ -12,37 +12,17 @@ use crate::IoError;
 
 /// The kind of a file that is not a regular file, in words (`None` for a regular file).
 fn special_kind(m: &Metadata) -> Option<&'static str> {
-    let t = m.file_type();
-    if t.is_file() {
-        return None;
-    }
-    if t.is_dir() {
+    if m.is_dir() {
         return Some("a folder");
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if t.is_fifo() {
-            return Some("a FIFO");
-        }
-        if t.is_socket() {
-            return Some("a socket");
-        }
-        if t.is_char_device() {
-            return Some("a character device");
-        }
-        if t.is_block_device() {
-            return Some("a block device");
-        }
-    }
-    Some("a special file")
+    ctplan_core::filetype::special(m)
 }
 
 /// The error for `path` being `kind` where a regular file is needed.
 fn not_regular(path: &Path, kind: &str) -> IoError {
     IoError::with_source(
         path,
-        format!("not a regular file ({kind}); refusing to read it"),
+        ctplan_core::filetype::refusal(kind),
         std::io::Error::from(std::io::ErrorKind::InvalidInput),
     )
 }

@@ -149,7 +149,8 @@ pub fn is_dicom(path: &Path) -> bool {
         // A FIFO, socket or device without a volume extension: the DICOM reader refuses it
         // by its file type (never opening it, which could block).
         return Format::from_path(&base).is_none()
-            && std::fs::metadata(&base).is_ok_and(|m| ctplan_dicom::special_file(&m).is_some());
+            && std::fs::metadata(&base)
+                .is_ok_and(|m| ctplan_core::filetype::special(&m).is_some());
     }
     let Ok(entries) = std::fs::read_dir(&base) else {
         return false;

@@ -11,6 +11,8 @@
 //! --test bad_input` rewrites its table from what the binary prints, for review in the diff.
 
 mod cases;
+#[path = "../harness/mod.rs"]
+mod harness;
 mod make;
 
 use std::collections::BTreeMap;

@@ -46,9 +46,7 @@ pub fn write_ct(dir: &Path, name: &str) {
 }
 
 pub fn fifo(dir: &Path, name: &str) {
-    let p = std::ffi::CString::new(dir.join(name).to_str().unwrap()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(p.as_ptr(), 0o644) }, 0);
+    crate::harness::mkfifo(&dir.join(name));
 }
 
 /// A NRRD header with raw data of `data_len` zero bytes after it.
