@@ -23,6 +23,35 @@ enum Command {
     /// Airway tree with Boyden names, segments, and (with --resect) the resection plan:
     /// volumes, predicted FEV1, margin check, intersegmental plane, vessels, bronchoscopic route.
     Plan(PlanArgs),
+    /// The patient's model from a chest CT: body, lungs (1 right, 2 left) and the airway tree
+    /// from an automatically found trachea, as a case folder that `lung plan` reads as it is.
+    Model(ModelArgs),
+}
+
+/// Mask file format of `lung model`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum MaskFormat {
+    /// NIfTI, gzip-compressed (`.nii.gz`).
+    Nifti,
+    /// NRRD, gzip-compressed (`.nrrd`).
+    Nrrd,
+}
+
+#[derive(clap::Args)]
+struct ModelArgs {
+    /// The chest CT: a DICOM folder, zip or PATH#SERIES, or a NIfTI, NRRD or MetaImage volume
+    /// in Hounsfield units.
+    ct: PathBuf,
+    /// Case folder to write (body, lungs, airway masks on the CT's grid and model.json).
+    /// Written whole or not at all; the same replacement rules as `lung plan`.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Mask file format.
+    #[arg(long, value_enum, default_value = "nifti")]
+    format: MaskFormat,
+    /// Print model.json to standard output.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -61,6 +90,7 @@ struct PlanArgs {
 pub fn run(args: Args, force: bool) -> Result<ExitCode> {
     match args.command {
         Command::Plan(a) => plan(a, force).map(|()| ExitCode::SUCCESS),
+        Command::Model(a) => model(a, force).map(|()| ExitCode::SUCCESS),
     }
 }
 
@@ -147,4 +177,81 @@ fn case_name(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_else(|| p.display().to_string())
+}
+
+fn model(a: ModelArgs, force: bool) -> Result<()> {
+    use ctplan_lung::segment::{Stage, hounsfield, segment, summary};
+    Outputs::new(force, &[&a.ct]).dir(&a.output)?;
+    crate::panic::input(&a.ct);
+    let t0 = Instant::now();
+    let ct = hounsfield(&ctplan_io::read(&a.ct)?.volume);
+    let read = t0.elapsed().as_secs_f64();
+    let bar = indicatif::ProgressBar::new(Stage::ALL.len() as u64 + 1);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:20} {pos}/{len} {msg}")
+            .expect("a valid template"),
+    );
+    let built = segment(&ct, &mut |s| {
+        bar.set_message(s.name());
+        bar.inc(1);
+    });
+    let built = built.with_context(|| a.ct.display().to_string())?;
+    bar.set_message("airway tree");
+    let t1 = Instant::now();
+    let analysed = analyse(built.anatomy(), &[]).with_context(|| a.ct.display().to_string())?;
+    let tree = t1.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    let mut report = summary(&built, &analysed);
+    report.seconds.insert(0, ("read".into(), read));
+    report.seconds.push(("airway tree".into(), tree));
+    let ext = match a.format {
+        MaskFormat::Nifti => "nii.gz",
+        MaskFormat::Nrrd => "nrrd",
+    };
+    let opts = ctplan_io::WriteOptions {
+        compress: true,
+        ..Default::default()
+    };
+    let written = ctplan_io::publish_dir(&a.output, "lung model", force, |dir| -> Result<()> {
+        let masks = [
+            ("body", ctplan_core::AnyVolume::U8(built.body.clone())),
+            ("lungs", ctplan_core::AnyVolume::U8(built.lungs.clone())),
+            (
+                "airway",
+                ctplan_core::AnyVolume::U8(built.airway.mask.clone()),
+            ),
+        ];
+        for (name, v) in &masks {
+            ctplan_io::write(&dir.join(format!("{name}.{ext}")), v, &opts)?;
+        }
+        report
+            .seconds
+            .push(("total".into(), t0.elapsed().as_secs_f64()));
+        let json = serde_json::to_string_pretty(&report)?;
+        ctplan_io::write_bytes(&dir.join("model.json"), json.as_bytes())?;
+        Ok(())
+    });
+    if let Err(e) = written {
+        return Err(e.context(format!("{}: case folder not written", a.output.display())));
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        let w = &report.airway;
+        println!(
+            "lungs: right {:.0} mL, left {:.0} mL; airway {:.1} mL at {} HU, {} branches, generation {}",
+            report.right_lung_ml,
+            report.left_lung_ml,
+            w.volume_ml,
+            w.threshold_hu,
+            w.branches,
+            w.max_generation
+        );
+        println!("segmental bronchi named: {}", w.segmental_bronchi.join(" "));
+        for warning in &report.warnings {
+            println!("warning: {warning}");
+        }
+        println!("model written to {}", a.output.display());
+    }
+    Ok(())
 }

@@ -67,9 +67,40 @@ pub fn neighbours26(dims: [usize; 3], v: usize) -> impl Iterator<Item = usize> {
         .filter_map(move |&d| offset(dims, c, d).map(|n| index(dims, n)))
 }
 
+/// The linear indices of the in-grid face neighbours (6-connectivity) of voxel `v`: −x, +x,
+/// −y, +y, −z, +z.
+pub fn neighbours6(dims: [usize; 3], v: usize) -> impl Iterator<Item = usize> {
+    let [nx, ny, nz] = dims;
+    let (i, j, k) = (v % nx, (v / nx) % ny, v / (nx * ny));
+    [
+        (i > 0).then(|| v - 1),
+        (i + 1 < nx).then(|| v + 1),
+        (j > 0).then(|| v - nx),
+        (j + 1 < ny).then(|| v + nx),
+        (k > 0).then(|| v - nx * ny),
+        (k + 1 < nz).then(|| v + nx * ny),
+    ]
+    .into_iter()
+    .flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn face_neighbours_stay_in_the_grid() {
+        let dims = [3, 4, 5];
+        let corner: Vec<usize> = neighbours6(dims, 0).collect();
+        assert_eq!(corner, [1, 3, 12]);
+        let centre = index(dims, [1, 1, 1]);
+        assert_eq!(neighbours6(dims, centre).count(), 6);
+        for n in neighbours6(dims, centre) {
+            let d = coords(dims, n);
+            let diff: usize = (0..3).map(|a| d[a].abs_diff([1, 1, 1][a])).sum();
+            assert_eq!(diff, 1);
+        }
+    }
 
     #[test]
     fn index_and_coords_are_inverse() {

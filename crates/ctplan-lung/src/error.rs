@@ -35,6 +35,9 @@ pub enum LungError {
     /// A user's renaming names no branch or no bronchus.
     #[error("{0}")]
     Rename(String),
+    /// The CT does not show what the model needs (a body, a trachea, lungs).
+    #[error("{0}")]
+    Segment(String),
     /// The lung mask could not be split into right and left lungs.
     #[error("{0}")]
     LungSplit(String),

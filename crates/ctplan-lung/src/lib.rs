@@ -1,7 +1,10 @@
 //! # ctplan-lung
 //!
-//! Segmentectomy planning on a patient's segmented chest anatomy (masks on one grid). The
-//! modules are the stages of the pipeline, in order:
+//! Segmentectomy planning on a patient's chest anatomy (masks on one grid), segmented by
+//! another tool or by [`segment`] from the CT itself. The modules are the stages of the
+//! pipeline, in order:
+//! - [`segment`]: the model from the CT — body, lungs (right and left), airway tree grown from
+//!   an automatically found trachea with leak control;
 //! - [`model`]: the patient model — [`model::anatomy`] reads the masks (ctplan, TotalSegmentator,
 //!   3D Slicer or Med-MPD layouts), [`model::analyse`] builds the airway tree with its names, the
 //!   lung sides, the segments, the nodules and the vessel centrelines;
@@ -80,6 +83,7 @@ pub mod model;
 pub mod report;
 pub mod resection;
 pub mod round;
+pub mod segment;
 pub mod territory;
 
 pub use error::LungError;

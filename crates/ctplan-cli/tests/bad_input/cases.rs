@@ -469,6 +469,21 @@ pub fn cases() -> Vec<Case> {
             args: &["lung", "plan", "anatomy", "-o", "case"],
         },
         Case {
+            id: "lung-model-no-trachea",
+            input: "`lung model` on a CT with bone specks in air: no body with a trachea",
+            setup: |d| write_ct(d, "ct.nrrd"),
+            args: &["lung", "model", "ct.nrrd", "-o", "model"],
+        },
+        Case {
+            id: "lung-model-output-is-input-folder",
+            input: "`lung model` writing its case folder into the folder of its CT",
+            setup: |d| {
+                std::fs::create_dir(d.join("scans")).unwrap();
+                write_ct(d, "scans/ct.nrrd");
+            },
+            args: &["lung", "model", "scans/ct.nrrd", "-o", "scans"],
+        },
+        Case {
             id: "skull-inject-output-contains-input",
             input: "`skull inject` writing into the folder of its input",
             setup: |d| write_mask(d, "skulls/a.nrrd"),
