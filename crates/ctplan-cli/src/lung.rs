@@ -180,30 +180,24 @@ fn case_name(p: &Path) -> String {
 }
 
 fn model(a: ModelArgs, force: bool) -> Result<()> {
-    use ctplan_lung::segment::{Stage, hounsfield, segment, summary};
+    use ctplan_lung::segment::{ChestModel, Stage, hounsfield};
     Outputs::new(force, &[&a.ct]).dir(&a.output)?;
     crate::panic::input(&a.ct);
     let t0 = Instant::now();
     let ct = hounsfield(&ctplan_io::read(&a.ct)?.volume);
     let read = t0.elapsed().as_secs_f64();
-    let bar = indicatif::ProgressBar::new(Stage::ALL.len() as u64 + 1);
+    let bar = indicatif::ProgressBar::new(Stage::ALL.len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:20} {pos}/{len} {msg}")
             .expect("a valid template"),
     );
-    let built = segment(&ct, &mut |s| {
+    let built = ctplan_lung::segment::model(&ct, &mut |s| {
         bar.set_message(s.name());
         bar.inc(1);
     });
-    let built = built.with_context(|| a.ct.display().to_string())?;
-    bar.set_message("airway tree");
-    let t1 = Instant::now();
-    let analysed = analyse(built.anatomy(), &[]).with_context(|| a.ct.display().to_string())?;
-    let tree = t1.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    let mut report = summary(&built, &analysed);
+    let (built, mut report) = built.with_context(|| a.ct.display().to_string())?;
     report.seconds.insert(0, ("read".into(), read));
-    report.seconds.push(("airway tree".into(), tree));
     let ext = match a.format {
         MaskFormat::Nifti => "nii.gz",
         MaskFormat::Nrrd => "nrrd",
@@ -212,30 +206,31 @@ fn model(a: ModelArgs, force: bool) -> Result<()> {
         compress: true,
         ..Default::default()
     };
-    let written = ctplan_io::publish_dir(&a.output, "lung model", force, |dir| -> Result<()> {
-        let masks = [
-            ("body", ctplan_core::AnyVolume::U8(built.body.clone())),
-            ("lungs", ctplan_core::AnyVolume::U8(built.lungs.clone())),
-            (
-                "airway",
-                ctplan_core::AnyVolume::U8(built.airway.mask.clone()),
-            ),
-        ];
-        for (name, v) in &masks {
-            ctplan_io::write(&dir.join(format!("{name}.{ext}")), v, &opts)?;
+    let ChestModel {
+        body,
+        lungs,
+        airway,
+        ..
+    } = built;
+    let masks = [("body", body), ("lungs", lungs), ("airway", airway.mask)];
+    let written = ctplan_io::publish_dir(&a.output, "lung model", force, |dir| -> Result<String> {
+        for (name, v) in masks {
+            let file = dir.join(format!("{name}.{ext}"));
+            ctplan_io::write(&file, &ctplan_core::AnyVolume::U8(v), &opts)?;
         }
         report
             .seconds
             .push(("total".into(), t0.elapsed().as_secs_f64()));
         let json = serde_json::to_string_pretty(&report)?;
         ctplan_io::write_bytes(&dir.join("model.json"), json.as_bytes())?;
-        Ok(())
+        Ok(json)
     });
-    if let Err(e) = written {
-        return Err(e.context(format!("{}: case folder not written", a.output.display())));
-    }
+    let json = match written {
+        Ok(json) => json,
+        Err(e) => return Err(e.context(format!("{}: case folder not written", a.output.display()))),
+    };
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{json}");
     } else {
         let w = &report.airway;
         println!(

@@ -5,7 +5,8 @@
 //! [`airway`] (the trachea found automatically, the lumen grown with leak control) → [`lungs`]
 //! (dark regions inside the body, airway out, split into right and left). [`segment`] runs
 //! them and times each; [`ChestModel::anatomy`] hands the result to the planning as if it had
-//! been read from mask files.
+//! been read from mask files. [`model`] is the one call of `ctplan lung model`: the stages,
+//! then the airway tree analysed as the plan will see it, and the [`Summary`].
 //!
 //! Design decisions: classical image processing, deterministic and CPU-only, so that a model
 //! is reproducible and needs no weights; every threshold is a named constant of its stage
@@ -34,11 +35,13 @@ pub enum Stage {
     Airway,
     /// The lungs, right and left.
     Lungs,
+    /// The airway tree analysed as the plan sees it: centreline, branches, names.
+    Tree,
 }
 
 impl Stage {
     /// Every stage, in order.
-    pub const ALL: [Stage; 3] = [Stage::Body, Stage::Airway, Stage::Lungs];
+    pub const ALL: [Stage; 4] = [Stage::Body, Stage::Airway, Stage::Lungs, Stage::Tree];
 
     /// The stage in words.
     pub fn name(self) -> &'static str {
@@ -46,6 +49,7 @@ impl Stage {
             Stage::Body => "body",
             Stage::Airway => "airway",
             Stage::Lungs => "lungs",
+            Stage::Tree => "airway tree",
         }
     }
 }
@@ -144,6 +148,21 @@ pub fn segment(ct: &Volume<i16>, progress: &mut dyn FnMut(Stage)) -> Result<Ches
         warnings,
         seconds,
     })
+}
+
+/// The model of `ct` (HU) and its summary: [`segment`], then the airway tree analysed by the
+/// planning ([`crate::analyse`] of [`ChestModel::anatomy`], timed as [`Stage::Tree`]).
+pub fn model(
+    ct: &Volume<i16>,
+    progress: &mut dyn FnMut(Stage),
+) -> Result<(ChestModel, Summary), LungError> {
+    let mut built = segment(ct, progress)?;
+    let anatomy = built.anatomy();
+    let analysed = staged(Stage::Tree, progress, &mut built.seconds, || {
+        crate::analyse(anatomy, &[])
+    })?;
+    let summary = summary(&built, &analysed);
+    Ok((built, summary))
 }
 
 /// What `model.json` says of a chest model: volumes, how deep the airway tree reaches per
@@ -298,7 +317,7 @@ mod tests {
     fn the_phantom_is_modelled() {
         let ct = phantom();
         let mut stages = Vec::new();
-        let m = segment(&ct, &mut |s| stages.push(s)).unwrap();
+        let (m, s) = model(&ct, &mut |s| stages.push(s)).unwrap();
         assert_eq!(stages, Stage::ALL);
         // The table is not the body; the lungs are inside it.
         let table = ct.index(55, 89, 35);
@@ -337,8 +356,6 @@ mod tests {
             assert!((v - 268.1).abs() < 26.8, "lung {l}: {v} mL");
         }
         // The planning reads it: the trachea divides into RMB and LMB.
-        let model = crate::analyse(m.anatomy(), &[]).unwrap();
-        let s = summary(&m, &model);
         assert!(s.airway.branches >= 3, "{s:?}");
     }
 
