@@ -210,9 +210,11 @@ fn model(a: ModelArgs, force: bool) -> Result<()> {
         body,
         lungs,
         airway,
+        lobes,
         ..
     } = built;
-    let masks = [("body", body), ("lungs", lungs), ("airway", airway.mask)];
+    let mut masks = vec![("body", body), ("lungs", lungs), ("airway", airway.mask)];
+    masks.extend(lobes.map(|l| ("lobes", l)));
     let written = ctplan_io::publish_dir(&a.output, "lung model", force, |dir| -> Result<String> {
         for (name, v) in masks {
             let file = dir.join(format!("{name}.{ext}"));

@@ -5,7 +5,8 @@
 //! breath, the right larger than the left; an airway lumen grown to the segmental bronchi holds
 //! 20–250 mL (a leak into the parenchyma adds litres); the trachea lies in the midline. The
 //! depth bound (≥ 12 of the 18 segmental bronchi named) is below what the model reaches today
-//! (BENCHMARKS.md), so that a regression of the growing fails.
+//! (BENCHMARKS.md), so that a regression of the growing fails. The lobes are checked by where
+//! anatomy puts them (upper above lower, the middle lobe in front) and by adding up to the lungs.
 
 use std::process::Command;
 
@@ -46,12 +47,54 @@ fn chest_ct_model_then_plan() {
     );
     let named = airway["segmental_bronchi"].as_array().unwrap().len();
     assert!(named >= 12, "{named} segmental bronchi named: {airway}");
-    for f in ["body.nii.gz", "lungs.nii.gz", "airway.nii.gz", "model.json"] {
+    // Five lobes, each a real share of its lung (the smallest, the RML, is about a tenth of the
+    // right lung), together the lungs they divide.
+    let lobes: Vec<f64> = r["lobes_ml"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l[1].as_f64().unwrap())
+        .collect();
+    assert_eq!(lobes.len(), 5, "{}", r["lobes_ml"]);
+    assert!(lobes.iter().all(|&v| v > 150.0), "{lobes:?}");
+    let (r_sum, l_sum) = (lobes[0] + lobes[1] + lobes[2], lobes[3] + lobes[4]);
+    assert!((r_sum - right).abs() < 0.05 * right, "{lobes:?} vs {right}");
+    assert!((l_sum - left).abs() < 0.05 * left, "{lobes:?} vs {left}");
+    for f in [
+        "body.nii.gz",
+        "lungs.nii.gz",
+        "airway.nii.gz",
+        "lobes.nii.gz",
+        "model.json",
+    ] {
         assert!(model.join(f).is_file(), "{f}");
     }
     // The lungs file holds 1 (right) and 2 (left) on the CT's grid.
     let lungs = ctplan_io::read_mask(&model.join("lungs.nii.gz")).unwrap();
     assert_eq!(lungs.dims, [512, 512, 141]);
+    // The lobes lie where anatomy puts them: each upper lobe's centre above its lower lobe's,
+    // the middle lobe in front of the right lower lobe (LPS: z up, y posterior).
+    let lobes = ctplan_io::read(&model.join("lobes.nii.gz")).unwrap().volume;
+    let lobes = lobes.to_f32();
+    let mut sum = [[0.0f64; 4]; 6];
+    for (v, &l) in lobes.data.iter().enumerate() {
+        let p = lobes.world_of(v);
+        let s = &mut sum[l as usize];
+        s[0] += p[0];
+        s[1] += p[1];
+        s[2] += p[2];
+        s[3] += 1.0;
+    }
+    let c = |l: usize| [sum[l][0], sum[l][1], sum[l][2]].map(|x| x / sum[l][3]);
+    assert!(c(1)[2] > c(3)[2], "RUL {:?} RLL {:?}", c(1), c(3));
+    assert!(c(4)[2] > c(5)[2], "LUL {:?} LLL {:?}", c(4), c(5));
+    assert!(c(2)[1] < c(3)[1], "RML {:?} RLL {:?}", c(2), c(3));
+    assert!(
+        c(1)[0] < 0.0 && c(4)[0] > 0.0,
+        "sides {:?} {:?}",
+        c(1),
+        c(4)
+    );
 
     // `lung plan` reads the model folder as it is.
     let plan = out.path().join("plan");

@@ -15,6 +15,7 @@
 
 pub mod airway;
 pub mod body;
+pub mod lobes;
 pub mod lungs;
 
 use std::time::Instant;
@@ -37,11 +38,19 @@ pub enum Stage {
     Lungs,
     /// The airway tree analysed as the plan sees it: centreline, branches, names.
     Tree,
+    /// The lobes, from the lobar bronchi's territories.
+    Lobes,
 }
 
 impl Stage {
     /// Every stage, in order.
-    pub const ALL: [Stage; 4] = [Stage::Body, Stage::Airway, Stage::Lungs, Stage::Tree];
+    pub const ALL: [Stage; 5] = [
+        Stage::Body,
+        Stage::Airway,
+        Stage::Lungs,
+        Stage::Tree,
+        Stage::Lobes,
+    ];
 
     /// The stage in words.
     pub fn name(self) -> &'static str {
@@ -50,6 +59,7 @@ impl Stage {
             Stage::Airway => "airway",
             Stage::Lungs => "lungs",
             Stage::Tree => "airway tree",
+            Stage::Lobes => "lobes",
         }
     }
 }
@@ -63,6 +73,9 @@ pub struct ChestModel {
     pub lungs: Volume<u8>,
     /// The airway lumen and how it was grown.
     pub airway: airway::Airway,
+    /// The lobes (1 RUL, 2 RML, 3 RLL, 4 LUL, 5 LLL; [`lobes`]); `None` until the airway tree
+    /// is analysed ([`model`]).
+    pub lobes: Option<Volume<u8>>,
     /// What the stages noticed, in words.
     pub warnings: Vec<String>,
     /// Seconds per stage, in order.
@@ -145,13 +158,15 @@ pub fn segment(ct: &Volume<i16>, progress: &mut dyn FnMut(Stage)) -> Result<Ches
         body,
         lungs,
         airway,
+        lobes: None,
         warnings,
         seconds,
     })
 }
 
 /// The model of `ct` (HU) and its summary: [`segment`], then the airway tree analysed by the
-/// planning ([`crate::analyse`] of [`ChestModel::anatomy`], timed as [`Stage::Tree`]).
+/// planning ([`crate::analyse`] of [`ChestModel::anatomy`], timed as [`Stage::Tree`]), then
+/// the lobes from it ([`Stage::Lobes`]).
 pub fn model(
     ct: &Volume<i16>,
     progress: &mut dyn FnMut(Stage),
@@ -161,6 +176,9 @@ pub fn model(
     let analysed = staged(Stage::Tree, progress, &mut built.seconds, || {
         crate::analyse(anatomy, &[])
     })?;
+    built.lobes = Some(staged(Stage::Lobes, progress, &mut built.seconds, || {
+        lobes::lobes(&analysed)
+    }));
     let summary = summary(&built, &analysed);
     Ok((built, summary))
 }
@@ -175,6 +193,8 @@ pub struct Summary {
     pub left_lung_ml: f64,
     /// Body volume (mL).
     pub body_ml: f64,
+    /// Volume per lobe (name, mL), RUL to LLL; empty before the lobes are built.
+    pub lobes_ml: Vec<(String, f64)>,
     /// The airway.
     pub airway: AirwaySummary,
     /// What the stages and the analysis noticed.
@@ -244,6 +264,15 @@ pub fn summary(model: &ChestModel, analysed: &crate::Model) -> Summary {
         right_lung_ml: count(1),
         left_lung_ml: count(2),
         body_ml: model.body.nonzero_ml(),
+        lobes_ml: match &model.lobes {
+            Some(l) => LobeId::all()
+                .map(|lobe| {
+                    let n = l.data.iter().filter(|&&v| v == lobe.0 as u8 + 1).count();
+                    (lobe.name().to_string(), n as f64 * ml)
+                })
+                .collect(),
+            None => Vec::new(),
+        },
         airway: AirwaySummary {
             volume_ml: model.airway.mask.nonzero_ml(),
             threshold_hu: model.airway.threshold_hu,
