@@ -196,8 +196,21 @@ fn model(a: ModelArgs, force: bool) -> Result<()> {
         bar.inc(1);
     });
     bar.finish_and_clear();
-    let (built, mut report) = built.with_context(|| a.ct.display().to_string())?;
+    let ctplan_lung::segment::Built {
+        chest,
+        analysed,
+        summary: mut report,
+    } = built.with_context(|| a.ct.display().to_string())?;
     report.seconds.insert(0, ("read".into(), read));
+    let t1 = Instant::now();
+    let pictures = match &chest.lobes {
+        Some(lobes) => ctplan_lung::case::model_files(&analysed, lobes),
+        None => Vec::new(),
+    };
+    drop(analysed);
+    report
+        .seconds
+        .push(("picture".into(), t1.elapsed().as_secs_f64()));
     let ext = match a.format {
         MaskFormat::Nifti => "nii.gz",
         MaskFormat::Nrrd => "nrrd",
@@ -212,13 +225,16 @@ fn model(a: ModelArgs, force: bool) -> Result<()> {
         airway,
         lobes,
         ..
-    } = built;
+    } = chest;
     let mut masks = vec![("body", body), ("lungs", lungs), ("airway", airway.mask)];
     masks.extend(lobes.map(|l| ("lobes", l)));
     let written = ctplan_io::publish_dir(&a.output, "lung model", force, |dir| -> Result<String> {
         for (name, v) in masks {
             let file = dir.join(format!("{name}.{ext}"));
             ctplan_io::write(&file, &ctplan_core::AnyVolume::U8(v), &opts)?;
+        }
+        for (file, bytes) in &pictures {
+            ctplan_io::write_bytes(&dir.join(file), bytes)?;
         }
         report
             .seconds

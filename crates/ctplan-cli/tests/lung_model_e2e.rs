@@ -66,6 +66,7 @@ fn chest_ct_model_then_plan() {
         "airway.nii.gz",
         "lobes.nii.gz",
         "model.json",
+        "model.png",
     ] {
         assert!(model.join(f).is_file(), "{f}");
     }

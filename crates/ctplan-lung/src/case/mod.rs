@@ -29,6 +29,16 @@ pub struct CaseFiles {
     pub files: Vec<(&'static str, Vec<u8>)>,
 }
 
+/// The picture of a model built from the CT (`model.png`, [`pictures::model_picture`]), for
+/// the folder of `lung model`: `model` is the analysed model, `lobes` its lobe label map.
+pub fn model_files(model: &Model, lobes: &Volume<u8>) -> Vec<(&'static str, Vec<u8>)> {
+    let img = pictures::model_picture(model, lobes);
+    vec![(
+        "model.png",
+        ctplan_io::png::encode_rgb(img.width, img.height, &img.rgb),
+    )]
+}
+
 /// The case folder's files for a planned case (all but `report.json` and `report.md`, which
 /// carry the timings of this step too: [`Report::to_json`], [`markdown::markdown`]).
 pub fn render(model: &Model, report: &Report) -> CaseFiles {

@@ -3,12 +3,15 @@
 //! planned resection. Anterior views are radiological (the patient's right on the picture's
 //! left); every picture says so in its title.
 
+use ctplan_core::crop::{bounding_box, crop};
+use ctplan_core::{Mask, Volume};
 use ctplan_mesh::TriMesh;
 use ctplan_mesh::render::{Image, Projection, View, bounds, draw_meshes, text_height, text_width};
 
 use super::labels::segment_color;
-use super::scene::ScenePart;
+use super::scene::{ScenePart, view_mesh};
 use crate::airway::names::SEGMENTS;
+use crate::airway::segments::LOBES;
 use crate::airway::{BranchId, SegmentId};
 use crate::model::Model;
 use crate::report::SegmentReport;
@@ -182,6 +185,27 @@ pub fn airway_picture(model: &Model, airway: &TriMesh) -> Image {
     img
 }
 
+/// A panel's nodules ringed and its `label` centred under `rect` (x, y, width, height).
+fn finish_panel(img: &mut Image, cam: &Projection, model: &Model, rect: [f64; 4], label: &str) {
+    for n in &model.nodules {
+        let p = cam.project(n.centroid);
+        ring(
+            img,
+            [p[0], p[1]],
+            (0.5 * n.diameter_mm * cam.scale + 8.0).max(12.0),
+            NODULE,
+        );
+    }
+    img.text(
+        (rect[0] + rect[2] / 2.0) as i64 - text_width(label, 2) / 2,
+        img.height as i64 - 30,
+        label,
+        2,
+        WHITE,
+        None,
+    );
+}
+
 /// Segments from the front and from the back, with the nodule ringed and a legend of volumes.
 /// With `resected`, segments outside the resection are drawn grey.
 pub fn segments_picture(
@@ -219,27 +243,11 @@ pub fn segments_picture(
         let rect = [i as f64 * panel, 80.0, panel, h as f64 - 80.0];
         let cam = Projection::fit(view, lo, hi, rect, 30.0);
         draw_meshes(&mut img, &cam, &drawn);
-        for n in &model.nodules {
-            let p = cam.project(n.centroid);
-            ring(
-                &mut img,
-                [p[0], p[1]],
-                (0.5 * n.diameter_mm * cam.scale + 8.0).max(12.0),
-                NODULE,
-            );
-        }
         let label = match view {
             View::Anterior => "ANTERIOR VIEW",
             _ => "POSTERIOR VIEW",
         };
-        img.text(
-            (rect[0] + panel / 2.0) as i64 - text_width(label, 2) / 2,
-            h as i64 - 30,
-            label,
-            2,
-            WHITE,
-            None,
-        );
+        finish_panel(&mut img, &cam, model, rect, label);
     }
     // Legend: colour, segment, mL, % of both lungs.
     let x0 = (2.0 * panel) as i64 + 15;
@@ -276,5 +284,108 @@ pub fn segments_picture(
             "ANTERIOR VIEW LEFT (PATIENT RIGHT ON THE LEFT), POSTERIOR VIEW RIGHT",
         ],
     );
+    img
+}
+
+/// Colour of lobe label `l` (1 RUL … 5 LLL): the hue family of its segments.
+fn lobe_color(l: usize) -> [f64; 3] {
+    const C: [[f64; 3]; 5] = [
+        [0.85, 0.35, 0.35],
+        [0.35, 0.65, 0.30],
+        [0.40, 0.50, 0.90],
+        [0.90, 0.65, 0.30],
+        [0.30, 0.70, 0.65],
+    ];
+    C[l - 1]
+}
+
+/// The mesh of label `l` of `labels`, meshed from a crop around it.
+fn label_mesh(labels: &Volume<u8>, l: u8) -> TriMesh {
+    let m = Mask {
+        dims: labels.dims,
+        geometry: labels.geometry,
+        data: labels.data.iter().map(|&v| u8::from(v == l)).collect(),
+    };
+    let Some(b) = bounding_box(&m) else {
+        return TriMesh::default();
+    };
+    view_mesh(&crop(&m, &b.expand([1, 1, 1], m.dims)))
+}
+
+/// The patient's model built from the CT, for `lung model`: the lobes from the front (left
+/// panel) and, from the front too, what lies inside them (right panel): the airway tree, the
+/// vessels (arteries blue, veins red, vessels not told apart purple) and the lesions, with a
+/// legend of lobe volumes.
+pub fn model_picture(model: &Model, lobes: &Volume<u8>) -> Image {
+    let (w, h) = (1600usize, 900usize);
+    let mut img = Image::filled(w, h, BACKGROUND);
+    let ml = lobes.voxel_volume_mm3() / 1000.0;
+    let lobe_meshes: Vec<(usize, TriMesh, f64)> = (1..=LOBES.len())
+        .map(|l| {
+            let n = lobes.data.iter().filter(|&&v| v == l as u8).count();
+            (l, label_mesh(lobes, l as u8), n as f64 * ml)
+        })
+        .collect();
+    let a = &model.anatomy;
+    let mut inner: Vec<(TriMesh, [f32; 3])> = vec![(view_mesh(&a.airway), [0.95, 0.95, 0.9])];
+    let mut legend = vec![("AIRWAY", [0.95, 0.95, 0.9])];
+    for (m, name, c) in [
+        (&a.vessels, "VESSEL", [0.8, 0.25, 0.6]),
+        (&a.arteries, "ARTERY", [0.2, 0.35, 0.9]),
+        (&a.veins, "VEIN", [0.9, 0.2, 0.2]),
+        (&a.nodules, "LESION", [1.0, 0.85, 0.0]),
+    ] {
+        if let Some(m) = m {
+            inner.push((view_mesh(m), c));
+            legend.push((name, c));
+        }
+    }
+    let all = lobe_meshes
+        .iter()
+        .map(|m| &m.1)
+        .chain(inner.iter().map(|m| &m.0));
+    let Some((lo, hi)) = bounds(all) else {
+        title(&mut img, &["NO MODEL"]);
+        return img;
+    };
+    let panel = (w as f64 - 270.0) / 2.0;
+    let drawn_lobes: Vec<(&TriMesh, [f32; 3])> = lobe_meshes
+        .iter()
+        .map(|(l, m, _)| (m, to_f32(lobe_color(*l))))
+        .collect();
+    let drawn_inner: Vec<(&TriMesh, [f32; 3])> = inner.iter().map(|(m, c)| (m, *c)).collect();
+    for (i, (parts, label)) in [
+        (&drawn_lobes, "LOBES"),
+        (&drawn_inner, "AIRWAY, VESSELS, LESIONS"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let rect = [i as f64 * panel, 80.0, panel, h as f64 - 80.0];
+        let cam = Projection::fit(View::Anterior, lo, hi, rect, 30.0);
+        draw_meshes(&mut img, &cam, parts);
+        finish_panel(&mut img, &cam, model, rect, label);
+    }
+    let x0 = (2.0 * panel) as i64 + 15;
+    img.text(x0, 90, "LOBE       ML", 2, WHITE, None);
+    for (k, (l, _, v)) in lobe_meshes.iter().enumerate() {
+        let y = 125 + k as i64 * 30;
+        img.fill_rect(x0, y - 2, 22, 18, to_u8(lobe_color(*l)));
+        let row = format!("{:<6}{:>7.0}", LOBES[l - 1].0, r2(*v));
+        img.text(x0 + 30, y, &row, 2, WHITE, None);
+    }
+    for (k, (name, c)) in legend.into_iter().enumerate() {
+        let y = 125 + (LOBES.len() + 1 + k) as i64 * 30;
+        img.fill_rect(x0, y - 2, 22, 18, to_u8(c.map(f64::from)));
+        img.text(x0 + 30, y, name, 2, WHITE, None);
+    }
+    title(
+        &mut img,
+        &[
+            "PATIENT MODEL FROM THE CT",
+            "ANTERIOR VIEWS (PATIENT RIGHT ON THE LEFT)",
+        ],
+    );
+    img.text(20, h as i64 / 2, "R", 4, WHITE, None);
     img
 }

@@ -24,7 +24,7 @@ pub type ScenePart = (String, TriMesh, [f32; 4]);
 /// A surface mesh of a mask for viewing: sampled every second voxel along axes finer than
 /// 1 mm (a quarter to an eighth of the triangles), smoothed, then decimated to at most 30 000
 /// triangles.
-fn view_mesh(m: &Mask) -> TriMesh {
+pub(crate) fn view_mesh(m: &Mask) -> TriMesh {
     let Some(b) = bounding_box(m) else {
         return TriMesh::default();
     };

@@ -164,23 +164,35 @@ pub fn segment(ct: &Volume<i16>, progress: &mut dyn FnMut(Stage)) -> Result<Ches
     })
 }
 
+/// What [`model`] returns: the masks, the planning's analysis of them, and `model.json`.
+pub struct Built {
+    /// The masks on the CT's grid.
+    pub chest: ChestModel,
+    /// The planning's model of them ([`crate::analyse`] of [`ChestModel::anatomy`]): what a
+    /// plan straight from the CT starts from.
+    pub analysed: crate::Model,
+    /// What `model.json` says.
+    pub summary: Summary,
+}
+
 /// The model of `ct` (HU) and its summary: [`segment`], then the airway tree analysed by the
 /// planning ([`crate::analyse`] of [`ChestModel::anatomy`], timed as [`Stage::Tree`]), then
 /// the lobes from it ([`Stage::Lobes`]).
-pub fn model(
-    ct: &Volume<i16>,
-    progress: &mut dyn FnMut(Stage),
-) -> Result<(ChestModel, Summary), LungError> {
-    let mut built = segment(ct, progress)?;
-    let anatomy = built.anatomy();
-    let analysed = staged(Stage::Tree, progress, &mut built.seconds, || {
+pub fn model(ct: &Volume<i16>, progress: &mut dyn FnMut(Stage)) -> Result<Built, LungError> {
+    let mut chest = segment(ct, progress)?;
+    let anatomy = chest.anatomy();
+    let analysed = staged(Stage::Tree, progress, &mut chest.seconds, || {
         crate::analyse(anatomy, &[])
     })?;
-    built.lobes = Some(staged(Stage::Lobes, progress, &mut built.seconds, || {
+    chest.lobes = Some(staged(Stage::Lobes, progress, &mut chest.seconds, || {
         lobes::lobes(&analysed)
     }));
-    let summary = summary(&built, &analysed);
-    Ok((built, summary))
+    let summary = summary(&chest, &analysed);
+    Ok(Built {
+        chest,
+        analysed,
+        summary,
+    })
 }
 
 /// What `model.json` says of a chest model: volumes, how deep the airway tree reaches per
@@ -346,7 +358,11 @@ mod tests {
     fn the_phantom_is_modelled() {
         let ct = phantom();
         let mut stages = Vec::new();
-        let (m, s) = model(&ct, &mut |s| stages.push(s)).unwrap();
+        let Built {
+            chest: m,
+            summary: s,
+            ..
+        } = model(&ct, &mut |s| stages.push(s)).unwrap();
         assert_eq!(stages, Stage::ALL);
         // The table is not the body; the lungs are inside it.
         let table = ct.index(55, 89, 35);
