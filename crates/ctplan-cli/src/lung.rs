@@ -8,6 +8,8 @@ use anyhow::{Context, Result, bail};
 use ctplan_lung::airway::BranchId;
 use ctplan_lung::case::markdown::{markdown, summary};
 use ctplan_lung::resection::{Margin, Target};
+use ctplan_lung::segment::input::Source;
+use ctplan_lung::segment::{Built, ChestModel, Stage, hounsfield};
 use ctplan_lung::{Request, analyse, plan_case};
 
 use crate::outputs::Outputs;
@@ -57,10 +59,12 @@ struct ModelArgs {
 #[derive(clap::Args)]
 struct PlanArgs {
     /// Anatomy: a folder of masks (ctplan, TotalSegmentator or Med-MPD names), a .seg.nrrd, or
-    /// one airway mask.
+    /// one airway mask; or a chest CT (a DICOM folder, zip or PATH#SERIES, or a volume in HU),
+    /// whose model `lung model` builds first.
     anatomy: PathBuf,
     /// Case folder to write (segments.seg.nrrd, scene.glb, report.json, report.md, airway.png,
-    /// segments.png, resection.png). Written whole or not at all. An existing folder is
+    /// segments.png, resection.png; from a CT also model/ as `lung model` writes it). Written
+    /// whole or not at all. An existing folder is
     /// replaced when it is empty or a ctplan output folder, otherwise only with --force; it may
     /// not be, hold or lie inside the anatomy.
     #[arg(short, long)]
@@ -102,7 +106,7 @@ fn parse_target(s: &str) -> Result<Target> {
 }
 
 fn plan(a: PlanArgs, force: bool) -> Result<()> {
-    if !a.anatomy.exists() {
+    if !ctplan_dicom::split_selector(&a.anatomy).0.exists() {
         bail!("{}: no such file or folder", a.anatomy.display());
     }
     Outputs::new(force, &[&a.anatomy]).dir(&a.output)?;
@@ -133,10 +137,34 @@ fn plan(a: PlanArgs, force: bool) -> Result<()> {
     let mut seconds = Vec::new();
     let t0 = Instant::now();
     crate::panic::input(&a.anatomy);
-    let anatomy = ctplan_lung::model::anatomy::load(&a.anatomy)?;
+    let source = ctplan_lung::segment::input::read(&a.anatomy)?;
     seconds.push(("read".to_string(), t0.elapsed().as_secs_f64()));
     let t1 = Instant::now();
-    let model = analyse(anatomy, &renames).with_context(|| a.anatomy.display().to_string())?;
+    // A CT: the model is built first (its masks and model.json go into the case's `model`
+    // folder), then planned on.
+    let (model, built) = match source {
+        Source::Anatomy(anatomy) => (
+            analyse(*anatomy, &renames).with_context(|| a.anatomy.display().to_string())?,
+            None,
+        ),
+        Source::Ct(ct) => {
+            let Built {
+                chest,
+                analysed,
+                summary,
+            } = build(&ct).with_context(|| a.anatomy.display().to_string())?;
+            drop(ct);
+            let pictures = model_pictures(&chest, &analysed);
+            let analysed = if renames.is_empty() {
+                analysed
+            } else {
+                drop(analysed);
+                analyse(chest.anatomy(), &renames)
+                    .with_context(|| a.anatomy.display().to_string())?
+            };
+            (analysed, Some((chest, summary, pictures)))
+        }
+    };
     seconds.push(("analyse".to_string(), t1.elapsed().as_secs_f64()));
     let mut report = plan_case(&model, &request)?;
     seconds.append(&mut report.seconds);
@@ -159,6 +187,12 @@ fn plan(a: PlanArgs, force: bool) -> Result<()> {
         report.seconds = std::mem::take(&mut seconds);
         ctplan_io::write_bytes(&dir.join("report.json"), report.to_json()?.as_bytes())?;
         ctplan_io::write_bytes(&dir.join("report.md"), markdown(&report, &name).as_bytes())?;
+        if let Some((chest, summary, pictures)) = built {
+            let sub = dir.join("model");
+            std::fs::create_dir(&sub)
+                .with_context(|| format!("{}: cannot create the folder", sub.display()))?;
+            write_model(&sub, chest, &summary, &pictures, "nii.gz")?;
+        }
         Ok(())
     });
     if let Err(e) = written {
@@ -179,42 +213,41 @@ fn case_name(p: &Path) -> String {
         .unwrap_or_else(|| p.display().to_string())
 }
 
-fn model(a: ModelArgs, force: bool) -> Result<()> {
-    use ctplan_lung::segment::{ChestModel, Stage, hounsfield};
-    Outputs::new(force, &[&a.ct]).dir(&a.output)?;
-    crate::panic::input(&a.ct);
-    let t0 = Instant::now();
-    let ct = hounsfield(&ctplan_io::read(&a.ct)?.volume);
-    let read = t0.elapsed().as_secs_f64();
+/// Build the model of `ct` (HU) with a progress bar on the stages.
+fn build(ct: &ctplan_core::Volume<i16>) -> Result<Built, ctplan_lung::LungError> {
     let bar = indicatif::ProgressBar::new(Stage::ALL.len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:20} {pos}/{len} {msg}")
             .expect("a valid template"),
     );
-    let built = ctplan_lung::segment::model(&ct, &mut |s| {
+    let built = ctplan_lung::segment::model(ct, &mut |s| {
         bar.set_message(s.name());
         bar.inc(1);
     });
     bar.finish_and_clear();
-    let ctplan_lung::segment::Built {
-        chest,
-        analysed,
-        summary: mut report,
-    } = built.with_context(|| a.ct.display().to_string())?;
-    report.seconds.insert(0, ("read".into(), read));
-    let t1 = Instant::now();
-    let pictures = match &chest.lobes {
-        Some(lobes) => ctplan_lung::case::model_files(&analysed, lobes),
+    built
+}
+
+/// The pictures of a built model (`model.png`), drawn before the analysis is let go.
+fn model_pictures(
+    chest: &ChestModel,
+    analysed: &ctplan_lung::Model,
+) -> Vec<(&'static str, Vec<u8>)> {
+    match &chest.lobes {
+        Some(lobes) => ctplan_lung::case::model_files(analysed, lobes),
         None => Vec::new(),
-    };
-    drop(analysed);
-    report
-        .seconds
-        .push(("picture".into(), t1.elapsed().as_secs_f64()));
-    let ext = match a.format {
-        MaskFormat::Nifti => "nii.gz",
-        MaskFormat::Nrrd => "nrrd",
-    };
+    }
+}
+
+/// Write a built model into `dir`: its masks (`ext`: `nii.gz` or `nrrd`), pictures and
+/// `model.json`; returns the JSON.
+fn write_model(
+    dir: &Path,
+    chest: ChestModel,
+    summary: &ctplan_lung::segment::Summary,
+    pictures: &[(&'static str, Vec<u8>)],
+    ext: &str,
+) -> Result<String> {
     let opts = ctplan_io::WriteOptions {
         compress: true,
         ..Default::default()
@@ -228,20 +261,47 @@ fn model(a: ModelArgs, force: bool) -> Result<()> {
     } = chest;
     let mut masks = vec![("body", body), ("lungs", lungs), ("airway", airway.mask)];
     masks.extend(lobes.map(|l| ("lobes", l)));
+    for (name, v) in masks {
+        let file = dir.join(format!("{name}.{ext}"));
+        ctplan_io::write(&file, &ctplan_core::AnyVolume::U8(v), &opts)?;
+    }
+    for (file, bytes) in pictures {
+        ctplan_io::write_bytes(&dir.join(file), bytes)?;
+    }
+    let json = serde_json::to_string_pretty(summary)?;
+    ctplan_io::write_bytes(&dir.join("model.json"), json.as_bytes())?;
+    Ok(json)
+}
+
+fn model(a: ModelArgs, force: bool) -> Result<()> {
+    Outputs::new(force, &[&a.ct]).dir(&a.output)?;
+    crate::panic::input(&a.ct);
+    let t0 = Instant::now();
+    let ct = hounsfield(&ctplan_io::read(&a.ct)?.volume);
+    let read = t0.elapsed().as_secs_f64();
+    let built = build(&ct);
+    drop(ct);
+    let Built {
+        chest,
+        analysed,
+        summary: mut report,
+    } = built.with_context(|| a.ct.display().to_string())?;
+    report.seconds.insert(0, ("read".into(), read));
+    let t1 = Instant::now();
+    let pictures = model_pictures(&chest, &analysed);
+    drop(analysed);
+    report
+        .seconds
+        .push(("picture".into(), t1.elapsed().as_secs_f64()));
+    let ext = match a.format {
+        MaskFormat::Nifti => "nii.gz",
+        MaskFormat::Nrrd => "nrrd",
+    };
     let written = ctplan_io::publish_dir(&a.output, "lung model", force, |dir| -> Result<String> {
-        for (name, v) in masks {
-            let file = dir.join(format!("{name}.{ext}"));
-            ctplan_io::write(&file, &ctplan_core::AnyVolume::U8(v), &opts)?;
-        }
-        for (file, bytes) in &pictures {
-            ctplan_io::write_bytes(&dir.join(file), bytes)?;
-        }
         report
             .seconds
             .push(("total".into(), t0.elapsed().as_secs_f64()));
-        let json = serde_json::to_string_pretty(&report)?;
-        ctplan_io::write_bytes(&dir.join("model.json"), json.as_bytes())?;
-        Ok(json)
+        write_model(dir, chest, &report, &pictures, ext)
     });
     let json = match written {
         Ok(json) => json,

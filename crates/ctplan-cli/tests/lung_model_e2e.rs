@@ -1,5 +1,5 @@
 //! `ctplan lung model` end to end on the real whole-chest CT (`lung/chest-ct-2mm`, 141 DICOM
-//! slices at 2 mm), then `ctplan lung plan` on the folder it wrote.
+//! slices at 2 mm), then `ctplan lung plan` on the folder it wrote and straight on the CT.
 //!
 //! The bounds are anatomical, not a recorded output: adult lungs hold 1.5–4.5 L each at this
 //! breath, the right larger than the left; an airway lumen grown to the segmental bronchi holds
@@ -117,5 +117,31 @@ fn chest_ct_model_then_plan() {
         .collect();
     for want in ["Trachea", "RMB", "LMB"] {
         assert!(names.contains(&want), "{want} in {names:?}");
+    }
+
+    // `lung plan` straight from the CT: the model is built, written into model/, and planned.
+    let plan = out.path().join("plan-ct");
+    let o = ctplan()
+        .args(["lung", "plan"])
+        .arg(&ct)
+        .arg("-o")
+        .arg(&plan)
+        .args(["--resect", "RB1", "--fev1", "2.5", "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let p: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let resected = p["resection"]["volume_ml"].as_f64().unwrap();
+    assert!(
+        resected > 50.0 && resected < 0.5 * (right + left),
+        "RB1 resects {resected} mL"
+    );
+    for f in [
+        "report.json",
+        "segments.seg.nrrd",
+        "model/lungs.nii.gz",
+        "model/model.json",
+    ] {
+        assert!(plan.join(f).is_file(), "{f}");
     }
 }

@@ -15,6 +15,7 @@
 
 pub mod airway;
 pub mod body;
+pub mod input;
 pub mod lobes;
 pub mod lungs;
 
