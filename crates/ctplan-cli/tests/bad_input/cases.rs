@@ -475,6 +475,36 @@ pub fn cases() -> Vec<Case> {
             args: &["lung", "model", "ct.nrrd", "-o", "model"],
         },
         Case {
+            id: "lung-model-head-ct",
+            input: "`lung model` on a head CT (skull and brain, no trachea or lungs)",
+            setup: |d| write_no_chest(d, "head.nrrd", true, 3.0),
+            args: &["lung", "model", "head.nrrd", "-o", "model"],
+        },
+        Case {
+            id: "lung-model-no-lungs",
+            input: "`lung model` on a neck CT: a trachea, no lungs in the field",
+            setup: |d| write_no_chest(d, "neck.nrrd", false, 3.0),
+            args: &["lung", "model", "neck.nrrd", "-o", "model"],
+        },
+        Case {
+            id: "lung-model-10mm-slices",
+            input: "`lung model` on a CT with 10 mm slices",
+            setup: |d| write_no_chest(d, "thick.nrrd", false, 10.0),
+            args: &["lung", "model", "thick.nrrd", "-o", "model"],
+        },
+        Case {
+            id: "lung-model-mask-as-ct",
+            input: "`lung model` given a mask (0 and 1) as the CT",
+            setup: |d| write_mask(d, "lungs.nrrd"),
+            args: &["lung", "model", "lungs.nrrd", "-o", "model"],
+        },
+        Case {
+            id: "lung-plan-ct-no-lungs",
+            input: "`lung plan` straight on a CT without lungs in the field",
+            setup: |d| write_no_chest(d, "neck.nrrd", false, 3.0),
+            args: &["lung", "plan", "neck.nrrd", "-o", "case"],
+        },
+        Case {
             id: "lung-model-output-is-input-folder",
             input: "`lung model` writing its case folder into the folder of its CT",
             setup: |d| {

@@ -345,3 +345,30 @@ pub fn zip_one(name: &str, data: &[u8]) -> Vec<u8> {
     out.extend(0u16.to_le_bytes());
     out
 }
+
+/// A small CT in HU of a body in air that is no chest: a head (a skull ring around brain) or a
+/// neck (a trachea in soft tissue, no lungs), with slices `slice_mm` apart.
+pub fn write_no_chest(dir: &Path, name: &str, head: bool, slice_mm: f64) {
+    let dims = [64, 64, 24];
+    let g = Geometry::new([3.0, 3.0, slice_mm], [-96.0, -96.0, 0.0]);
+    let mut v = Volume::<i16>::zeros(dims, g);
+    for (i, x) in v.data.iter_mut().enumerate() {
+        let (a, b) = (
+            (i % 64) as f64 * 3.0 - 96.0,
+            ((i / 64) % 64) as f64 * 3.0 - 96.0,
+        );
+        let r = (a * a / 70.0f64.powi(2) + b * b / 85.0f64.powi(2)).sqrt();
+        *x = if r > 1.0 {
+            -1000
+        } else if head && r > 0.9 {
+            1200
+        } else if !head && (a * a + b * b).sqrt() < 9.0 {
+            -1000
+        } else {
+            40
+        };
+    }
+    let p = dir.join(name);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    ctplan_io::write(&p, &AnyVolume::I16(v), &ctplan_io::WriteOptions::default()).unwrap();
+}

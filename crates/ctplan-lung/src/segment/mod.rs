@@ -125,8 +125,33 @@ fn staged<T>(
     out
 }
 
+/// The thickest slices (mm) a model is built from: at 10 mm a segmental bronchus crosses a
+/// slice or two and the tree cannot be followed; 8 mm series (older thorax protocols) still
+/// show the lobar bronchi.
+pub const MAX_SLICE_MM: f64 = 8.5;
+
+/// Refuse, in words, what is no chest CT the stages can work on: a volume without air (a mask
+/// or label map, or a CT not in Hounsfield units) and slices thicker than [`MAX_SLICE_MM`].
+fn check(ct: &Volume<i16>) -> Result<(), LungError> {
+    if !ct.data.iter().any(|&v| v < input::CT_BELOW_HU) {
+        return Err(LungError::Segment(format!(
+            "not a CT in Hounsfield units: no voxel is below {} HU (air is -1000 HU); is this a mask or label map?",
+            input::CT_BELOW_HU
+        )));
+    }
+    let thickest = ct.geometry.spacing.iter().cloned().fold(0.0, f64::max);
+    if thickest > MAX_SLICE_MM {
+        return Err(LungError::Segment(format!(
+            "voxels {:.2}×{:.2}×{:.2} mm: slices thicker than {MAX_SLICE_MM} mm show too little of the airway tree and lungs to model them",
+            ct.geometry.spacing[0], ct.geometry.spacing[1], ct.geometry.spacing[2]
+        )));
+    }
+    Ok(())
+}
+
 /// Build the chest model of `ct` (HU), calling `progress` before each stage.
 pub fn segment(ct: &Volume<i16>, progress: &mut dyn FnMut(Stage)) -> Result<ChestModel, LungError> {
+    check(ct)?;
     let mut seconds = Vec::new();
     let body = staged(Stage::Body, progress, &mut seconds, || body::body(ct));
     if body.count_nonzero() == 0 {
@@ -406,7 +431,7 @@ mod tests {
     }
 
     #[test]
-    fn a_ct_without_a_body_or_a_trachea_is_refused_in_words() {
+    fn what_is_no_chest_ct_the_stages_can_use_is_refused_in_words() {
         let air = Volume::<i16>::from_vec(
             [20, 20, 20],
             Geometry::new([2.0; 3], [0.0; 3]),
@@ -415,8 +440,16 @@ mod tests {
         .unwrap();
         let e = segment(&air, &mut |_| {}).unwrap_err().to_string();
         assert!(e.starts_with("no body found"), "{e}");
-        let solid = air.map(|_| 40i16);
+        let mut solid = air.map(|_| 40i16);
+        solid.data[0] = -1000;
         let e = segment(&solid, &mut |_| {}).unwrap_err().to_string();
         assert!(e.starts_with("no trachea found"), "{e}");
+        let mask = air.map(|_| 1i16);
+        let e = segment(&mask, &mut |_| {}).unwrap_err().to_string();
+        assert!(e.starts_with("not a CT in Hounsfield units"), "{e}");
+        let mut thick = phantom();
+        thick.geometry.spacing[2] = 10.0;
+        let e = segment(&thick, &mut |_| {}).unwrap_err().to_string();
+        assert!(e.contains("slices thicker than 8.5 mm"), "{e}");
     }
 }
