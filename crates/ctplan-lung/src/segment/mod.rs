@@ -345,6 +345,13 @@ mod tests {
     /// table, two lungs (−850 HU) at x = ∓45 mm, a trachea (−1000 HU, radius 7 mm) from the
     /// top down to a carina, and main bronchi (radius 4 mm) into each lung.
     fn phantom() -> Volume<i16> {
+        phantom_at(45.0)
+    }
+
+    /// The phantom with the lungs' centres at x = ∓`lung_x` mm (32 mm half-width each: at
+    /// 30 mm they overlap in a band at the midline, as lungs that touch at the anterior
+    /// junction line).
+    fn phantom_at(lung_x: f64) -> Volume<i16> {
         let dims = [110, 90, 70];
         let g = Geometry::new([2.0; 3], [-110.0, -90.0, -70.0]);
         let mut ct = Volume::<i16>::zeros(dims, g);
@@ -367,11 +374,11 @@ mod tests {
                 // Air around the body; the table below it, across a 6 mm gap.
                 if y > 76.0 { 300 } else { -1000 }
             } else if seg([x, y, z], [0.0, 0.0, 80.0], carina) <= 7.0
-                || seg([x, y, z], carina, [-45.0, 0.0, 0.0]) <= 4.0
-                || seg([x, y, z], carina, [45.0, 0.0, 0.0]) <= 4.0
+                || seg([x, y, z], carina, [-lung_x, 0.0, 0.0]) <= 4.0
+                || seg([x, y, z], carina, [lung_x, 0.0, 0.0]) <= 4.0
             {
                 -1000
-            } else if in_lung(-45.0) || in_lung(45.0) {
+            } else if in_lung(-lung_x) || in_lung(lung_x) {
                 -850
             } else {
                 40
@@ -428,6 +435,27 @@ mod tests {
         }
         // The planning reads it: the trachea divides into RMB and LMB.
         assert!(s.airway.branches >= 3, "{s:?}");
+    }
+
+    /// Lungs that touch in front of the trachea come out as one piece of dark voxels; the
+    /// model still parts them into a right and a left lung of about equal size.
+    #[test]
+    fn lungs_that_touch_are_parted() {
+        let ct = phantom_at(30.0);
+        let m = segment(&ct, &mut |_| {}).unwrap();
+        let count = |l: u8| m.lungs.data.iter().filter(|&&x| x == l).count() as f64;
+        let (r, l) = (count(1), count(2));
+        assert!(r > 0.0 && l > 0.0, "right {r}, left {l}");
+        assert!((r - l).abs() < 0.15 * (r + l), "right {r}, left {l}");
+        assert!(
+            m.warnings.iter().any(|w| w.contains("erosion")),
+            "the lungs did not touch: {:?}",
+            m.warnings
+        );
+        // Right is at −x (LPS), left at +x.
+        let at = |x: f64| ct.index(((x + 110.0) / 2.0) as usize, 55, 32);
+        assert_eq!(m.lungs.data[at(-40.0)], 1);
+        assert_eq!(m.lungs.data[at(40.0)], 2);
     }
 
     #[test]
