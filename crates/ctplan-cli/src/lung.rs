@@ -24,7 +24,8 @@ enum Command {
     /// volumes, predicted FEV1, margin check, intersegmental plane, vessels, bronchoscopic route.
     Plan(PlanArgs),
     /// The patient's model from a chest CT: body, lungs (1 right, 2 left) and the airway tree
-    /// from an automatically found trachea, as a case folder that `lung plan` reads as it is.
+    /// from an automatically found trachea, lesions grown from --nodule points and a list of
+    /// candidate lesions, as a case folder that `lung plan` reads as it is.
     Model(ModelArgs),
 }
 
@@ -52,6 +53,20 @@ struct ModelArgs {
     /// Print model.json to standard output.
     #[arg(long)]
     json: bool,
+    /// A lesion to grow from this point x,y,z (LPS mm, e.g. a candidate's centre from
+    /// model.json); repeat for several. The lesions are written as nodule (label n for the
+    /// n-th point) and become the plan's nodules.
+    #[arg(long, value_parser = nodule_point, allow_hyphen_values = true)]
+    nodule: Vec<[f64; 3]>,
+}
+
+/// A `--nodule` point: three finite coordinates (LPS mm).
+fn nodule_point(s: &str) -> Result<[f64; 3], String> {
+    match crate::bounds::point(s) {
+        Ok(Some(p)) => Ok(p),
+        Ok(None) => Err(format!("{s:?}: expected x,y,z in LPS mm, e.g. -85,81,-8")),
+        Err(e) => Err(e.replacen("--resect", "--nodule", 1)),
+    }
 }
 
 #[derive(clap::Args)]
@@ -179,6 +194,21 @@ fn case_name(p: &Path) -> String {
         .unwrap_or_else(|| p.display().to_string())
 }
 
+/// A lesion in one line: centre, diameter, volume, density, lobe.
+fn lesion_line(l: &ctplan_lung::segment::LesionSummary) -> String {
+    let [x, y, z] = l.centre_mm;
+    format!(
+        "{x:.1},{y:.1},{z:.1} mm, {:.1} mm across, {:.2} mL, {:.0} HU, {}{}",
+        l.diameter_mm,
+        l.volume_ml,
+        l.mean_hu,
+        l.lobe.as_deref().unwrap_or(l.side),
+        l.score
+            .map(|s| format!(", score {s:.1}"))
+            .unwrap_or_default()
+    )
+}
+
 fn model(a: ModelArgs, force: bool) -> Result<()> {
     use ctplan_lung::segment::{ChestModel, Stage, hounsfield};
     Outputs::new(force, &[&a.ct]).dir(&a.output)?;
@@ -191,7 +221,7 @@ fn model(a: ModelArgs, force: bool) -> Result<()> {
         indicatif::ProgressStyle::with_template("{bar:20} {pos}/{len} {msg}")
             .expect("a valid template"),
     );
-    let built = ctplan_lung::segment::model(&ct, &mut |s| {
+    let built = ctplan_lung::segment::model(&ct, &a.nodule, &mut |s| {
         bar.set_message(s.name());
         bar.inc(1);
     });
@@ -206,13 +236,15 @@ fn model(a: ModelArgs, force: bool) -> Result<()> {
         compress: true,
         ..Default::default()
     };
+    let nodules = built.nodules();
     let ChestModel {
         body,
         lungs,
         airway,
         ..
     } = built;
-    let masks = [("body", body), ("lungs", lungs), ("airway", airway.mask)];
+    let mut masks = vec![("body", body), ("lungs", lungs), ("airway", airway.mask)];
+    masks.extend(nodules.map(|n| ("nodule", n)));
     let written = ctplan_io::publish_dir(&a.output, "lung model", force, |dir| -> Result<String> {
         for (name, v) in masks {
             let file = dir.join(format!("{name}.{ext}"));
@@ -243,6 +275,12 @@ fn model(a: ModelArgs, force: bool) -> Result<()> {
             w.max_generation
         );
         println!("segmental bronchi named: {}", w.segmental_bronchi.join(" "));
+        for (n, l) in report.lesions.iter().enumerate() {
+            println!("lesion {}: {}", n + 1, lesion_line(l));
+        }
+        for (n, c) in report.candidates.iter().enumerate() {
+            println!("candidate {}: {}", n + 1, lesion_line(c));
+        }
         for warning in &report.warnings {
             println!("warning: {warning}");
         }

@@ -25,6 +25,7 @@ fn chest_ct_model_then_plan() {
         .arg(&ct)
         .arg("-o")
         .arg(&model)
+        .args(["--nodule", "-85,81,-8.5"])
         .arg("--json")
         .output()
         .unwrap();
@@ -46,7 +47,18 @@ fn chest_ct_model_then_plan() {
     );
     let named = airway["segmental_bronchi"].as_array().unwrap().len();
     assert!(named >= 12, "{named} segmental bronchi named: {airway}");
-    for f in ["body.nii.gz", "lungs.nii.gz", "airway.nii.gz", "model.json"] {
+    // The tumour (located on the axial slices, crates/ctplan-lung/tests/lesions_real.rs) grown
+    // from the point given, in the right upper lobe, and listed among the candidates.
+    let lesion = &r["lesions"][0];
+    assert_eq!(lesion["lobe"], "RUL", "{lesion}");
+    assert!(r["candidates"].as_array().unwrap().len() <= 10);
+    for f in [
+        "body.nii.gz",
+        "lungs.nii.gz",
+        "airway.nii.gz",
+        "nodule.nii.gz",
+        "model.json",
+    ] {
         assert!(model.join(f).is_file(), "{f}");
     }
     // The lungs file holds 1 (right) and 2 (left) on the CT's grid.
