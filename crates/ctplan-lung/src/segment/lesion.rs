@@ -30,7 +30,9 @@
 //! solid within a few radii in nearly every direction, a vessel's run on along its axis and a
 //! wall's through it (the same test as the "dot" filter of Li, Sone & Doi 2003, Med. Phys.
 //! 30:2040, on the distance transform instead of the Hessian). The score is the fraction of
-//! rays that leave, times the radius; each candidate is then grown with [`grow`] for its size.
+//! rays that leave, times the radius; each candidate is then grown with [`grow`] for its size,
+//! and kept only if the lesion grown is compact (it fills at least [`MIN_FILL`] of the ball of
+//! its longest diameter; elongation separates vessels from nodules in CAD, e.g. Li et al.).
 
 use ctplan_core::crop::{BoundingBox, crop, margin_voxels, paste};
 use ctplan_core::edt::squared_edt;
@@ -59,6 +61,10 @@ pub const MIN_CANDIDATE_MM: f64 = 5.0;
 const RAY_RADII: f64 = 2.5;
 /// A candidate has at least this fraction of its rays leaving the solid.
 const MIN_ROUND: f64 = 0.8;
+/// A candidate's grown lesion fills at least this fraction of the ball of its longest
+/// diameter: a ball fills 1, an ellipsoid of axes 1 : 1 : 1.58 fills 0.4; a vessel branching
+/// grown as a lesion is longer and thinner.
+pub const MIN_FILL: f64 = 0.4;
 
 /// A lesion grown from a point.
 #[derive(Debug, Clone)]
@@ -127,15 +133,15 @@ fn hull(lungs: &Volume<u8>, side: u8, z0: usize, z1: usize) -> Mask {
                 if (p.1 - j) * (q.1 - j) > 0 {
                     continue;
                 }
-                let x = if p.1 == q.1 {
-                    lo = lo.min(p.0.min(q.0) as f64);
-                    hi = hi.max(p.0.max(q.0) as f64);
-                    continue;
+                // The edge's points on row j: both ends of a horizontal edge, else one.
+                let (a, b) = if p.1 == q.1 {
+                    (p.0 as f64, q.0 as f64)
                 } else {
-                    p.0 as f64 + (j - p.1) as f64 * (q.0 - p.0) as f64 / (q.1 - p.1) as f64
+                    let x = p.0 as f64 + (j - p.1) as f64 * (q.0 - p.0) as f64 / (q.1 - p.1) as f64;
+                    (x, x)
                 };
-                lo = lo.min(x);
-                hi = hi.max(x);
+                lo = lo.min(a.min(b));
+                hi = hi.max(a.max(b));
             }
             if lo > hi {
                 continue;
@@ -427,6 +433,9 @@ pub fn candidates(ct: &Volume<i16>, lungs: &Volume<u8>, max: usize) -> Vec<Candi
         }
     }
     let step = sp.iter().cloned().fold(f64::MAX, f64::min) / 2.0;
+    if !(step.is_finite() && step > 0.0) {
+        return Vec::new();
+    }
     let mut found: Vec<(f64, f64, usize)> = Vec::new();
     for v in 0..solid.len() {
         if solid[v] == 0 || d2[v] < rmin2 || grid::neighbours26(dims, v).any(|n| d2[n] > d2[v]) {
@@ -485,6 +494,10 @@ pub fn candidates(ct: &Volume<i16>, lungs: &Volume<u8>, max: usize) -> Vec<Candi
         let Ok(l) = grow(ct, lungs, ct.world_of(v)) else {
             continue;
         };
+        let ball_ml = std::f64::consts::PI / 6.0 * l.diameter_mm.powi(3) / 1000.0;
+        if l.volume_ml < MIN_FILL * ball_ml {
+            continue;
+        }
         // Grown from two maxima, one lesion is listed once.
         let seen = out.iter().any(|c| {
             let d = (0..3)
