@@ -17,8 +17,9 @@
 //! the vessels attached to it). The threshold −600 HU keeps the ground-glass rim of a
 //! part-solid nodule (ground glass lies at about −750 to −300 HU; aerated lung at −850 and
 //! below) and sits near the half-way value between the parenchyma and a solid lesion's tissue,
-//! so the edge falls at the partial-volume midpoint. The lesion's inscribed radius ρ (the
-//! distance transform's maximum reached by climbing from the seed) sizes the cut: an opening of
+//! so the edge falls at the partial-volume midpoint. The lesion's inscribed radius ρ (of the
+//! largest ball inside the region that holds the seed, reached by climbing the distance
+//! transform from it) sizes the cut: an opening of
 //! radius [`CUT_FRACTION`]·ρ removes every attached structure thinner than that (vessels,
 //! bronchial walls, a thin pleural tail), and the piece holding the lesion's core is kept. A
 //! lesion is compact: what lies farther than [`COMPACT`]·ρ from its core (a mediastinal
@@ -296,13 +297,24 @@ pub fn grow(ct: &Volume<i16>, lungs: &Volume<u8>, seed_mm: [f64; 3]) -> Result<L
     let comps = label(&dense, Connectivity::TwentySix);
     let own = comps.labels.data[s];
     let comp = comps.labels.map(|l| (l == own) as u8);
-    // Inscribed radius: climb the distance transform from the seed to its local top.
+    // Inscribed radius: climb the distance transform from the seed to the largest ball inside
+    // the region that still holds the seed (the lesion's core, not the heart or hilum that a
+    // seed on a vessel would climb to).
     let bg: Vec<u8> = comp.data.iter().map(|&v| (v == 0) as u8).collect();
     let d2 = squared_edt(&bg, dims, sp);
+    let sc = grid::coords(dims, s);
+    let holds_seed = |n: usize| {
+        let p = grid::coords(dims, n);
+        let d: f64 = (0..3)
+            .map(|a| ((p[a] as f64 - sc[a] as f64) * sp[a]).powi(2))
+            .sum();
+        d <= d2[n] as f64
+    };
     let mut top = s;
     loop {
-        let next =
-            grid::neighbours26(dims, top).fold(top, |b, n| if d2[n] > d2[b] { n } else { b });
+        let next = grid::neighbours26(dims, top).fold(top, |b, n| {
+            if d2[n] > d2[b] && holds_seed(n) { n } else { b }
+        });
         if next == top {
             break;
         }
@@ -644,6 +656,18 @@ mod tests {
         // A point 2 mm off the nodule's edge, in the lung, is moved onto it.
         let l = grow(&ct, &lungs, [23.0, 0.0, 10.0]).unwrap();
         assert!((l.centre_mm[0] - 22.5).abs() < 1.5, "{:?}", l.centre_mm);
+    }
+
+    #[test]
+    fn a_point_on_a_vessel_grows_a_piece_of_it_not_what_it_leads_to() {
+        let (ct, lungs) = phantom(1.0);
+        let l = grow(&ct, &lungs, [13.0, -20.0, 0.0]).unwrap();
+        let nodule = (0..ct.data.len())
+            .filter(|&v| l.mask.data[v] != 0 && tissue(ct.world_of(v)) == Tissue::Nodule)
+            .count();
+        assert_eq!(nodule, 0, "{l:?}");
+        // A 5 mm vessel within 2.5 radii of the seed: under 0.5 mL.
+        assert!(l.volume_ml < 0.5, "{} mL", l.volume_ml);
     }
 
     #[test]
