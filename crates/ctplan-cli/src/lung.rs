@@ -26,7 +26,8 @@ enum Command {
     /// volumes, predicted FEV1, margin check, intersegmental plane, vessels, bronchoscopic route.
     Plan(PlanArgs),
     /// The patient's model from a chest CT: body, lungs (1 right, 2 left) and the airway tree
-    /// from an automatically found trachea, as a case folder that `lung plan` reads as it is.
+    /// from an automatically found trachea, lesions grown from --nodule points and a list of
+    /// candidate lesions, as a case folder that `lung plan` reads as it is.
     Model(ModelArgs),
 }
 
@@ -54,6 +55,20 @@ struct ModelArgs {
     /// Print model.json to standard output.
     #[arg(long)]
     json: bool,
+    /// A lesion to grow from this point x,y,z (LPS mm, e.g. a candidate's centre from
+    /// model.json); repeat for several. The lesions are written as nodule (label n for the
+    /// n-th point) and become the plan's nodules.
+    #[arg(long, value_parser = nodule_point, allow_hyphen_values = true)]
+    nodule: Vec<[f64; 3]>,
+}
+
+/// A `--nodule` point: three finite coordinates (LPS mm).
+fn nodule_point(s: &str) -> Result<[f64; 3], String> {
+    match crate::bounds::point(s) {
+        Ok(Some(p)) => Ok(p),
+        Ok(None) => Err(format!("{s:?}: expected x,y,z in LPS mm, e.g. -85,81,-8")),
+        Err(e) => Err(e.replacen("--resect", "--nodule", 1)),
+    }
 }
 
 #[derive(clap::Args)]
@@ -86,6 +101,10 @@ struct PlanArgs {
     /// Correct a name: BRANCH=NAME (e.g. 57=LB3), branch numbers as in the report.
     #[arg(long)]
     rename: Vec<String>,
+    /// With a CT: a lesion to grow from this point x,y,z (LPS mm), as `lung model --nodule`;
+    /// it becomes the plan's nodule (margin, halo). Repeat for several.
+    #[arg(long, value_parser = nodule_point, allow_hyphen_values = true)]
+    nodule: Vec<[f64; 3]>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -143,6 +162,10 @@ fn plan(a: PlanArgs, force: bool) -> Result<()> {
     // A CT: the model is built first (its masks and model.json go into the case's `model`
     // folder), then planned on.
     let (model, built) = match source {
+        Source::Anatomy(_) if !a.nodule.is_empty() => bail!(
+            "{}: --nodule grows a lesion from a CT, and this is an anatomy of masks (give its nodule mask instead)",
+            a.anatomy.display()
+        ),
         Source::Anatomy(anatomy) => (
             analyse(*anatomy, &renames).with_context(|| a.anatomy.display().to_string())?,
             None,
@@ -152,7 +175,7 @@ fn plan(a: PlanArgs, force: bool) -> Result<()> {
                 chest,
                 analysed,
                 summary,
-            } = build(&ct).with_context(|| a.anatomy.display().to_string())?;
+            } = build(&ct, &a.nodule).with_context(|| a.anatomy.display().to_string())?;
             drop(ct);
             let pictures = model_pictures(&chest, &analysed);
             let analysed = if renames.is_empty() {
@@ -213,14 +236,33 @@ fn case_name(p: &Path) -> String {
         .unwrap_or_else(|| p.display().to_string())
 }
 
-/// Build the model of `ct` (HU) with a progress bar on the stages.
-fn build(ct: &ctplan_core::Volume<i16>) -> Result<Built, ctplan_lung::LungError> {
+/// A lesion in one line: centre, diameter, volume, density, lobe.
+fn lesion_line(l: &ctplan_lung::segment::LesionSummary) -> String {
+    let [x, y, z] = l.centre_mm;
+    format!(
+        "{x:.1},{y:.1},{z:.1} mm, {:.1} mm across, {:.2} mL, {:.0} HU, {}{}",
+        l.diameter_mm,
+        l.volume_ml,
+        l.mean_hu,
+        l.lobe.as_deref().unwrap_or(l.side),
+        l.score
+            .map(|s| format!(", score {s:.1}"))
+            .unwrap_or_default()
+    )
+}
+
+/// Build the model of `ct` (HU), with lesions grown from `nodules` (LPS mm), with a progress
+/// bar on the stages.
+fn build(
+    ct: &ctplan_core::Volume<i16>,
+    nodules: &[[f64; 3]],
+) -> Result<Built, ctplan_lung::LungError> {
     let bar = indicatif::ProgressBar::new(Stage::ALL.len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:20} {pos}/{len} {msg}")
             .expect("a valid template"),
     );
-    let built = ctplan_lung::segment::model(ct, &mut |s| {
+    let built = ctplan_lung::segment::model(ct, nodules, &mut |s| {
         bar.set_message(s.name());
         bar.inc(1);
     });
@@ -252,6 +294,7 @@ fn write_model(
         compress: true,
         ..Default::default()
     };
+    let nodules = chest.nodules();
     let ChestModel {
         body,
         lungs,
@@ -261,6 +304,7 @@ fn write_model(
     } = chest;
     let mut masks = vec![("body", body), ("lungs", lungs), ("airway", airway.mask)];
     masks.extend(lobes.map(|l| ("lobes", l)));
+    masks.extend(nodules.map(|n| ("nodule", n)));
     for (name, v) in masks {
         let file = dir.join(format!("{name}.{ext}"));
         ctplan_io::write(&file, &ctplan_core::AnyVolume::U8(v), &opts)?;
@@ -279,7 +323,7 @@ fn model(a: ModelArgs, force: bool) -> Result<()> {
     let t0 = Instant::now();
     let ct = hounsfield(&ctplan_io::read(&a.ct)?.volume);
     let read = t0.elapsed().as_secs_f64();
-    let built = build(&ct);
+    let built = build(&ct, &a.nodule);
     drop(ct);
     let Built {
         chest,
@@ -321,6 +365,12 @@ fn model(a: ModelArgs, force: bool) -> Result<()> {
             w.max_generation
         );
         println!("segmental bronchi named: {}", w.segmental_bronchi.join(" "));
+        for (n, l) in report.lesions.iter().enumerate() {
+            println!("lesion {}: {}", n + 1, lesion_line(l));
+        }
+        for (n, c) in report.candidates.iter().enumerate() {
+            println!("candidate {}: {}", n + 1, lesion_line(c));
+        }
         for warning in &report.warnings {
             println!("warning: {warning}");
         }

@@ -26,6 +26,7 @@ fn chest_ct_model_then_plan() {
         .arg(&ct)
         .arg("-o")
         .arg(&model)
+        .args(["--nodule", "-85,81,-8.5"])
         .arg("--json")
         .output()
         .unwrap();
@@ -60,11 +61,17 @@ fn chest_ct_model_then_plan() {
     let (r_sum, l_sum) = (lobes[0] + lobes[1] + lobes[2], lobes[3] + lobes[4]);
     assert!((r_sum - right).abs() < 0.05 * right, "{lobes:?} vs {right}");
     assert!((l_sum - left).abs() < 0.05 * left, "{lobes:?} vs {left}");
+    // The tumour (located on the axial slices, crates/ctplan-lung/tests/lesions_real.rs) grown
+    // from the point given, in the right upper lobe, and listed among the candidates.
+    let lesion = &r["lesions"][0];
+    assert_eq!(lesion["lobe"], "RUL", "{lesion}");
+    assert!(r["candidates"].as_array().unwrap().len() <= 10);
     for f in [
         "body.nii.gz",
         "lungs.nii.gz",
         "airway.nii.gz",
         "lobes.nii.gz",
+        "nodule.nii.gz",
         "model.json",
         "model.png",
     ] {
@@ -127,6 +134,7 @@ fn chest_ct_model_then_plan() {
         .arg("-o")
         .arg(&plan)
         .args(["--resect", "RB1", "--fev1", "2.5", "--json"])
+        .args(["--nodule", "-85,81,-8.5"])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

@@ -38,6 +38,10 @@ pub enum LungError {
     /// The CT does not show what the model needs (a body, a trachea, lungs).
     #[error("{0}")]
     Segment(String),
+    /// A lesion could not be grown from the point given (off the CT, outside the lungs, in
+    /// air).
+    #[error("{0}")]
+    Lesion(String),
     /// The lung mask could not be split into right and left lungs.
     #[error("{0}")]
     LungSplit(String),

@@ -505,6 +505,22 @@ pub fn cases() -> Vec<Case> {
             args: &["lung", "plan", "neck.nrrd", "-o", "case"],
         },
         Case {
+            id: "lung-model-nodule-nan",
+            input: "`lung model --nodule` with a coordinate that is not a number",
+            setup: |d| write_ct(d, "ct.nrrd"),
+            args: &[
+                "lung", "model", "ct.nrrd", "-o", "model", "--nodule", "1,NaN,2",
+            ],
+        },
+        Case {
+            id: "lung-plan-nodule-on-masks",
+            input: "`lung plan --nodule` on an anatomy of masks (a lesion grows from a CT)",
+            setup: lung_anatomy,
+            args: &[
+                "lung", "plan", "anatomy", "-o", "case", "--nodule", "0,0,20",
+            ],
+        },
+        Case {
             id: "lung-model-output-is-input-folder",
             input: "`lung model` writing its case folder into the folder of its CT",
             setup: |d| {

@@ -10,7 +10,8 @@
 //! the body) from that seed with thresholds from [`START_HU`] upward in [`STEP_HU`] steps. A
 //! step whose region more than doubles and gains over [`LEAK_ML`] mL has leaked into the
 //! parenchyma: the previous step's region is the airway, and the leak is reported, never
-//! returned.
+//! returned. Past it, each branch is extended by small pieces per step, until a step's pieces
+//! together exceed [`STEP_ML`].
 
 use std::collections::VecDeque;
 
@@ -31,6 +32,11 @@ pub const LEAK_ML: f64 = 50.0;
 /// Past the global leak, a piece a threshold step adds to one branch is kept if it is no
 /// larger than this (mL): a bronchus continued, not parenchyma.
 pub const BRANCH_ML: f64 = 0.5;
+/// Past the global leak, a threshold step whose small pieces add up to more than this (mL) is
+/// annexing the parenchyma piece by piece (thick slices break the lung into small dark pockets
+/// by partial volume), and the extension stops before it; the bronchi continued add well under
+/// a millilitre per step.
+pub const STEP_ML: f64 = 2.0;
 /// The trachea's cross-section (mm²): from a child's to a wide adult trachea.
 pub const TRACHEA_AREA_MM2: (f64, f64) = (40.0, 700.0);
 /// How far from the body's midline (mm) the trachea may lie.
@@ -210,9 +216,10 @@ fn grow(ct: &Volume<i16>, body: &Mask, seed: &[usize], threshold: i16, cap: usiz
     out
 }
 
-/// Add to `mask` the pieces of voxels darker than `threshold` (inside `body`, 6-connected to
-/// the mask) that are at most `blob` voxels each; larger pieces are leaks and are left out.
-fn extend(ct: &Volume<i16>, body: &Mask, mask: &mut Mask, threshold: i16, blob: usize) {
+/// The pieces of voxels darker than `threshold` (inside `body`, 6-connected to `mask`) that
+/// are at most `blob` voxels each, to be added to the mask; larger pieces are leaks and are
+/// left out.
+fn extend(ct: &Volume<i16>, body: &Mask, mask: &Mask, threshold: i16, blob: usize) -> Vec<usize> {
     let neighbours = |v: usize| neighbours6(ct.dims, v);
     let candidate = |q: usize| body.data[q] != 0 && ct.data[q] < threshold;
     // Voxels already put in a piece this step.
@@ -244,9 +251,7 @@ fn extend(ct: &Volume<i16>, body: &Mask, mask: &mut Mask, threshold: i16, blob: 
             }
         }
     }
-    for v in accepted {
-        mask.data[v] = 1;
-    }
+    accepted
 }
 
 /// The airway of `ct` (HU) inside `body`; `None` when no trachea is found.
@@ -281,12 +286,18 @@ pub fn airway(ct: &Volume<i16>, body: &Mask) -> Option<Airway> {
     }
     // Past the global leak, each branch goes on by itself: the voxels a higher threshold adds
     // are kept piece by piece, each piece only if it is small (a bronchus continued), never
-    // one that runs into the parenchyma.
+    // one that runs into the parenchyma, and only while a step's pieces stay small together.
     if leak_at_hu.is_some() {
         let blob = (BRANCH_ML / ml).max(1.0) as usize;
         let mut t = threshold_hu + STEP_HU;
         while t <= MAX_HU {
-            extend(ct, body, &mut mask, t, blob);
+            let added = extend(ct, body, &mask, t, blob);
+            if added.len() as f64 * ml > STEP_ML {
+                break;
+            }
+            for v in added {
+                mask.data[v] = 1;
+            }
             t += STEP_HU;
         }
     }

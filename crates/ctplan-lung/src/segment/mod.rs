@@ -3,7 +3,8 @@
 //!
 //! The stages, in order, each a module: [`body`] (the patient, the table left out) →
 //! [`airway`] (the trachea found automatically, the lumen grown with leak control) → [`lungs`]
-//! (dark regions inside the body, airway out, split into right and left). [`segment`] runs
+//! (dark regions inside the body, airway out, split into right and left) → [`lesion`] (the
+//! lesions grown from the user's points, and the automatic candidates). [`segment`] runs
 //! them and times each; [`ChestModel::anatomy`] hands the result to the planning as if it had
 //! been read from mask files. [`model`] is the one call of `ctplan lung model`: the stages,
 //! then the airway tree analysed as the plan will see it, and the [`Summary`].
@@ -16,6 +17,7 @@
 pub mod airway;
 pub mod body;
 pub mod input;
+pub mod lesion;
 pub mod lobes;
 pub mod lungs;
 
@@ -37,6 +39,8 @@ pub enum Stage {
     Airway,
     /// The lungs, right and left.
     Lungs,
+    /// The lesions grown from the points given, and the candidate list.
+    Lesions,
     /// The airway tree analysed as the plan sees it: centreline, branches, names.
     Tree,
     /// The lobes, from the lobar bronchi's territories.
@@ -45,10 +49,11 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage, in order.
-    pub const ALL: [Stage; 5] = [
+    pub const ALL: [Stage; 6] = [
         Stage::Body,
         Stage::Airway,
         Stage::Lungs,
+        Stage::Lesions,
         Stage::Tree,
         Stage::Lobes,
     ];
@@ -59,6 +64,7 @@ impl Stage {
             Stage::Body => "body",
             Stage::Airway => "airway",
             Stage::Lungs => "lungs",
+            Stage::Lesions => "lesions",
             Stage::Tree => "airway tree",
             Stage::Lobes => "lobes",
         }
@@ -77,6 +83,10 @@ pub struct ChestModel {
     /// The lobes (1 RUL, 2 RML, 3 RLL, 4 LUL, 5 LLL; [`lobes`]); `None` until the airway tree
     /// is analysed ([`model`]).
     pub lobes: Option<Volume<u8>>,
+    /// The lesions grown from the points given, in their order.
+    pub lesions: Vec<lesion::Lesion>,
+    /// Lesions found automatically, best first, for the user to confirm.
+    pub candidates: Vec<lesion::Candidate>,
     /// What the stages noticed, in words.
     pub warnings: Vec<String>,
     /// Seconds per stage, in order.
@@ -84,8 +94,24 @@ pub struct ChestModel {
 }
 
 impl ChestModel {
-    /// The model as the planning's anatomy (airway, lungs joined; no vessels, nodules or
-    /// fissures yet).
+    /// The lesions as one label map on the CT's grid: lesion `n` (from 0) is label `n + 1`
+    /// (a later lesion wins where two overlap); `None` without lesions.
+    pub fn nodules(&self) -> Option<Volume<u8>> {
+        let first = self.lesions.first()?;
+        let mut out = Volume::<u8>::zeros(first.mask.dims, first.mask.geometry);
+        for (n, l) in self.lesions.iter().enumerate() {
+            let label = (n + 1).min(255) as u8;
+            for (o, &m) in out.data.iter_mut().zip(&l.mask.data) {
+                if m != 0 {
+                    *o = label;
+                }
+            }
+        }
+        Some(out)
+    }
+
+    /// The model as the planning's anatomy (airway, lungs joined, the lesions as nodules; no
+    /// vessels or fissures yet).
     pub fn anatomy(&self) -> Anatomy {
         Anatomy {
             airway: self.airway.mask.clone(),
@@ -93,7 +119,7 @@ impl ChestModel {
             vessels: None,
             arteries: None,
             veins: None,
-            nodules: None,
+            nodules: self.nodules().map(|n| n.map(|v| (v != 0) as u8)),
             fissures: None,
             sources: vec![("CT".into(), "lung model".into())],
             warnings: self.warnings.clone(),
@@ -149,8 +175,16 @@ fn check(ct: &Volume<i16>) -> Result<(), LungError> {
     Ok(())
 }
 
-/// Build the chest model of `ct` (HU), calling `progress` before each stage.
-pub fn segment(ct: &Volume<i16>, progress: &mut dyn FnMut(Stage)) -> Result<ChestModel, LungError> {
+/// How many candidates [`segment`] lists.
+pub const CANDIDATES: usize = 10;
+
+/// Build the chest model of `ct` (HU), with a lesion grown from each of `nodules` (LPS mm),
+/// calling `progress` before each stage. A point no lesion grows from is refused.
+pub fn segment(
+    ct: &Volume<i16>,
+    nodules: &[[f64; 3]],
+    progress: &mut dyn FnMut(Stage),
+) -> Result<ChestModel, LungError> {
     check(ct)?;
     let mut seconds = Vec::new();
     let body = staged(Stage::Body, progress, &mut seconds, || body::body(ct));
@@ -180,11 +214,20 @@ pub fn segment(ct: &Volume<i16>, progress: &mut dyn FnMut(Stage)) -> Result<Ches
         lungs::lungs(ct, &body, &airway.mask)
     })?;
     warnings.extend(w.into_iter().map(|w| format!("lungs: {w}")));
+    let (lesions, candidates) = staged(Stage::Lesions, progress, &mut seconds, || {
+        let grown = nodules
+            .iter()
+            .map(|&p| lesion::grow(ct, &lungs, p))
+            .collect::<Result<Vec<_>, _>>();
+        grown.map(|g| (g, lesion::candidates(ct, &lungs, CANDIDATES)))
+    })?;
     Ok(ChestModel {
         body,
         lungs,
         airway,
         lobes: None,
+        lesions,
+        candidates,
         warnings,
         seconds,
     })
@@ -201,11 +244,16 @@ pub struct Built {
     pub summary: Summary,
 }
 
-/// The model of `ct` (HU) and its summary: [`segment`], then the airway tree analysed by the
-/// planning ([`crate::analyse`] of [`ChestModel::anatomy`], timed as [`Stage::Tree`]), then
-/// the lobes from it ([`Stage::Lobes`]).
-pub fn model(ct: &Volume<i16>, progress: &mut dyn FnMut(Stage)) -> Result<Built, LungError> {
-    let mut chest = segment(ct, progress)?;
+/// The model of `ct` (HU) with a lesion grown from each of `nodules` (LPS mm), and its
+/// summary: [`segment`], then the airway tree analysed by the planning ([`crate::analyse`] of
+/// [`ChestModel::anatomy`], timed as [`Stage::Tree`]), then the lobes from it
+/// ([`Stage::Lobes`]).
+pub fn model(
+    ct: &Volume<i16>,
+    nodules: &[[f64; 3]],
+    progress: &mut dyn FnMut(Stage),
+) -> Result<Built, LungError> {
+    let mut chest = segment(ct, nodules, progress)?;
     let anatomy = chest.anatomy();
     let analysed = staged(Stage::Tree, progress, &mut chest.seconds, || {
         crate::analyse(anatomy, &[])
@@ -235,6 +283,10 @@ pub struct Summary {
     pub lobes_ml: Vec<(String, f64)>,
     /// The airway.
     pub airway: AirwaySummary,
+    /// The lesions grown from the points given.
+    pub lesions: Vec<LesionSummary>,
+    /// The lesions found automatically, best first, for the user to confirm.
+    pub candidates: Vec<LesionSummary>,
     /// What the stages and the analysis noticed.
     pub warnings: Vec<String>,
     /// Seconds per stage.
@@ -263,6 +315,63 @@ pub struct AirwaySummary {
     pub generations_per_lobe: Vec<(String, Option<u32>)>,
     /// The segmental bronchi named (Boyden, e.g. RB1, LB1+2).
     pub segmental_bronchi: Vec<String>,
+}
+
+/// A lesion (grown or a candidate) in a [`Summary`].
+#[derive(Debug, Clone, Serialize)]
+pub struct LesionSummary {
+    /// Centre (LPS mm).
+    pub centre_mm: [f64; 3],
+    /// Longest diameter (mm).
+    pub diameter_mm: f64,
+    /// Volume (mL).
+    pub volume_ml: f64,
+    /// Mean density (HU).
+    pub mean_hu: f64,
+    /// "right" or "left".
+    pub side: &'static str,
+    /// The lobe (RUL, RML, RLL, LUL, LLL) whose segment territory is nearest to the centre;
+    /// `None` when no territory lies within [`LOBE_SEARCH_MM`].
+    pub lobe: Option<String>,
+    /// A candidate's score (roundness × radius, mm); `None` for a lesion grown from a point.
+    pub score: Option<f64>,
+}
+
+/// How far from a lesion's centre (mm) its lobe's territory is looked for.
+pub const LOBE_SEARCH_MM: f64 = 20.0;
+
+/// The lobe whose segment territory (in `analysed`) is nearest to `p` (LPS mm), within
+/// [`LOBE_SEARCH_MM`].
+fn lobe_near(analysed: &crate::Model, p: [f64; 3]) -> Option<String> {
+    let t = analysed.territory.as_ref()?;
+    let f = t.geometry.world_to_index(p)?;
+    let sp = t.geometry.spacing;
+    let mut best: Option<(f64, u32)> = None;
+    let r = |a: usize| (LOBE_SEARCH_MM / sp[a]).ceil() as i64;
+    let c = f.map(|x| x.round() as i64);
+    for dk in -r(2)..=r(2) {
+        for dj in -r(1)..=r(1) {
+            for di in -r(0)..=r(0) {
+                let q = [c[0] + di, c[1] + dj, c[2] + dk];
+                if (0..3).any(|a| q[a] < 0 || q[a] >= t.dims[a] as i64) {
+                    continue;
+                }
+                let l = t.data[t.index(q[0] as usize, q[1] as usize, q[2] as usize)];
+                let d2 = (di as f64 * sp[0]).powi(2)
+                    + (dj as f64 * sp[1]).powi(2)
+                    + (dk as f64 * sp[2]).powi(2);
+                if l != 0
+                    && d2 <= LOBE_SEARCH_MM * LOBE_SEARCH_MM
+                    && analysed.naming.segment_of_label(l).is_some()
+                    && best.is_none_or(|(b, _)| d2 < b)
+                {
+                    best = Some((d2, l));
+                }
+            }
+        }
+    }
+    let s = analysed.naming.segment_of_label(best?.1)?;
+    Some(s.lobe().name().to_string())
 }
 
 /// The summary of `model`, with the airway tree's depth from its analysis `analysed` (the
@@ -298,6 +407,33 @@ pub fn summary(model: &ChestModel, analysed: &crate::Model) -> Summary {
             .filter(|w| !model.warnings.contains(w))
             .cloned(),
     );
+    let side = |s: u8| if s == 1 { "right" } else { "left" };
+    let lesions = model
+        .lesions
+        .iter()
+        .map(|l| LesionSummary {
+            centre_mm: l.centre_mm,
+            diameter_mm: l.diameter_mm,
+            volume_ml: l.volume_ml,
+            mean_hu: l.mean_hu,
+            side: side(l.side),
+            lobe: lobe_near(analysed, l.centre_mm),
+            score: None,
+        })
+        .collect();
+    let candidates = model
+        .candidates
+        .iter()
+        .map(|c| LesionSummary {
+            centre_mm: c.centre_mm,
+            diameter_mm: c.diameter_mm,
+            volume_ml: c.volume_ml,
+            mean_hu: c.mean_hu,
+            side: side(c.side),
+            lobe: lobe_near(analysed, c.centre_mm),
+            score: Some(c.score),
+        })
+        .collect();
     Summary {
         right_lung_ml: count(1),
         left_lung_ml: count(2),
@@ -327,6 +463,8 @@ pub fn summary(model: &ChestModel, analysed: &crate::Model) -> Summary {
             generations_per_lobe,
             segmental_bronchi,
         },
+        lesions,
+        candidates,
         warnings,
         seconds: model
             .seconds
@@ -395,7 +533,7 @@ mod tests {
             chest: m,
             summary: s,
             ..
-        } = model(&ct, &mut |s| stages.push(s)).unwrap();
+        } = model(&ct, &[], &mut |s| stages.push(s)).unwrap();
         assert_eq!(stages, Stage::ALL);
         // The table is not the body; the lungs are inside it.
         let table = ct.index(55, 89, 35);
@@ -442,7 +580,7 @@ mod tests {
     #[test]
     fn lungs_that_touch_are_parted() {
         let ct = phantom_at(30.0);
-        let m = segment(&ct, &mut |_| {}).unwrap();
+        let m = segment(&ct, &[], &mut |_| {}).unwrap();
         let count = |l: u8| m.lungs.data.iter().filter(|&&x| x == l).count() as f64;
         let (r, l) = (count(1), count(2));
         assert!(r > 0.0 && l > 0.0, "right {r}, left {l}");
@@ -466,18 +604,18 @@ mod tests {
             vec![-1000; 8000],
         )
         .unwrap();
-        let e = segment(&air, &mut |_| {}).unwrap_err().to_string();
+        let e = segment(&air, &[], &mut |_| {}).unwrap_err().to_string();
         assert!(e.starts_with("no body found"), "{e}");
         let mut solid = air.map(|_| 40i16);
         solid.data[0] = -1000;
-        let e = segment(&solid, &mut |_| {}).unwrap_err().to_string();
+        let e = segment(&solid, &[], &mut |_| {}).unwrap_err().to_string();
         assert!(e.starts_with("no trachea found"), "{e}");
         let mask = air.map(|_| 1i16);
-        let e = segment(&mask, &mut |_| {}).unwrap_err().to_string();
+        let e = segment(&mask, &[], &mut |_| {}).unwrap_err().to_string();
         assert!(e.starts_with("not a CT in Hounsfield units"), "{e}");
         let mut thick = phantom();
         thick.geometry.spacing[2] = 10.0;
-        let e = segment(&thick, &mut |_| {}).unwrap_err().to_string();
+        let e = segment(&thick, &[], &mut |_| {}).unwrap_err().to_string();
         assert!(e.contains("slices thicker than 8.5 mm"), "{e}");
     }
 }
