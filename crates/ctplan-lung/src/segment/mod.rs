@@ -408,30 +408,42 @@ pub fn summary(model: &ChestModel, analysed: &crate::Model) -> Summary {
             .cloned(),
     );
     let side = |s: u8| if s == 1 { "right" } else { "left" };
+    let line = |centre_mm: [f64; 3], d: f64, v: f64, hu: f64, s: u8, score| LesionSummary {
+        centre_mm,
+        diameter_mm: d,
+        volume_ml: v,
+        mean_hu: hu,
+        side: side(s),
+        lobe: lobe_near(analysed, centre_mm),
+        score,
+    };
     let lesions = model
         .lesions
         .iter()
-        .map(|l| LesionSummary {
-            centre_mm: l.centre_mm,
-            diameter_mm: l.diameter_mm,
-            volume_ml: l.volume_ml,
-            mean_hu: l.mean_hu,
-            side: side(l.side),
-            lobe: lobe_near(analysed, l.centre_mm),
-            score: None,
+        .map(|l| {
+            line(
+                l.centre_mm,
+                l.diameter_mm,
+                l.volume_ml,
+                l.mean_hu,
+                l.side,
+                None,
+            )
         })
         .collect();
     let candidates = model
         .candidates
         .iter()
-        .map(|c| LesionSummary {
-            centre_mm: c.centre_mm,
-            diameter_mm: c.diameter_mm,
-            volume_ml: c.volume_ml,
-            mean_hu: c.mean_hu,
-            side: side(c.side),
-            lobe: lobe_near(analysed, c.centre_mm),
-            score: Some(c.score),
+        .map(|c| {
+            let s = Some(c.score);
+            line(
+                c.centre_mm,
+                c.diameter_mm,
+                c.volume_ml,
+                c.mean_hu,
+                c.side,
+                s,
+            )
         })
         .collect();
     Summary {
