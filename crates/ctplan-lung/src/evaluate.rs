@@ -8,6 +8,9 @@
 //!   reference airway's centreline (its 3-D thinning, [`crate::airway::thin`]) that lies inside
 //!   the prediction (Zhang et al. 2023, "Multi-site, Multi-domain Airway Tree Modeling",
 //!   Medical Image Analysis 90:102957).
+//! - [`branches_detected`]: ATM'22's *branches detected* (BD): the fraction of the reference's
+//!   branches of which more than 80 % of the centreline lies inside the prediction (same
+//!   paper), the branches as the planning's tree parses the reference centreline.
 //! - [`leaked_volume`]: the predicted airway outside the reference dilated by one voxel (a
 //!   ball of the largest spacing), as a fraction of the reference volume; the volume form of
 //!   EXACT'09's leakage (Lo et al. 2012, "Extraction of airways from CT (EXACT'09)", IEEE TMI
@@ -61,35 +64,44 @@ pub fn dsc(a: &Mask, b: &Mask) -> Result<f64, LungError> {
     })
 }
 
-/// Fraction of `centreline`'s voxels inside `prediction` (`None` when the centreline is
-/// empty). On another grid, each centreline voxel is looked up at the prediction's voxel
-/// nearest to its centre (outside the prediction's grid: not found).
-fn inside_fraction(centreline: &Mask, prediction: &Mask) -> Option<f64> {
+/// Whether voxel `v` of `reference`'s grid is inside `prediction`: the same voxel on the same
+/// grid; on another grid, the prediction's voxel nearest to its centre (outside the
+/// prediction's grid: not inside).
+fn found(reference: &Mask, v: usize, prediction: &Mask, same: bool) -> bool {
+    if same {
+        return prediction.data[v] != 0;
+    }
+    let Some(x) = prediction.geometry.world_to_index(reference.world_of(v)) else {
+        return false;
+    };
+    let x = x.map(|t| t.round());
+    (0..3).all(|d| x[d] >= 0.0 && (x[d] as usize) < prediction.dims[d])
+        && prediction.data[prediction.index(x[0] as usize, x[1] as usize, x[2] as usize)] != 0
+}
+
+/// Fraction of `voxels` (of `reference`'s grid) inside `prediction` (`None` when there are
+/// none).
+fn inside_fraction(
+    reference: &Mask,
+    voxels: impl Iterator<Item = usize>,
+    prediction: &Mask,
+) -> Option<f64> {
+    let same = reference.check_same_grid(prediction, 1e-3).is_ok();
     let (mut n, mut hit) = (0usize, 0usize);
-    if centreline.check_same_grid(prediction, 1e-3).is_ok() {
-        for (&c, &p) in centreline.data.iter().zip(&prediction.data) {
-            if c != 0 {
-                n += 1;
-                hit += (p != 0) as usize;
-            }
-        }
-    } else {
-        for (v, &c) in centreline.data.iter().enumerate() {
-            if c == 0 {
-                continue;
-            }
-            n += 1;
-            let Some(x) = prediction.geometry.world_to_index(centreline.world_of(v)) else {
-                continue;
-            };
-            let x = x.map(|t| t.round());
-            if (0..3).all(|d| x[d] >= 0.0 && (x[d] as usize) < prediction.dims[d]) {
-                let q = prediction.index(x[0] as usize, x[1] as usize, x[2] as usize);
-                hit += (prediction.data[q] != 0) as usize;
-            }
-        }
+    for v in voxels {
+        n += 1;
+        hit += found(reference, v, prediction, same) as usize;
     }
     (n > 0).then(|| hit as f64 / n as f64)
+}
+
+/// The voxels of `m`.
+fn voxels(m: &Mask) -> impl Iterator<Item = usize> + '_ {
+    m.data
+        .iter()
+        .enumerate()
+        .filter(|(_, x)| **x != 0)
+        .map(|(v, _)| v)
 }
 
 /// ATM'22 tree length detected: the fraction of `reference`'s centreline inside `prediction`
@@ -98,7 +110,35 @@ fn inside_fraction(centreline: &Mask, prediction: &Mask) -> Option<f64> {
 /// looked up voxel by voxel on the prediction's grid, so that branches too thin to survive
 /// on the coarse grid still count as missed.
 pub fn tree_length_detected(reference: &Mask, prediction: &Mask) -> Result<Option<f64>, LungError> {
-    Ok(inside_fraction(&thin(reference), prediction))
+    let skeleton = thin(reference);
+    Ok(inside_fraction(&skeleton, voxels(&skeleton), prediction))
+}
+
+/// A branch counts as detected when more than this fraction of its centreline is inside the
+/// prediction (ATM'22).
+pub const BRANCH_DETECTED: f64 = 0.8;
+
+/// ATM'22 branches detected: the fraction of `reference`'s branches (the planning's branch
+/// tree of its centreline, [`crate::airway::tree::build`], rooted at the top) of which more
+/// than [`BRANCH_DETECTED`] of the centreline is inside `prediction`; grids as for
+/// [`tree_length_detected`]. `None` when the reference has no tree.
+pub fn branches_detected(reference: &Mask, prediction: &Mask) -> Result<Option<f64>, LungError> {
+    Ok(branches_of(reference, &thin(reference), prediction))
+}
+
+fn branches_of(reference: &Mask, skeleton: &Mask, prediction: &Mask) -> Option<f64> {
+    use crate::airway::tree::{Root, TreeOptions, build};
+    let tree = build(reference, skeleton, Root::Superior, TreeOptions::default())?;
+    let n = tree.branches.len();
+    let hit = tree
+        .branches
+        .iter()
+        .filter(|b| {
+            inside_fraction(reference, b.voxels.iter().copied(), prediction)
+                .is_some_and(|f| f > BRANCH_DETECTED)
+        })
+        .count();
+    (n > 0).then(|| hit as f64 / n as f64)
 }
 
 /// Vessel centreline recall: the fraction of `reference`'s centreline inside `prediction`
@@ -159,6 +199,8 @@ pub struct Scores {
     pub airway_dsc: f64,
     /// ATM'22 tree length detected.
     pub airway_tree_length: Option<f64>,
+    /// ATM'22 branches detected.
+    pub airway_branches: Option<f64>,
     /// Airway leaked volume (fraction of the reference).
     pub airway_leak: Option<f64>,
     /// Vessel centreline recall.
@@ -178,12 +220,14 @@ pub fn chest(
     fn both<'a>(a: &'a Option<Mask>, b: &'a Option<Mask>) -> Option<(&'a Mask, &'a Mask)> {
         a.as_ref().zip(b.as_ref())
     }
+    let skeleton = thin(&centrelines.airway);
     Ok(Scores {
         lungs_dsc: both(&truth.lungs, &predicted.lungs)
             .map(|(t, p)| dsc(t, p))
             .transpose()?,
         airway_dsc: dsc(&truth.airway, &predicted.airway)?,
-        airway_tree_length: tree_length_detected(&centrelines.airway, &predicted.airway)?,
+        airway_tree_length: inside_fraction(&skeleton, voxels(&skeleton), &predicted.airway),
+        airway_branches: branches_of(&centrelines.airway, &skeleton, &predicted.airway),
         airway_leak: leaked_volume(&truth.airway, &predicted.airway)?,
         vessel_recall: both(&centrelines.vessels, &predicted.vessels)
             .map(|(t, p)| centreline_recall(t, p))
@@ -258,6 +302,45 @@ mod tests {
             .filter(|&v| skel.data[v] != 0 && ((v % 44) as f64 - 0.5) / 2.0 < 10.5)
             .count();
         assert_eq!(td2, by_hand as f64 / n as f64);
+    }
+
+    #[test]
+    fn branches_detected_of_a_bifurcation_half_found() {
+        // A trachea dividing into two bronchi (tubes of radius 2.5 mm, 1 mm voxels); the
+        // prediction holds the trachea and the bronchus at −x, and of the one at +x only its
+        // first voxels: 2 of the 3 branches.
+        use ctplan_core::vec3::{add, dist, dot, scale, sub};
+        let (top, carina) = ([20.0, 6.0, 47.0], [20.0, 6.0, 25.0]);
+        let tubes = [
+            (top, carina),
+            (carina, [6.0, 6.0, 4.0]),
+            (carina, [34.0, 6.0, 4.0]),
+        ];
+        let reference = mask([40, 12, 50], |i, j, k| {
+            let p = [i as f64, j as f64, k as f64];
+            tubes.iter().any(|&(a, b)| {
+                let t = (dot(sub(p, a), sub(b, a)) / dot(sub(b, a), sub(b, a))).clamp(0.0, 1.0);
+                dist(p, add(a, scale(sub(b, a), t))) <= 2.5
+            })
+        });
+        let skeleton = thin(&reference);
+        let tree = crate::airway::tree::build(
+            &reference,
+            &skeleton,
+            crate::airway::tree::Root::Superior,
+            Default::default(),
+        )
+        .unwrap();
+        assert_eq!(tree.branches.len(), 3);
+        let prediction = mask([40, 12, 50], |i, _, k| i <= 21 || k >= 22);
+        assert_eq!(
+            branches_detected(&reference, &prediction).unwrap(),
+            Some(2.0 / 3.0)
+        );
+        assert_eq!(
+            branches_detected(&reference, &reference).unwrap(),
+            Some(1.0)
+        );
     }
 
     #[test]
