@@ -12,6 +12,11 @@
 //!     binary STL written, the mask already read
 //!   ctplan-bench lung ANATOMY [REPEAT]  analyse a lung anatomy once, then re-simulate the
 //!     resection of every segment (volumes, ppoFEV1, margin and its extension options)
+//!   ctplan-bench lung-phantom VOXEL_MM NOISE_HU [--save DIR] FOLDER…  per anatomy folder
+//!     (Med-MPD layout): render the chest phantom (`ctplan_lung::phantom`), build the model
+//!     from it (`ctplan_lung::segment::model`) and score it against the phantom's truth
+//!     (`ctplan_lung::evaluate`); one JSON line per folder. `--save DIR` writes each CT and
+//!     its truth there (NRRD) to look at.
 //!   ctplan-bench rss CMD [ARGS…]      run CMD; print its wall time and peak RSS (from wait4).
 //!     Measuring from this small process matters: a child forked from a large process (a
 //!     Python holding volumes) inherits that process's resident size in its high-water mark.
@@ -114,6 +119,7 @@ fn main() -> Result<()> {
                 serde_json::json!({"op": "mesh", "file": f, "seconds": s, "faces": faces, "smooth": iters, "stages": stages, "threads": threads})
             );
         }
+        Some("lung-phantom") => lung_phantom(&args[1..])?,
         Some("rss") => {
             let cmd = args.get(1).context("rss CMD [ARGS…]")?;
             let t = Instant::now();
@@ -174,8 +180,115 @@ fn main() -> Result<()> {
             );
         }
         _ => bail!(
-            "usage: ctplan-bench read|edt FILE [REPEAT] | eval PRED TRUTH DEFECTIVE [REPEAT] | lung ANATOMY [REPEAT] | rss CMD [ARGS…]"
+            "usage: ctplan-bench read|edt FILE [REPEAT] | eval PRED TRUTH DEFECTIVE [REPEAT] | lung ANATOMY [REPEAT] | lung-phantom VOXEL_MM NOISE_HU [--save DIR] FOLDER… | rss CMD [ARGS…]"
         ),
+    }
+    Ok(())
+}
+
+/// The centre (LPS mm) of a mask's voxels; `None` when it is empty.
+fn centre(m: &ctplan_core::Mask) -> Option<[f64; 3]> {
+    let (mut c, mut n) = ([0.0; 3], 0.0);
+    for (v, &x) in m.data.iter().enumerate() {
+        if x != 0 {
+            let p = m.world_of(v);
+            (0..3).for_each(|a| c[a] += p[a]);
+            n += 1.0;
+        }
+    }
+    (n > 0.0).then(|| c.map(|x| x / n))
+}
+
+/// `lung-phantom VOXEL_MM NOISE_HU [--save DIR] FOLDER…`: render, model, score; one JSON line
+/// per folder.
+fn lung_phantom(args: &[String]) -> Result<()> {
+    use ctplan_lung::phantom::{Options, render};
+    const USAGE: &str = "lung-phantom VOXEL_MM NOISE_HU [--save DIR] FOLDER…";
+    let voxel: f64 = args.first().context(USAGE)?.parse()?;
+    let noise: f64 = args.get(1).context(USAGE)?.parse()?;
+    let mut rest = &args[2..];
+    let mut save = None;
+    if rest.first().map(String::as_str) == Some("--save") {
+        save = Some(Path::new(rest.get(1).context(USAGE)?).to_path_buf());
+        rest = &rest[2..];
+    }
+    if rest.is_empty() {
+        bail!("{USAGE}");
+    }
+    for folder in rest {
+        let f = Path::new(folder);
+        let t = Instant::now();
+        let anatomy = ctplan_lung::model::anatomy::load(f)?;
+        let read_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let opts = Options {
+            voxel_mm: [voxel; 3],
+            noise_sd_hu: noise,
+            seed: 1,
+        };
+        let phantom = render(&anatomy, &opts)?;
+        let render_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        // The nodule is grown from its point: the centre of the truth's nodule mask.
+        let seeds: Vec<[f64; 3]> = phantom
+            .truth
+            .nodules
+            .as_ref()
+            .map(centre)
+            .into_iter()
+            .flatten()
+            .collect();
+        let ctplan_lung::segment::Built {
+            chest: model,
+            summary,
+            ..
+        } = ctplan_lung::segment::model(&phantom.ct, &seeds, &mut |_| {})?;
+        let model_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let scores = ctplan_lung::evaluate::chest(&phantom.truth, &anatomy, &model.anatomy())?;
+        // Lobe borders against the manual fissures (mean mm).
+        let lobe_border_mm = match (&model.lobes, &phantom.truth.fissures) {
+            (Some(l), Some(f)) => ctplan_lung::evaluate::border_distance(l, f)?,
+            _ => None,
+        };
+        // ATM'22's tree length against the truth on the CT's own grid (the majority of each
+        // block), beside the score's own against the masks' finer centreline.
+        let td_ct_grid =
+            ctplan_lung::evaluate::tree_length_detected(&phantom.truth.airway, &model.airway.mask)?;
+        let score_s = t.elapsed().as_secs_f64();
+        if let Some(dir) = &save {
+            let name = f.file_name().map(|n| n.to_string_lossy().to_string());
+            let name = name.unwrap_or_else(|| "case".into());
+            let w = ctplan_io::WriteOptions::default();
+            let ct = ctplan_core::AnyVolume::I16(phantom.ct.clone());
+            ctplan_io::write(&dir.join(format!("{name}_ct.nrrd")), &ct, &w)?;
+            ctplan_io::write_mask(
+                &dir.join(format!("{name}_airway_truth.nrrd")),
+                &phantom.truth.airway,
+            )?;
+            ctplan_io::write_mask(
+                &dir.join(format!("{name}_airway_model.nrrd")),
+                &model.airway.mask,
+            )?;
+        }
+        let g = phantom.ct.geometry;
+        println!(
+            "{}",
+            serde_json::json!({
+                "op": "lung-phantom", "anatomy": f, "voxel_mm": g.spacing, "noise_hu": noise,
+                "dims": phantom.ct.dims, "scores": scores,
+                "airway_tree_length_ct_grid": td_ct_grid, "lobe_border_mm": lobe_border_mm,
+                "lesions": summary.lesions, "candidates": summary.candidates.len(),
+                "airway": {"branches": summary.airway.branches,
+                    "max_generation": summary.airway.max_generation,
+                    "segmental_bronchi": summary.airway.segmental_bronchi.len(),
+                    "threshold_hu": summary.airway.threshold_hu},
+                "warnings": summary.warnings,
+                "seconds": {"read": read_s, "render": render_s, "model": model_s, "score": score_s,
+                    "stages": summary.seconds},
+                "threads": rayon_threads(),
+            })
+        );
     }
     Ok(())
 }

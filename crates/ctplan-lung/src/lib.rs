@@ -21,7 +21,11 @@
 //!   ([`resection::route`]);
 //! - [`report`]: [`report::plan_case`], the one call that plans a case on an analysed model;
 //! - [`case`]: the case folder's files as volumes and bytes ([`case::labels`],
-//!   [`case::scene`], [`case::pictures`], [`case::markdown`]).
+//!   [`case::scene`], [`case::pictures`], [`case::markdown`]);
+//! - [`phantom`]: a chest CT rendered from label masks (Med-MPD's or the procedural
+//!   [`phantom::synthetic`] anatomy), its truth the masks; [`evaluate`]: the metrics that
+//!   measure the model from the CT against that truth (DSC, ATM'22 tree length, leak, vessel
+//!   centreline recall, lobe border distance).
 //!
 //! Errors are one [`LungError`] ([`error`]); output precision is [`round`].
 //!
@@ -79,7 +83,9 @@
 pub mod airway;
 pub mod case;
 pub mod error;
+pub mod evaluate;
 pub mod model;
+pub mod phantom;
 pub mod report;
 pub mod resection;
 pub mod round;
