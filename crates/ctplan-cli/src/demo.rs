@@ -1,10 +1,16 @@
-//! `ctplan demo`: the cranioplasty workflow end to end on a synthetic skull, with no data.
+//! `ctplan demo`: both workflows end to end on synthetic data the project makes, with no data.
 //!
-//! It builds a skull phantom with a vault defect, writes the complete skull, the defective
-//! skull and the true implant as NRRD, designs the implant from the defective skull alone with
-//! the shipped shape prior and network (as `ctplan implant` does), meshes it (printable STL)
-//! and the scene (glTF: defective skull and designed implant), and evaluates the design
-//! against the true implant with the AutoImplant metrics, writing the report as text and JSON.
+//! Cranioplasty: it builds a skull phantom with a vault defect, writes the complete skull, the
+//! defective skull and the true implant as NRRD, designs the implant from the defective skull
+//! alone with the shipped shape prior and network (as `ctplan implant` does), meshes it
+//! (printable STL) and the scene (glTF: defective skull and designed implant), and evaluates
+//! the design against the true implant with the AutoImplant metrics, writing the report as
+//! text and JSON.
+//!
+//! Segmentectomy (`lung/`): it renders a CT of the procedural chest (`phantom::synthetic`), builds
+//! the patient's model from that CT with the nodule grown from its point (as `lung model
+//! --nodule` does), and plans the resection of the branch nearest the nodule with its margin
+//! verdict (as `lung plan CT --resect POINT --nodule POINT` does), writing both folders.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -43,7 +49,7 @@ pub fn run(a: Args, force: bool) -> Result<ExitCode> {
     let concerns = design.concerns();
     let pred = design.implant;
     // Everything is written into a staging folder that replaces the output folder at the end.
-    let (text, implant_report) =
+    let (text, implant_report, lung) =
         ctplan_io::publish_dir(&a.out, "demo", force, |out: &Path| -> Result<_> {
             for sub in [
                 "complete_skull",
@@ -112,7 +118,8 @@ pub fn run(a: Args, force: bool) -> Result<ExitCode> {
                 &out.join("report.json"),
                 serde_json::to_string_pretty(&report)?.as_bytes(),
             )?;
-            Ok((text, implant_report))
+            let lung = lung_demo(&out.join("lung"))?;
+            Ok((text, implant_report, lung))
         })?;
     let ml = Mask::nonzero_ml;
     println!(
@@ -138,10 +145,65 @@ pub fn run(a: Args, force: bool) -> Result<ExitCode> {
         "  designed implant mesh: {} faces, watertight, {:.2} mL enclosed → implant.stl; scene.glb holds skull and implant",
         implant_report.faces, implant_report.volume_ml
     );
+    println!("\nlung segmentectomy on a synthetic chest CT (lung/):");
+    print!("{lung}");
     println!(
-        "\nwrote {} (volumes as NRRD, implant.stl, scene.glb, report.txt, report.json) in {:.2} s",
+        "\nwrote {} (volumes as NRRD, implant.stl, scene.glb, report.txt, report.json; lung/ct.nrrd, lung/model, lung/plan) in {:.2} s",
         a.out.display(),
         t0.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The segmentectomy workflow on a synthetic chest CT, written into `dir` (`ct.nrrd`,
+/// `model/`, `plan/`); returns the plan's summary in words.
+fn lung_demo(dir: &Path) -> Result<String> {
+    use ctplan_lung::phantom::{Options, render, synthetic};
+    use ctplan_lung::resection::{Margin, Target};
+    let anatomy = synthetic::chest(1.0);
+    let phantom = render(
+        &anatomy,
+        &Options {
+            voxel_mm: [2.0; 3],
+            noise_sd_hu: 20.0,
+            seed: 1,
+        },
+    )
+    .context("rendering the demo chest CT")?;
+    let nodule = synthetic::NODULE.0;
+    let ctplan_lung::segment::Built {
+        chest,
+        analysed,
+        summary,
+    } = ctplan_lung::segment::model(&phantom.ct, &[nodule], &mut |_| {})
+        .context("modelling the demo chest CT")?;
+    let pictures = crate::lung::model_pictures(&chest, &analysed);
+    let request = ctplan_lung::Request {
+        targets: vec![Target::Point(nodule)],
+        fev1: Some(2.5),
+        margin: Margin::Ratio(2.0),
+    };
+    let mut report =
+        ctplan_lung::plan_case(&analysed, &request).context("planning the demo resection")?;
+    for sub in ["model", "plan"] {
+        std::fs::create_dir_all(dir.join(sub))
+            .with_context(|| format!("{}: cannot create folder", dir.join(sub).display()))?;
+    }
+    ctplan_io::write(
+        &dir.join("ct.nrrd"),
+        &ctplan_core::AnyVolume::I16(phantom.ct),
+        &ctplan_io::WriteOptions {
+            compress: true,
+            ..Default::default()
+        },
+    )?;
+    crate::lung::write_model(&dir.join("model"), chest, &summary, &pictures, "nii.gz")?;
+    crate::lung::write_case(
+        &dir.join("plan"),
+        &analysed,
+        &mut report,
+        "demo chest",
+        |_| {},
+    )?;
+    Ok(ctplan_lung::case::markdown::summary(&report))
 }

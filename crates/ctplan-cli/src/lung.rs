@@ -196,20 +196,11 @@ fn plan(a: PlanArgs, force: bool) -> Result<()> {
     // The case folder: written into a hidden folder beside the target, renamed into place once
     // complete.
     let written = ctplan_io::publish_dir(&a.output, "lung plan", force, |dir| -> Result<()> {
-        let case = ctplan_lung::case::render(&model, &report);
-        ctplan_io::seg::write_seg_nrrd(
-            &dir.join("segments.seg.nrrd"),
-            &case.labels,
-            &case.segments,
-        )?;
-        for (file, bytes) in &case.files {
-            ctplan_io::write_bytes(&dir.join(file), bytes)?;
-        }
-        seconds.push(("outputs".to_string(), t4.elapsed().as_secs_f64()));
-        seconds.push(("total".to_string(), t0.elapsed().as_secs_f64()));
-        report.seconds = std::mem::take(&mut seconds);
-        ctplan_io::write_bytes(&dir.join("report.json"), report.to_json()?.as_bytes())?;
-        ctplan_io::write_bytes(&dir.join("report.md"), markdown(&report, &name).as_bytes())?;
+        write_case(dir, &model, &mut report, &name, |seconds_out| {
+            seconds.push(("outputs".to_string(), t4.elapsed().as_secs_f64()));
+            seconds.push(("total".to_string(), t0.elapsed().as_secs_f64()));
+            *seconds_out = std::mem::take(&mut seconds);
+        })?;
         if let Some((chest, summary, pictures)) = built {
             let sub = dir.join("model");
             std::fs::create_dir(&sub)
@@ -227,6 +218,27 @@ fn plan(a: PlanArgs, force: bool) -> Result<()> {
         print!("{}", summary(&report));
         println!("case written to {}", a.output.display());
     }
+    Ok(())
+}
+
+/// Write a planned case into `dir`: `segments.seg.nrrd`, the scene and pictures, then
+/// `report.json` and `report.md` (named `name`), after `times` has set the report's seconds
+/// (so that they count the writing of the rest).
+pub(crate) fn write_case(
+    dir: &Path,
+    model: &ctplan_lung::Model,
+    report: &mut ctplan_lung::Report,
+    name: &str,
+    times: impl FnOnce(&mut Vec<(String, f64)>),
+) -> Result<()> {
+    let case = ctplan_lung::case::render(model, report);
+    ctplan_io::seg::write_seg_nrrd(&dir.join("segments.seg.nrrd"), &case.labels, &case.segments)?;
+    for (file, bytes) in &case.files {
+        ctplan_io::write_bytes(&dir.join(file), bytes)?;
+    }
+    times(&mut report.seconds);
+    ctplan_io::write_bytes(&dir.join("report.json"), report.to_json()?.as_bytes())?;
+    ctplan_io::write_bytes(&dir.join("report.md"), markdown(report, name).as_bytes())?;
     Ok(())
 }
 
@@ -271,7 +283,7 @@ fn build(
 }
 
 /// The pictures of a built model (`model.png`), drawn before the analysis is let go.
-fn model_pictures(
+pub(crate) fn model_pictures(
     chest: &ChestModel,
     analysed: &ctplan_lung::Model,
 ) -> Vec<(&'static str, Vec<u8>)> {
@@ -283,7 +295,7 @@ fn model_pictures(
 
 /// Write a built model into `dir`: its masks (`ext`: `nii.gz` or `nrrd`), pictures and
 /// `model.json`; returns the JSON.
-fn write_model(
+pub(crate) fn write_model(
     dir: &Path,
     chest: ChestModel,
     summary: &ctplan_lung::segment::Summary,

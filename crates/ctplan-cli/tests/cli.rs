@@ -40,6 +40,37 @@ fn demo_writes_volumes_and_report() {
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["cases"][0]["dsc"].as_f64().unwrap(), dsc);
+
+    // The lung workflow on the synthetic chest CT: the model names the segmental bronchi the
+    // procedural tree has (all 18), grows the nodule (7 mm radius, so 14 mm across give or
+    // take a 2 mm voxel), and the plan resects near it with a margin verdict.
+    let lung = out.join("lung");
+    let model: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(lung.join("model/model.json")).unwrap())
+            .unwrap();
+    let named = model["airway"]["segmental_bronchi"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(named >= 16, "{}", model["airway"]);
+    let d = model["lesions"][0]["diameter_mm"].as_f64().unwrap();
+    assert!((10.0..=18.0).contains(&d), "nodule {d} mm");
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(lung.join("plan/report.json")).unwrap())
+            .unwrap();
+    assert!(
+        plan["resection"]["margin_ok"].is_boolean(),
+        "{}",
+        plan["resection"]
+    );
+    for f in [
+        "ct.nrrd",
+        "model/model.png",
+        "plan/resection.png",
+        "plan/scene.glb",
+    ] {
+        assert!(lung.join(f).is_file(), "{f}");
+    }
 }
 
 /// A folder of symlinks/copies of a few SkullFix files.
