@@ -314,4 +314,23 @@ fn the_builders_make_valid_files() {
     let a = ctplan_io::read(&d.join("ok.dcm")).unwrap().volume;
     let b = ctplan_io::read(&d.join("rle.dcm")).unwrap().volume;
     assert_eq!(a, b);
+    // The chest CT is modelled, and a lesion grows from a point in its right upper lobe.
+    write_chest(d, "chest.nrrd");
+    let point = ctplan_lung::phantom::synthetic::NODULE
+        .0
+        .map(|x| x.to_string());
+    let o = run(
+        d,
+        &home,
+        &[
+            "lung",
+            "model",
+            "chest.nrrd",
+            "-o",
+            "model",
+            "--nodule",
+            &point.join(","),
+        ],
+    );
+    assert_eq!(o.code, Some(0), "chest.nrrd: {}", o.stderr);
 }

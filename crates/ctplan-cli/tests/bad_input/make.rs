@@ -372,3 +372,23 @@ pub fn write_no_chest(dir: &Path, name: &str, head: bool, slice_mm: f64) {
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     ctplan_io::write(&p, &AnyVolume::I16(v), &ctplan_io::WriteOptions::default()).unwrap();
 }
+
+/// A small chest CT in HU that the lung model goes through: the procedural chest rendered at
+/// 3 mm without noise.
+pub fn write_chest(dir: &Path, name: &str) {
+    use ctplan_lung::phantom::{Options, render, synthetic};
+    let opts = Options {
+        voxel_mm: [3.0; 3],
+        noise_sd_hu: 0.0,
+        seed: 1,
+    };
+    let p = render(&synthetic::chest(3.0), &opts).unwrap();
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    ctplan_io::write(
+        &path,
+        &AnyVolume::I16(p.ct),
+        &ctplan_io::WriteOptions::default(),
+    )
+    .unwrap();
+}
