@@ -270,6 +270,17 @@ fn lung_phantom(args: &[String]) -> Result<()> {
                 &dir.join(format!("{name}_airway_model.nrrd")),
                 &model.airway.mask,
             )?;
+            ctplan_io::write_mask(
+                &dir.join(format!("{name}_fissures_model.nrrd")),
+                &model.fissures,
+            )?;
+            if let Some(f) = &phantom.truth.fissures {
+                ctplan_io::write_mask(&dir.join(format!("{name}_fissures_truth.nrrd")), f)?;
+            }
+            if let Some(l) = &model.lobes {
+                let l = ctplan_core::AnyVolume::U8(l.clone());
+                ctplan_io::write(&dir.join(format!("{name}_lobes_model.nrrd")), &l, &w)?;
+            }
         }
         let g = phantom.ct.geometry;
         println!(

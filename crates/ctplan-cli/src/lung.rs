@@ -311,10 +311,16 @@ pub(crate) fn write_model(
         body,
         lungs,
         airway,
+        fissures,
         lobes,
         ..
     } = chest;
-    let mut masks = vec![("body", body), ("lungs", lungs), ("airway", airway.mask)];
+    let mut masks = vec![
+        ("body", body),
+        ("lungs", lungs),
+        ("airway", airway.mask),
+        ("fissures", fissures),
+    ];
     masks.extend(lobes.map(|l| ("lobes", l)));
     masks.extend(nodules.map(|n| ("nodule", n)));
     for (name, v) in masks {

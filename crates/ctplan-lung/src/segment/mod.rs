@@ -16,6 +16,7 @@
 
 pub mod airway;
 pub mod body;
+pub mod fissures;
 pub mod input;
 pub mod lesion;
 pub mod lobes;
@@ -39,6 +40,8 @@ pub enum Stage {
     Airway,
     /// The lungs, right and left.
     Lungs,
+    /// The interlobar fissures.
+    Fissures,
     /// The lesions grown from the points given, and the candidate list.
     Lesions,
     /// The airway tree analysed as the plan sees it: centreline, branches, names.
@@ -49,10 +52,11 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage, in order.
-    pub const ALL: [Stage; 6] = [
+    pub const ALL: [Stage; 7] = [
         Stage::Body,
         Stage::Airway,
         Stage::Lungs,
+        Stage::Fissures,
         Stage::Lesions,
         Stage::Tree,
         Stage::Lobes,
@@ -64,6 +68,7 @@ impl Stage {
             Stage::Body => "body",
             Stage::Airway => "airway",
             Stage::Lungs => "lungs",
+            Stage::Fissures => "fissures",
             Stage::Lesions => "lesions",
             Stage::Tree => "airway tree",
             Stage::Lobes => "lobes",
@@ -80,6 +85,8 @@ pub struct ChestModel {
     pub lungs: Volume<u8>,
     /// The airway lumen and how it was grown.
     pub airway: airway::Airway,
+    /// The interlobar fissures found ([`fissures`]): the walls the lobes do not cross.
+    pub fissures: Mask,
     /// The lobes (1 RUL, 2 RML, 3 RLL, 4 LUL, 5 LLL; [`lobes`]); `None` until the airway tree
     /// is analysed ([`model`]).
     pub lobes: Option<Volume<u8>>,
@@ -120,7 +127,7 @@ impl ChestModel {
             arteries: None,
             veins: None,
             nodules: self.nodules().map(|n| n.map(|v| (v != 0) as u8)),
-            fissures: None,
+            fissures: Some(self.fissures.clone()),
             sources: vec![("CT".into(), "lung model".into())],
             warnings: self.warnings.clone(),
         }
@@ -214,6 +221,9 @@ pub fn segment(
         lungs::lungs(ct, &body, &airway.mask)
     })?;
     warnings.extend(w.into_iter().map(|w| format!("lungs: {w}")));
+    let fissures = staged(Stage::Fissures, progress, &mut seconds, || {
+        fissures::fissures(ct, &lungs, None, &airway.mask)
+    });
     let (lesions, candidates) = staged(Stage::Lesions, progress, &mut seconds, || {
         let grown = nodules
             .iter()
@@ -225,6 +235,7 @@ pub fn segment(
         body,
         lungs,
         airway,
+        fissures,
         lobes: None,
         lesions,
         candidates,
