@@ -42,7 +42,8 @@ struct ModelArgs {
     /// The chest CT: a DICOM folder, zip or PATH#SERIES, or a NIfTI, NRRD or MetaImage volume
     /// in Hounsfield units.
     ct: PathBuf,
-    /// Case folder to write (body, lungs, airway masks on the CT's grid and model.json).
+    /// Case folder to write (body, lungs, airway, vessels, arteries, veins masks on the CT's
+    /// grid and model.json).
     /// Written whole or not at all; the same replacement rules as `lung plan`.
     #[arg(short, long)]
     output: PathBuf,
@@ -210,9 +211,17 @@ fn model(a: ModelArgs, force: bool) -> Result<()> {
         body,
         lungs,
         airway,
+        vessels,
         ..
     } = built;
-    let masks = [("body", body), ("lungs", lungs), ("airway", airway.mask)];
+    let masks = [
+        ("body", body),
+        ("lungs", lungs),
+        ("airway", airway.mask),
+        ("vessels", vessels.mask),
+        ("arteries", vessels.arteries),
+        ("veins", vessels.veins),
+    ];
     let written = ctplan_io::publish_dir(&a.output, "lung model", force, |dir| -> Result<String> {
         for (name, v) in masks {
             let file = dir.join(format!("{name}.{ext}"));
@@ -243,6 +252,14 @@ fn model(a: ModelArgs, force: bool) -> Result<()> {
             w.max_generation
         );
         println!("segmental bronchi named: {}", w.segmental_bronchi.join(" "));
+        let v = &report.vessels;
+        println!(
+            "vessels: {:.0} mL (arteries {:.0} mL, veins {:.0} mL, {:.0} % unlabelled)",
+            v.volume_ml,
+            v.artery_ml,
+            v.vein_ml,
+            100.0 * v.unlabelled_fraction
+        );
         for warning in &report.warnings {
             println!("warning: {warning}");
         }

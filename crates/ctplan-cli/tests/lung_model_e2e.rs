@@ -5,7 +5,10 @@
 //! breath, the right larger than the left; an airway lumen grown to the segmental bronchi holds
 //! 20–250 mL (a leak into the parenchyma adds litres); the trachea lies in the midline. The
 //! depth bound (≥ 12 of the 18 segmental bronchi named) is below what the model reaches today
-//! (BENCHMARKS.md), so that a regression of the growing fails.
+//! (BENCHMARKS.md), so that a regression of the growing fails. The pulmonary vessels wide enough
+//! for a 2 mm scan hold tens to a few hundred mL (a bound of 80–500 mL: a leak into the chest
+//! wall or mediastinum adds far more, a vesselness that fails finds far less); arteries and
+//! veins are told apart where bronchi are grown beside them, so both are non-empty here.
 
 use std::process::Command;
 
@@ -46,7 +49,20 @@ fn chest_ct_model_then_plan() {
     );
     let named = airway["segmental_bronchi"].as_array().unwrap().len();
     assert!(named >= 12, "{named} segmental bronchi named: {airway}");
-    for f in ["body.nii.gz", "lungs.nii.gz", "airway.nii.gz", "model.json"] {
+    let vessels = &r["vessels"];
+    let ml = |k: &str| vessels[k].as_f64().unwrap();
+    assert!((80.0..500.0).contains(&ml("volume_ml")), "{vessels}");
+    assert!(ml("artery_ml") > 0.0 && ml("vein_ml") > 0.0, "{vessels}");
+    assert!(vessels["separable"].as_bool().unwrap(), "{vessels}");
+    for f in [
+        "body.nii.gz",
+        "lungs.nii.gz",
+        "airway.nii.gz",
+        "vessels.nii.gz",
+        "arteries.nii.gz",
+        "veins.nii.gz",
+        "model.json",
+    ] {
         assert!(model.join(f).is_file(), "{f}");
     }
     // The lungs file holds 1 (right) and 2 (left) on the CT's grid.

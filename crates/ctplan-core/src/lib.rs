@@ -12,6 +12,8 @@
 //!   the EDT), the 6-neighbour erosion and surface used by the segmentation metrics.
 //! - [`crop`]: bounding boxes, cropping with a margin and pasting back.
 //! - [`resample`]: resampling onto another grid (nearest neighbour, trilinear) in world coordinates.
+//! - [`hessian`]: Gaussian scale space over a region and the Hessian's eigen-decomposition, for
+//!   the tube (vessel) and plate (fissure) measures.
 //!
 //! - [`vec3`], [`grid`], [`linalg`]: the small vector, voxel-index and dense-solver helpers,
 //!   defined once for every crate so that the arithmetic (and so every output) is the same
@@ -41,6 +43,7 @@ pub mod edt;
 pub mod filetype;
 pub mod geometry;
 pub mod grid;
+pub mod hessian;
 pub mod label;
 pub mod linalg;
 pub mod morphology;

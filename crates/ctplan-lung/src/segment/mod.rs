@@ -3,7 +3,9 @@
 //!
 //! The stages, in order, each a module: [`body`] (the patient, the table left out) →
 //! [`airway`] (the trachea found automatically, the lumen grown with leak control) → [`lungs`]
-//! (dark regions inside the body, airway out, split into right and left). [`segment`] runs
+//! (dark regions inside the body, airway out, split into right and left) → [`vessels`]
+//! (multiscale vesselness in the lungs and hila, arteries told from veins by the bronchi
+//! beside them where the scan allows). [`segment`] runs
 //! them and times each; [`ChestModel::anatomy`] hands the result to the planning as if it had
 //! been read from mask files. [`model`] is the one call of `ctplan lung model`: the stages,
 //! then the airway tree analysed as the plan will see it, and the [`Summary`].
@@ -16,6 +18,7 @@
 pub mod airway;
 pub mod body;
 pub mod lungs;
+pub mod vessels;
 
 use std::time::Instant;
 
@@ -35,13 +38,21 @@ pub enum Stage {
     Airway,
     /// The lungs, right and left.
     Lungs,
+    /// The pulmonary vessels, arteries and veins.
+    Vessels,
     /// The airway tree analysed as the plan sees it: centreline, branches, names.
     Tree,
 }
 
 impl Stage {
     /// Every stage, in order.
-    pub const ALL: [Stage; 4] = [Stage::Body, Stage::Airway, Stage::Lungs, Stage::Tree];
+    pub const ALL: [Stage; 5] = [
+        Stage::Body,
+        Stage::Airway,
+        Stage::Lungs,
+        Stage::Vessels,
+        Stage::Tree,
+    ];
 
     /// The stage in words.
     pub fn name(self) -> &'static str {
@@ -49,6 +60,7 @@ impl Stage {
             Stage::Body => "body",
             Stage::Airway => "airway",
             Stage::Lungs => "lungs",
+            Stage::Vessels => "vessels",
             Stage::Tree => "airway tree",
         }
     }
@@ -63,6 +75,9 @@ pub struct ChestModel {
     pub lungs: Volume<u8>,
     /// The airway lumen and how it was grown.
     pub airway: airway::Airway,
+    /// The pulmonary vessels: all of them, arteries and veins (masks), the centreline's
+    /// branches with their labels, and whether they could be told apart.
+    pub vessels: vessels::Vessels,
     /// What the stages noticed, in words.
     pub warnings: Vec<String>,
     /// Seconds per stage, in order.
@@ -70,15 +85,26 @@ pub struct ChestModel {
 }
 
 impl ChestModel {
-    /// The model as the planning's anatomy (airway, lungs joined; no vessels, nodules or
-    /// fissures yet).
+    /// The model as the planning's anatomy (airway, lungs joined, arteries, veins and the
+    /// vessels not told apart as `vessels`; no nodules or fissures yet).
     pub fn anatomy(&self) -> Anatomy {
+        let v = &self.vessels;
+        let some = |m: Mask| (m.count_nonzero() > 0).then_some(m);
+        let mut rest = v.mask.clone();
+        for ((r, &a), &b) in rest
+            .data
+            .iter_mut()
+            .zip(&v.arteries.data)
+            .zip(&v.veins.data)
+        {
+            *r &= (a | b == 0) as u8;
+        }
         Anatomy {
             airway: self.airway.mask.clone(),
             lungs: Some(self.lungs.map(|v| (v != 0) as u8)),
-            vessels: None,
-            arteries: None,
-            veins: None,
+            vessels: some(rest),
+            arteries: some(v.arteries.clone()),
+            veins: some(v.veins.clone()),
             nodules: None,
             fissures: None,
             sources: vec![("CT".into(), "lung model".into())],
@@ -141,10 +167,14 @@ pub fn segment(ct: &Volume<i16>, progress: &mut dyn FnMut(Stage)) -> Result<Ches
         lungs::lungs(ct, &body, &airway.mask)
     })?;
     warnings.extend(w.into_iter().map(|w| format!("lungs: {w}")));
+    let vessels = staged(Stage::Vessels, progress, &mut seconds, || {
+        vessels::vessels(ct, &lungs, &airway.mask)
+    });
     Ok(ChestModel {
         body,
         lungs,
         airway,
+        vessels,
         warnings,
         seconds,
     })
@@ -177,6 +207,8 @@ pub struct Summary {
     pub body_ml: f64,
     /// The airway.
     pub airway: AirwaySummary,
+    /// The vessels.
+    pub vessels: vessels::Summary,
     /// What the stages and the analysis noticed.
     pub warnings: Vec<String>,
     /// Seconds per stage.
@@ -260,6 +292,7 @@ pub fn summary(model: &ChestModel, analysed: &crate::Model) -> Summary {
             generations_per_lobe,
             segmental_bronchi,
         },
+        vessels: vessels::Summary::of(&model.vessels),
         warnings,
         seconds: model
             .seconds
