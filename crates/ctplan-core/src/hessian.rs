@@ -180,6 +180,28 @@ fn gaussian_kernel(sigma: f64) -> Vec<f32> {
     w.into_iter().map(|x| (x / s) as f32).collect()
 }
 
+/// The neighbours the Hessian's central differences read: ±x, ±y, ±z, then the mixed pairs.
+const STENCIL: [[i64; 3]; 18] = [
+    [1, 0, 0],
+    [-1, 0, 0],
+    [0, 1, 0],
+    [0, -1, 0],
+    [0, 0, 1],
+    [0, 0, -1],
+    [1, 1, 0],
+    [1, -1, 0],
+    [-1, 1, 0],
+    [-1, -1, 0],
+    [1, 0, 1],
+    [1, 0, -1],
+    [-1, 0, 1],
+    [-1, 0, -1],
+    [0, 1, 1],
+    [0, 1, -1],
+    [0, -1, 1],
+    [0, -1, -1],
+];
+
 /// One volume smoothed at one scale over a region of interest, ready for its Hessian.
 #[derive(Debug, Clone)]
 pub struct ScaleSpace {
@@ -264,17 +286,49 @@ impl ScaleSpace {
     /// The Hessian at grid voxel `p` (intensity per mm²), by central differences of the
     /// smoothed block; a voxel outside the block reads the block's nearest edge.
     pub fn hessian(&self, p: [usize; 3]) -> Sym3 {
-        let p = p.map(|x| x as i64);
-        let f = |dx: i64, dy: i64, dz: i64| self.at(p, [dx, dy, dz]) as f64;
+        self.derivatives(p).0
+    }
+
+    /// The Hessian and the gradient at `p` together (one read of the neighbourhood).
+    pub fn derivatives(&self, p: [usize; 3]) -> (Sym3, [f64; 3]) {
         let [sx, sy, sz] = self.spacing;
-        let c = f(0, 0, 0);
-        Sym3 {
-            xx: (f(1, 0, 0) - 2.0 * c + f(-1, 0, 0)) / (sx * sx),
-            yy: (f(0, 1, 0) - 2.0 * c + f(0, -1, 0)) / (sy * sy),
-            zz: (f(0, 0, 1) - 2.0 * c + f(0, 0, -1)) / (sz * sz),
-            xy: (f(1, 1, 0) - f(1, -1, 0) - f(-1, 1, 0) + f(-1, -1, 0)) / (4.0 * sx * sy),
-            xz: (f(1, 0, 1) - f(1, 0, -1) - f(-1, 0, 1) + f(-1, 0, -1)) / (4.0 * sx * sz),
-            yz: (f(0, 1, 1) - f(0, 1, -1) - f(0, -1, 1) + f(0, -1, -1)) / (4.0 * sy * sz),
+        let (c, f) = self.stencil(p);
+        let h = Sym3 {
+            xx: (f[0] - 2.0 * c + f[1]) / (sx * sx),
+            yy: (f[2] - 2.0 * c + f[3]) / (sy * sy),
+            zz: (f[4] - 2.0 * c + f[5]) / (sz * sz),
+            xy: (f[6] - f[7] - f[8] + f[9]) / (4.0 * sx * sy),
+            xz: (f[10] - f[11] - f[12] + f[13]) / (4.0 * sx * sz),
+            yz: (f[14] - f[15] - f[16] + f[17]) / (4.0 * sy * sz),
+        };
+        let g = [
+            (f[0] - f[1]) / (2.0 * sx),
+            (f[2] - f[3]) / (2.0 * sy),
+            (f[4] - f[5]) / (2.0 * sz),
+        ];
+        (h, g)
+    }
+
+    /// The smoothed value at `p` and at the 18 neighbours the central differences read, in the
+    /// order of [`STENCIL`]; straight from the block where `p` is inside it by a voxel, through
+    /// [`Self::at`]'s clamping elsewhere.
+    fn stencil(&self, p: [usize; 3]) -> (f64, [f64; 18]) {
+        let bd = self.block.dims();
+        let q: [i64; 3] = [0, 1, 2].map(|a| p[a] as i64 - self.block.start[a] as i64);
+        let inside = (0..3).all(|a| q[a] >= 1 && q[a] + 1 < bd[a] as i64);
+        if inside {
+            let st = [1i64, bd[0] as i64, (bd[0] * bd[1]) as i64];
+            let base = q[0] + q[1] * st[1] + q[2] * st[2];
+            let read = |d: [i64; 3]| {
+                self.data[(base + d[0] * st[0] + d[1] * st[1] + d[2] * st[2]) as usize] as f64
+            };
+            (read([0; 3]), STENCIL.map(read))
+        } else {
+            let p = p.map(|x| x as i64);
+            (
+                self.at(p, [0; 3]) as f64,
+                STENCIL.map(|d| self.at(p, d) as f64),
+            )
         }
     }
 
@@ -282,14 +336,7 @@ impl ScaleSpace {
     /// smoothed block. Shape measures use it to tell a structure's centre (where it vanishes)
     /// from its flank: the flank of a blob has tube-like eigenvalues but a steep gradient.
     pub fn gradient(&self, p: [usize; 3]) -> [f64; 3] {
-        let p = p.map(|x| x as i64);
-        let f = |d: [i64; 3]| self.at(p, d) as f64;
-        let [sx, sy, sz] = self.spacing;
-        [
-            (f([1, 0, 0]) - f([-1, 0, 0])) / (2.0 * sx),
-            (f([0, 1, 0]) - f([0, -1, 0])) / (2.0 * sy),
-            (f([0, 0, 1]) - f([0, 0, -1])) / (2.0 * sz),
-        ]
+        self.derivatives(p).1
     }
 
     /// The scale-normalised Hessian σ²·H at `p` (Lindeberg 1998, γ = 2): comparable across

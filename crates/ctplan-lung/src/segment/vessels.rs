@@ -189,8 +189,8 @@ pub fn multiscale_vesselness(ct: &Volume<i16>, candidate: &Mask) -> Volume<f32> 
             .par_iter()
             .map(|&v| {
                 let p = grid::coords(ct.dims, v);
-                let l = eigenvalues(&space.normalised_hessian(p));
-                let g = space.gradient(p);
+                let (h, g) = space.derivatives(p);
+                let l = eigenvalues(&h.scaled(s * s));
                 let flank = s * (g[0] * g[0] + g[1] * g[1] + g[2] * g[2]).sqrt() / l[2].abs();
                 (vesselness(l) * (-flank * flank / (2.0 * KAPPA * KAPPA)).exp()) as f32
             })
