@@ -11,7 +11,9 @@
 //! (hysteresis: a weak tube is kept where it continues a clear one) and reach into the lungs.
 //! The vesselness is damped on a structure's flank ([`KAPPA`]), which keeps the ring of false
 //! tubes around a blob out; the lumen's flank, where a wide vessel's vesselness fades, is added
-//! back (voxels brighter than [`RIM_HU`] within [`GROW_MM`] of the core).
+//! back (voxels of the lungs brighter than [`RIM_HU`] within [`GROW_MM`] of the core: held
+//! inside the lungs so that a vessel touching the pleura, the mediastinum or a tumour does not
+//! take a shell of them).
 //!
 //! **Arteries and veins.** The pulmonary arteries run beside the bronchi (the
 //! bronchovascular bundle), the veins between the segments, away from them (e.g. Charbonnier
@@ -231,11 +233,11 @@ fn vessel_mask(ct: &Volume<i16>, domain: &Mask, lungs: &Mask) -> Mask {
         .collect();
     let core = pieces.labels.map(|l| keep[l as usize] as u8);
     // The lumen out to its wall: a wide vessel's flank answers weakly (its gradient is steep),
-    // so the bright voxels within GROW_MM of the core, connected to it, are added back.
+    // so the bright lung voxels within GROW_MM of the core, connected to it, are added back.
     let near = dilate(&core, GROW_MM);
     let mut grown = near;
-    for ((g, &d), &h) in grown.data.iter_mut().zip(&domain.data).zip(&ct.data) {
-        *g &= (d != 0 && h > RIM_HU) as u8;
+    for ((g, &l), &h) in grown.data.iter_mut().zip(&lungs.data).zip(&ct.data) {
+        *g &= (l != 0 && h > RIM_HU) as u8;
     }
     for (g, &c) in grown.data.iter_mut().zip(&core.data) {
         *g |= c;
