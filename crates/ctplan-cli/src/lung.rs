@@ -45,7 +45,8 @@ struct ModelArgs {
     /// The chest CT: a DICOM folder, zip or PATH#SERIES, or a NIfTI, NRRD or MetaImage volume
     /// in Hounsfield units.
     ct: PathBuf,
-    /// Case folder to write (body, lungs, airway masks on the CT's grid and model.json).
+    /// Case folder to write (body, lungs, airway, vessels, arteries, veins masks on the CT's
+    /// grid and model.json).
     /// Written whole or not at all; the same replacement rules as `lung plan`.
     #[arg(short, long)]
     output: PathBuf,
@@ -311,6 +312,7 @@ pub(crate) fn write_model(
         body,
         lungs,
         airway,
+        vessels,
         fissures,
         lobes,
         ..
@@ -319,6 +321,9 @@ pub(crate) fn write_model(
         ("body", body),
         ("lungs", lungs),
         ("airway", airway.mask),
+        ("vessels", vessels.mask),
+        ("arteries", vessels.arteries),
+        ("veins", vessels.veins),
         ("fissures", fissures),
     ];
     masks.extend(lobes.map(|l| ("lobes", l)));
@@ -383,6 +388,14 @@ fn model(a: ModelArgs, force: bool) -> Result<()> {
             w.max_generation
         );
         println!("segmental bronchi named: {}", w.segmental_bronchi.join(" "));
+        let v = &report.vessels;
+        println!(
+            "vessels: {:.0} mL (arteries {:.0} mL, veins {:.0} mL, {:.0} % unlabelled)",
+            v.volume_ml,
+            v.artery_ml,
+            v.vein_ml,
+            100.0 * v.unlabelled_fraction
+        );
         for (n, l) in report.lesions.iter().enumerate() {
             println!("lesion {}: {}", n + 1, lesion_line(l));
         }

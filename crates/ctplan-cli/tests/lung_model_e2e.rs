@@ -7,6 +7,10 @@
 //! depth bound (≥ 12 of the 18 segmental bronchi named) is below what the model reaches today
 //! (BENCHMARKS.md), so that a regression of the growing fails. The lobes are checked by where
 //! anatomy puts them (upper above lower, the middle lobe in front) and by adding up to the lungs.
+//! The pulmonary vessels wide enough for a 2 mm scan hold tens to a few hundred mL (a bound of
+//! 80–500 mL: a leak into the chest wall or mediastinum adds far more, a vesselness that fails
+//! finds far less); arteries and veins are told apart where bronchi are grown beside them, so
+//! both are non-empty here.
 
 use std::process::Command;
 
@@ -66,12 +70,21 @@ fn chest_ct_model_then_plan() {
     let lesion = &r["lesions"][0];
     assert_eq!(lesion["lobe"], "RUL", "{lesion}");
     assert!(r["candidates"].as_array().unwrap().len() <= 10);
+    let vessels = &r["vessels"];
+    let ml = |k: &str| vessels[k].as_f64().unwrap();
+    assert!((80.0..500.0).contains(&ml("volume_ml")), "{vessels}");
+    assert!(ml("artery_ml") > 0.0 && ml("vein_ml") > 0.0, "{vessels}");
+    assert!(vessels["separable"].as_bool().unwrap(), "{vessels}");
     for f in [
         "body.nii.gz",
         "lungs.nii.gz",
         "airway.nii.gz",
         "lobes.nii.gz",
         "nodule.nii.gz",
+        "vessels.nii.gz",
+        "arteries.nii.gz",
+        "veins.nii.gz",
+        "fissures.nii.gz",
         "model.json",
         "model.png",
     ] {

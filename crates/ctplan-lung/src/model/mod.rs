@@ -211,10 +211,23 @@ pub fn analyse(anatomy: Anatomy, renames: &[(BranchId, String)]) -> Result<Model
         }
     }
     let mut vessel_centreline = Vec::new();
+    // "Vessels" that also come as arteries or veins (TotalSegmentator's `lung_vessels` beside
+    // its `lung_arteries`, a model folder's `vessels`) count once, under their own kind.
+    let untold = anatomy.vessels.as_ref().map(|v| {
+        let mut rest = v.clone();
+        for m in [&anatomy.arteries, &anatomy.veins].into_iter().flatten() {
+            if m.dims == rest.dims {
+                for (r, &x) in rest.data.iter_mut().zip(&m.data) {
+                    *r &= (x == 0) as u8;
+                }
+            }
+        }
+        rest
+    });
     for (m, kind) in [
         (&anatomy.arteries, "artery"),
         (&anatomy.veins, "vein"),
-        (&anatomy.vessels, "vessel"),
+        (&untold, "vessel"),
     ] {
         if let Some(m) = m {
             let s = thin(m);
@@ -285,4 +298,61 @@ fn find_nodules(an: &Anatomy, voxel_ml: f64) -> Vec<Nodule> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod vessel_kind_tests {
+    use super::*;
+    use ctplan_core::vec3::{dist, dot, scale, sub};
+    use ctplan_core::{Geometry, Mask, grid};
+
+    #[test]
+    fn vessels_also_given_as_arteries_count_once_as_arteries() {
+        // A trachea dividing into two main bronchi, and a vessel tube given both as
+        // `vessels` and as `arteries` (as TotalSegmentator's files and a model folder give it).
+        let dims = [40, 24, 50];
+        let g = Geometry::new([1.0; 3], [0.0; 3]);
+        let tube = |tubes: &[([f64; 3], [f64; 3])], r: f64| {
+            let mut m = Mask::zeros(dims, g);
+            for v in 0..m.data.len() {
+                let p = grid::coords(dims, v).map(|x| x as f64);
+                m.data[v] = u8::from(tubes.iter().any(|&(a, b)| {
+                    let t = (dot(sub(p, a), sub(b, a)) / dot(sub(b, a), sub(b, a))).clamp(0.0, 1.0);
+                    dist(p, [0, 1, 2].map(|d| a[d] + scale(sub(b, a), t)[d])) <= r
+                }));
+            }
+            m
+        };
+        let carina = [20.0, 6.0, 25.0];
+        let airway = tube(
+            &[
+                ([20.0, 6.0, 47.0], carina),
+                (carina, [6.0, 6.0, 4.0]),
+                (carina, [34.0, 6.0, 4.0]),
+            ],
+            2.5,
+        );
+        let vessel = tube(&[([10.0, 18.0, 40.0], [10.0, 18.0, 5.0])], 2.0);
+        let model = analyse(
+            Anatomy {
+                airway,
+                lungs: None,
+                vessels: Some(vessel.clone()),
+                arteries: Some(vessel),
+                veins: None,
+                nodules: None,
+                fissures: None,
+                sources: vec![],
+                warnings: vec![],
+            },
+            &[],
+        )
+        .unwrap();
+        assert!(!model.vessel_centreline.is_empty());
+        assert!(
+            model.vessel_centreline.iter().all(|(_, k)| *k == "artery"),
+            "{:?}",
+            model.vessel_centreline
+        );
+    }
 }

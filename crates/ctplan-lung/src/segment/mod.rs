@@ -3,8 +3,11 @@
 //!
 //! The stages, in order, each a module: [`body`] (the patient, the table left out) →
 //! [`airway`] (the trachea found automatically, the lumen grown with leak control) → [`lungs`]
-//! (dark regions inside the body, airway out, split into right and left) → [`lesion`] (the
-//! lesions grown from the user's points, and the automatic candidates). [`segment`] runs
+//! (dark regions inside the body, airway out, split into right and left) → [`vessels`]
+//! (multiscale vesselness in the lungs and hila, arteries told from veins by the bronchi
+//! beside them where the scan allows) → [`fissures`] (thin bright sheets: the lobes' walls) →
+//! [`lesion`] (the lesions grown from the user's points, and the automatic candidates).
+//! [`segment`] runs
 //! them and times each; [`ChestModel::anatomy`] hands the result to the planning as if it had
 //! been read from mask files. [`model`] is the one call of `ctplan lung model`: the stages,
 //! then the airway tree analysed as the plan will see it, and the [`Summary`].
@@ -21,6 +24,7 @@ pub mod input;
 pub mod lesion;
 pub mod lobes;
 pub mod lungs;
+pub mod vessels;
 
 use std::time::Instant;
 
@@ -40,6 +44,8 @@ pub enum Stage {
     Airway,
     /// The lungs, right and left.
     Lungs,
+    /// The pulmonary vessels, arteries and veins.
+    Vessels,
     /// The interlobar fissures.
     Fissures,
     /// The lesions grown from the points given, and the candidate list.
@@ -52,10 +58,11 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage, in order.
-    pub const ALL: [Stage; 7] = [
+    pub const ALL: [Stage; 8] = [
         Stage::Body,
         Stage::Airway,
         Stage::Lungs,
+        Stage::Vessels,
         Stage::Fissures,
         Stage::Lesions,
         Stage::Tree,
@@ -68,6 +75,7 @@ impl Stage {
             Stage::Body => "body",
             Stage::Airway => "airway",
             Stage::Lungs => "lungs",
+            Stage::Vessels => "vessels",
             Stage::Fissures => "fissures",
             Stage::Lesions => "lesions",
             Stage::Tree => "airway tree",
@@ -85,6 +93,9 @@ pub struct ChestModel {
     pub lungs: Volume<u8>,
     /// The airway lumen and how it was grown.
     pub airway: airway::Airway,
+    /// The pulmonary vessels: all of them, arteries and veins (masks), the centreline's
+    /// branches with their labels, and whether they could be told apart.
+    pub vessels: vessels::Vessels,
     /// The interlobar fissures found ([`fissures`]): the walls the lobes do not cross.
     pub fissures: Mask,
     /// The lobes (1 RUL, 2 RML, 3 RLL, 4 LUL, 5 LLL; [`lobes`]); `None` until the airway tree
@@ -117,15 +128,26 @@ impl ChestModel {
         Some(out)
     }
 
-    /// The model as the planning's anatomy (airway, lungs joined, the lesions as nodules; no
-    /// vessels or fissures yet).
+    /// The model as the planning's anatomy: airway, lungs joined, arteries, veins and the
+    /// vessels not told apart as `vessels`, the lesions as nodules, the fissures.
     pub fn anatomy(&self) -> Anatomy {
+        let v = &self.vessels;
+        let some = |m: Mask| (m.count_nonzero() > 0).then_some(m);
+        let mut rest = v.mask.clone();
+        for ((r, &a), &b) in rest
+            .data
+            .iter_mut()
+            .zip(&v.arteries.data)
+            .zip(&v.veins.data)
+        {
+            *r &= (a | b == 0) as u8;
+        }
         Anatomy {
             airway: self.airway.mask.clone(),
             lungs: Some(self.lungs.map(|v| (v != 0) as u8)),
-            vessels: None,
-            arteries: None,
-            veins: None,
+            vessels: some(rest),
+            arteries: some(v.arteries.clone()),
+            veins: some(v.veins.clone()),
             nodules: self.nodules().map(|n| n.map(|v| (v != 0) as u8)),
             fissures: Some(self.fissures.clone()),
             sources: vec![("CT".into(), "lung model".into())],
@@ -221,8 +243,11 @@ pub fn segment(
         lungs::lungs(ct, &body, &airway.mask)
     })?;
     warnings.extend(w.into_iter().map(|w| format!("lungs: {w}")));
+    let vessels = staged(Stage::Vessels, progress, &mut seconds, || {
+        vessels::vessels(ct, &lungs, &airway.mask)
+    });
     let fissures = staged(Stage::Fissures, progress, &mut seconds, || {
-        fissures::fissures(ct, &lungs, None, &airway.mask)
+        fissures::fissures(ct, &lungs, Some(&vessels.mask), &airway.mask)
     });
     let (lesions, candidates) = staged(Stage::Lesions, progress, &mut seconds, || {
         let grown = nodules
@@ -235,6 +260,7 @@ pub fn segment(
         body,
         lungs,
         airway,
+        vessels,
         fissures,
         lobes: None,
         lesions,
@@ -294,6 +320,8 @@ pub struct Summary {
     pub lobes_ml: Vec<(String, f64)>,
     /// The airway.
     pub airway: AirwaySummary,
+    /// The vessels.
+    pub vessels: vessels::Summary,
     /// The lesions grown from the points given.
     pub lesions: Vec<LesionSummary>,
     /// The lesions found automatically, best first, for the user to confirm.
@@ -486,6 +514,7 @@ pub fn summary(model: &ChestModel, analysed: &crate::Model) -> Summary {
             generations_per_lobe,
             segmental_bronchi,
         },
+        vessels: vessels::Summary::of(&model.vessels),
         lesions,
         candidates,
         warnings,
