@@ -274,6 +274,13 @@ fn lung_phantom(args: &[String]) -> Result<()> {
                 &dir.join(format!("{name}_fissures_model.nrrd")),
                 &model.fissures,
             )?;
+            ctplan_io::write_mask(
+                &dir.join(format!("{name}_vessels_model.nrrd")),
+                &model.vessels.mask,
+            )?;
+            if let Some(v) = &phantom.truth.vessels {
+                ctplan_io::write_mask(&dir.join(format!("{name}_vessels_truth.nrrd")), v)?;
+            }
             if let Some(f) = &phantom.truth.fissures {
                 ctplan_io::write_mask(&dir.join(format!("{name}_fissures_truth.nrrd")), f)?;
             }

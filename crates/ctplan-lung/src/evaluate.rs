@@ -203,10 +203,26 @@ pub struct Scores {
     pub airway_branches: Option<f64>,
     /// Airway leaked volume (fraction of the reference).
     pub airway_leak: Option<f64>,
-    /// Vessel centreline recall.
+    /// Vessel centreline recall (all the predicted vessels: arteries, veins and the rest).
     pub vessel_recall: Option<f64>,
     /// Nodule DSC.
     pub nodule_dsc: Option<f64>,
+}
+
+/// Every vessel of `a`: its vessels not told apart, arteries and veins together (`None` when it
+/// has none of them). A model hands the planning its arteries and veins apart from the rest.
+fn all_vessels(a: &Anatomy) -> Option<Mask> {
+    let masks: Vec<&Mask> = [&a.vessels, &a.arteries, &a.veins]
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut out = (*masks.first()?).clone();
+    for m in &masks[1..] {
+        for (o, &x) in out.data.iter_mut().zip(&m.data) {
+            *o |= x;
+        }
+    }
+    Some(out)
 }
 
 /// Score `predicted` against `truth` (same grid), every metric whose masks both have; the
@@ -229,10 +245,10 @@ pub fn chest(
         airway_tree_length: inside_fraction(&skeleton, voxels(&skeleton), &predicted.airway),
         airway_branches: branches_of(&centrelines.airway, &skeleton, &predicted.airway),
         airway_leak: leaked_volume(&truth.airway, &predicted.airway)?,
-        vessel_recall: both(&centrelines.vessels, &predicted.vessels)
-            .map(|(t, p)| centreline_recall(t, p))
-            .transpose()?
-            .flatten(),
+        vessel_recall: match (&centrelines.vessels, all_vessels(predicted)) {
+            (Some(t), Some(p)) => centreline_recall(t, &p)?,
+            _ => None,
+        },
         nodule_dsc: both(&truth.nodules, &predicted.nodules)
             .map(|(t, p)| dsc(t, p))
             .transpose()?,
@@ -341,6 +357,36 @@ mod tests {
             branches_detected(&reference, &reference).unwrap(),
             Some(1.0)
         );
+    }
+
+    /// A model hands its vessels to the planning as arteries, veins and the rest apart: the
+    /// recall counts all three.
+    #[test]
+    fn vessel_recall_counts_arteries_and_veins() {
+        let dims = [44, 5, 5];
+        let tube = mask(dims, |i, j, k| {
+            (2..42).contains(&i) && (1..4).contains(&j) && (1..4).contains(&k)
+        });
+        let anatomy = |vessels, arteries, veins| Anatomy {
+            airway: tube.clone(),
+            lungs: None,
+            vessels,
+            arteries,
+            veins,
+            nodules: None,
+            fissures: None,
+            sources: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let truth = anatomy(Some(tube.clone()), None, None);
+        let first = mask(dims, |i, _, _| i < 22);
+        let second = mask(dims, |i, _, _| i >= 22);
+        // Half as arteries, half as veins, nothing left "not told apart": all found.
+        let split = anatomy(Some(mask(dims, |_, _, _| false)), Some(first), Some(second));
+        let s = chest(&truth, &truth, &split).unwrap();
+        assert_eq!(s.vessel_recall, Some(1.0));
+        let none = anatomy(None, None, None);
+        assert_eq!(chest(&truth, &truth, &none).unwrap().vessel_recall, None);
     }
 
     #[test]
