@@ -36,6 +36,8 @@ pub const PLATE_HU: f64 = 15.0;
 pub const PLATE_RATIO: f64 = 0.4;
 /// Candidates are no denser than this (HU, smoothed): denser is a vessel or a wall.
 pub const MAX_HU: f32 = -400.0;
+/// The vessels' voxels denser than this (HU) are kept clear of.
+pub const VESSEL_CORE_HU: i16 = -500;
 /// Voxels this close (mm) to a vessel or the airway are no fissure candidates.
 pub const CLEAR_MM: f64 = 1.5;
 /// A kept group covers at least this sheet area (mm²).
@@ -62,8 +64,10 @@ pub fn fissures(
     // Vessels and airway with a clearance: their flanks look like sheets.
     let mut dense = airway.clone();
     if let Some(v) = vessels {
-        for (d, &x) in dense.data.iter_mut().zip(&v.data) {
-            *d |= x;
+        // Only the vessels' dense part: a vessel mask that reaches into the partial volume of
+        // thin vessels would otherwise keep the fissures out of most of the lung.
+        for ((d, &x), &h) in dense.data.iter_mut().zip(&v.data).zip(&ct.data) {
+            *d |= x & u8::from(h > VESSEL_CORE_HU);
         }
     }
     let near = dilate(&dense, CLEAR_MM);

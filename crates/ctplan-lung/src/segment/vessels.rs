@@ -53,10 +53,10 @@ use crate::airway::tree::{Root, TreeOptions, build};
 /// cover radii of about 1–5 mm, from subsegmental vessels to the lobar ones.
 pub const SCALES_MM: [f64; 4] = [0.75, 1.25, 2.0, 3.2];
 /// Voxels darker than this (HU) are parenchyma: their vesselness is not evaluated.
-pub const CANDIDATE_HU: i16 = -750;
+pub const CANDIDATE_HU: i16 = -800;
 /// A vessel voxel is brighter than this (HU): blood is about 40 HU, a thin vessel's partial
-/// volume with air lowers it.
-pub const VESSEL_HU: i16 = -600;
+/// volume with air lowers it (a 1 mm vessel in a 1.25 mm voxel reads about −600 to −700 HU).
+pub const VESSEL_HU: i16 = -700;
 /// The lumen added back around the vesselness core is brighter than this (HU).
 pub const RIM_HU: i16 = -500;
 /// ...and within this distance (mm) of the core: a wide vessel's flank, where its vesselness
@@ -81,7 +81,7 @@ pub const C_HU: f64 = 60.0;
 /// every nodule), G ≥ 1.
 pub const KAPPA: f64 = 0.4;
 /// Vesselness above this joins a vessel (hysteresis low).
-pub const LOW: f64 = 0.05;
+pub const LOW: f64 = 0.03;
 /// A vessel piece holds at least one voxel above this (hysteresis high).
 pub const HIGH: f64 = 0.25;
 /// A vessel piece has at least this volume (mL): smaller ones are noise.
