@@ -74,6 +74,21 @@ impl<T: Scalar> Volume<T> {
             .index_to_world([c[0] as f64, c[1] as f64, c[2] as f64])
     }
 
+    /// The voxel `(i, j, k)` whose centre is nearest to the world point `p` (LPS mm); `None`
+    /// when that lies off the grid (or `p` is not finite).
+    pub fn nearest_voxel(&self, p: [f64; 3]) -> Option<[usize; 3]> {
+        let f = self.geometry.world_to_index(p)?;
+        let mut c = [0usize; 3];
+        for a in 0..3 {
+            let r = f[a].round();
+            if !r.is_finite() || r < 0.0 || r >= self.dims[a] as f64 {
+                return None;
+            }
+            c[a] = r as usize;
+        }
+        Some(c)
+    }
+
     /// Voxel value at `(i, j, k)`.
     #[inline]
     pub fn get(&self, i: usize, j: usize, k: usize) -> T {
@@ -285,6 +300,19 @@ mod tests {
         assert_eq!(idx, 2 + 3 * (1 + 4 * 3));
         v.data[idx] = 7;
         assert_eq!(v.get(2, 1, 3), 7);
+    }
+
+    #[test]
+    fn the_nearest_voxel_of_a_point_rounds_and_stays_on_the_grid() {
+        let v = Volume::<u8>::zeros([4, 5, 6], Geometry::new([2.0, 1.0, 0.5], [10.0, 0.0, 0.0]));
+        assert_eq!(v.nearest_voxel([12.9, 3.4, 1.2]), Some([1, 3, 2]));
+        assert_eq!(
+            v.nearest_voxel(v.world_of(v.index(3, 4, 5))),
+            Some([3, 4, 5])
+        );
+        assert_eq!(v.nearest_voxel([8.9, 0.0, 0.0]), None);
+        assert_eq!(v.nearest_voxel([10.0, 4.6, 0.0]), None);
+        assert_eq!(v.nearest_voxel([f64::NAN, 0.0, 0.0]), None);
     }
 
     #[test]

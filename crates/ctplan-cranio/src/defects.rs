@@ -182,14 +182,8 @@ impl<'a> Frame<'a> {
     }
 
     fn at(&self, m: &Mask, p: V3) -> bool {
-        let Some(idx) = m.geometry.world_to_index(p) else {
-            return false;
-        };
-        let q = idx.map(|x| x.round());
-        if q.iter().zip(m.dims).any(|(&x, n)| x < 0.0 || x >= n as f64) {
-            return false;
-        }
-        m.get(q[0] as usize, q[1] as usize, q[2] as usize) != 0
+        m.nearest_voxel(p)
+            .is_some_and(|[i, j, k]| m.get(i, j, k) != 0)
     }
 
     /// The outermost run of bone along the ray `from + t·dir`: (t_in, t_out), if any.

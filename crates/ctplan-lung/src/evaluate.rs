@@ -71,12 +71,9 @@ fn found(reference: &Mask, v: usize, prediction: &Mask, same: bool) -> bool {
     if same {
         return prediction.data[v] != 0;
     }
-    let Some(x) = prediction.geometry.world_to_index(reference.world_of(v)) else {
-        return false;
-    };
-    let x = x.map(|t| t.round());
-    (0..3).all(|d| x[d] >= 0.0 && (x[d] as usize) < prediction.dims[d])
-        && prediction.data[prediction.index(x[0] as usize, x[1] as usize, x[2] as usize)] != 0
+    prediction
+        .nearest_voxel(reference.world_of(v))
+        .is_some_and(|[i, j, k]| prediction.get(i, j, k) != 0)
 }
 
 /// Fraction of `voxels` (of `reference`'s grid) inside `prediction` (`None` when there are

@@ -186,20 +186,6 @@ fn convex_hull(mut pts: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
     h
 }
 
-/// The voxel (i, j, k) nearest to `p` (LPS mm), if it lies on the grid.
-fn voxel_of<T>(v: &Volume<T>, p: [f64; 3]) -> Option<[usize; 3]> {
-    let f = v.geometry.world_to_index(p)?;
-    let mut c = [0usize; 3];
-    for a in 0..3 {
-        let r = f[a].round();
-        if !r.is_finite() || r < 0.0 || r >= v.dims[a] as f64 {
-            return None;
-        }
-        c[a] = r as usize;
-    }
-    Some(c)
-}
-
 /// The lesion at `seed_mm` (LPS mm) in `ct` (HU), with `lungs` (1 right, 2 left, as
 /// [`super::lungs::lungs`] gives them) bounding where it may lie. Refused in words when the
 /// point is off the CT, outside both lungs' hulls, or in air with nothing dense within
@@ -211,7 +197,7 @@ pub fn grow(ct: &Volume<i16>, lungs: &Volume<u8>, seed_mm: [f64; 3]) -> Result<L
             "the lung mask is not on the CT's grid".into(),
         ));
     }
-    let c = voxel_of(ct, seed_mm).ok_or_else(|| {
+    let c = ct.nearest_voxel(seed_mm).ok_or_else(|| {
         LungError::Lesion(format!(
             "nodule point {} mm is outside the CT",
             fmt(seed_mm)
