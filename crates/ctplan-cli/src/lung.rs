@@ -25,9 +25,10 @@ enum Command {
     /// Airway tree with Boyden names, segments, and (with --resect) the resection plan:
     /// volumes, predicted FEV1, margin check, intersegmental plane, vessels, bronchoscopic route.
     Plan(PlanArgs),
-    /// The patient's model from a chest CT: body, lungs (1 right, 2 left) and the airway tree
-    /// from an automatically found trachea, lesions grown from --nodule points and a list of
-    /// candidate lesions, as a case folder that `lung plan` reads as it is.
+    /// The patient's model from a chest CT: body, lungs (1 right, 2 left), the airway tree
+    /// from an automatically found trachea, vessels (arteries and veins told apart where the
+    /// scan allows), fissures, lobes, lesions grown from --nodule points and a list of
+    /// candidate lesions, and a picture, as a case folder that `lung plan` reads as it is.
     Model(ModelArgs),
 }
 
@@ -45,8 +46,8 @@ struct ModelArgs {
     /// The chest CT: a DICOM folder, zip or PATH#SERIES, or a NIfTI, NRRD or MetaImage volume
     /// in Hounsfield units.
     ct: PathBuf,
-    /// Case folder to write (body, lungs, airway, vessels, arteries, veins masks on the CT's
-    /// grid and model.json).
+    /// Case folder to write (body, lungs, airway, vessels, arteries, veins, fissures, lobes and,
+    /// with --nodule, nodule masks on the CT's grid; model.json and model.png).
     /// Written whole or not at all; the same replacement rules as `lung plan`.
     #[arg(short, long)]
     output: PathBuf,
