@@ -11,7 +11,7 @@
 //! thinner than the shell), the fissures ([`FISSURE_HU`]) and the
 //! parenchyma ([`LUNG_HU`]); outside them the chest of [`chest`] (wall muscle and fat, ribs,
 //! spine, mediastinum, table, air). Output voxels are blocks of whole fine voxels (an integer
-//! factor per axis, [`Options::voxel_mm`] rounded to it), whose value is the mean of the block:
+//! factor per axis, the largest not coarser than [`Options::voxel_mm`]), whose value is the mean of the block:
 //! partial volume as a scanner's detector integrates it, and a slice as thick as its spacing.
 //! Then the parenchyma's low-frequency texture ([`TEXTURE_HU`] over [`TEXTURE_MM`]) and white
 //! Gaussian noise of [`Options::noise_sd_hu`], both from [`Options::seed`] alone. The truth is
@@ -75,7 +75,8 @@ pub const THIN_WALL_HU: f64 = -500.0;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Options {
     /// Requested output voxel size per axis (mm); the actual one is the masks' spacing times
-    /// the nearest whole factor (at least 1), so that the truth is exact.
+    /// the largest whole factor not coarser than it (at least 1, [`factors`]), so that the
+    /// truth is exact.
     pub voxel_mm: [f64; 3],
     /// Standard deviation of the white Gaussian noise (HU).
     pub noise_sd_hu: f64,
@@ -106,7 +107,9 @@ pub struct Phantom {
     pub factor: [usize; 3],
 }
 
-/// The whole factor per axis for `voxel_mm` on a grid of `spacing`.
+/// The whole factor per axis for `voxel_mm` on a grid of `spacing`: the largest whose voxel is
+/// not coarser than asked (at least 1), so that a phantom asked for at 1.25 mm is never rendered
+/// at 1.4 mm. A size within a thousandth of a whole factor counts as that factor.
 pub fn factors(spacing: [f64; 3], voxel_mm: [f64; 3]) -> Result<[usize; 3], LungError> {
     let mut f = [1usize; 3];
     for d in 0..3 {
@@ -117,7 +120,7 @@ pub fn factors(spacing: [f64; 3], voxel_mm: [f64; 3]) -> Result<[usize; 3], Lung
                 voxel_mm[d], spacing[d]
             )));
         }
-        f[d] = (r.round() as usize).clamp(1, 64);
+        f[d] = ((r + 1e-3).floor() as usize).clamp(1, 64);
     }
     Ok(f)
 }

@@ -21,10 +21,12 @@
 //! meet instead ([`super::lobes`]).
 
 use ctplan_core::crop::bounding_box;
-use ctplan_core::hessian::{ScaleSpace, eigenvalues};
+use ctplan_core::grid;
+use ctplan_core::hessian::{ScaleSpace, Sym3, eigen, eigenvalues};
 use ctplan_core::label::{Connectivity, label};
 use ctplan_core::morphology::dilate;
 use ctplan_core::{Mask, Volume};
+use rayon::prelude::*;
 
 /// The scale (mm): about a fissure's thickness with the scanner's blur.
 pub const SIGMA_MM: f64 = 1.0;
@@ -44,6 +46,14 @@ pub const CLEAR_MM: f64 = 1.5;
 pub const MIN_AREA_MM2: f64 = 400.0;
 /// The fissures found are thickened by this (mm) before they serve as walls.
 pub const THICKEN_MM: f64 = 2.5;
+/// How far (mm) a fissure is carried on along its plane beyond an edge ([`extend`]).
+pub const EXTEND_MM: f64 = 30.0;
+/// The radius (mm) of the neighbourhood whose shape tells a sheet's edge and its plane.
+pub const EDGE_RADIUS_MM: f64 = 6.0;
+/// Grids finer than this (mm, per axis) are carried on in blocks of voxels ([`extend`]).
+pub const WORK_MM: f64 = 1.4;
+/// The least sheet voxels in that neighbourhood for a plane to be read from it.
+const MIN_EDGE_VOXELS: usize = 12;
 
 /// The fissures of `ct` (HU) inside `lungs` (labels, 0 outside), away from `vessels` (when
 /// known) and `airway`.
@@ -99,11 +109,168 @@ pub fn fissures(
             *o = 1;
         }
     }
-    // Thickened, so that the small gaps between the pieces of one fissure are closed and the
-    // lobes' territories do not leak through them.
+    // Carried on along their own plane where they stop short, then thickened, so that the
+    // small gaps between the pieces of one fissure are closed and the lobes' territories do
+    // not leak through them or around their edges.
+    let carried = extend(&sheets, lungs);
+    for (s, &c) in sheets.data.iter_mut().zip(&carried.data) {
+        *s |= c;
+    }
     let mut out = dilate(&sheets, THICKEN_MM);
     for (o, &i) in out.data.iter_mut().zip(&inside.data) {
         *o &= i;
+    }
+    out
+}
+
+/// The sheets of `sheets` carried on along their own plane, beyond each edge, for up to
+/// [`EXTEND_MM`] inside the same lung (`lungs`: side labels), until the lung ends or another
+/// sheet is met; only the added voxels are returned.
+///
+/// A fissure that the plate measure finds often stops short of the pleura or the mediastinum
+/// (the measure fades where the lung's edge dominates the Hessian), and many fissures are
+/// anatomically incomplete; a territory that may walk around a fissure's edge then labels both
+/// of its sides with one lobe. Carrying the sheet on by its tangent plane is the local form of
+/// the surface completion of lobe segmentation (Pu et al. 2009, "Pulmonary lobe segmentation
+/// in CT examinations using implicit surface fitting", IEEE TMI 28:1986–1996; Ross et al.
+/// 2013, "Pulmonary lobe segmentation based on ridge surface sampling and shape model fitting",
+/// Medical Physics 40:121903). At each sheet voxel, the sheet voxels within
+/// [`EDGE_RADIUS_MM`] give a plane (their principal axes: the normal is the direction of least
+/// spread); where their centroid lies off the voxel along that plane by more than a quarter
+/// of the radius, the voxel is on an edge, and the sheet goes on straight away from the centroid.
+/// On grids finer than [`WORK_MM`] this runs on blocks of voxels (a block is sheet where any of
+/// its voxels is), which keeps the neighbourhoods small and changes nothing the
+/// [`THICKEN_MM`] thickening would not cover.
+pub fn extend(sheets: &Mask, lungs: &Volume<u8>) -> Mask {
+    let d = sheets.dims;
+    let sp = sheets.geometry.spacing;
+    let b = [0, 1, 2].map(|a| ((WORK_MM / sp[a]).floor() as usize).max(1));
+    if b == [1, 1, 1] {
+        return extend_on(sheets, lungs);
+    }
+    let cd = [0, 1, 2].map(|a| d[a].div_ceil(b[a]));
+    let mut g = sheets.geometry;
+    g.spacing = [0, 1, 2].map(|a| sp[a] * b[a] as f64);
+    let mut cs = Mask::zeros(cd, g);
+    let mut cl: Volume<u8> = Volume::zeros(cd, g);
+    let block = |v: usize| {
+        let c = grid::coords(d, v);
+        grid::index(cd, [0, 1, 2].map(|a| c[a] / b[a]))
+    };
+    for v in 0..sheets.data.len() {
+        let c = block(v);
+        cs.data[c] |= sheets.data[v];
+        if cl.data[c] == 0 {
+            cl.data[c] = lungs.data[v];
+        }
+    }
+    let added = extend_on(&cs, &cl);
+    let mut out = Mask::zeros(d, sheets.geometry);
+    for v in 0..out.data.len() {
+        let c = block(v);
+        out.data[v] = u8::from(
+            added.data[c] != 0
+                && sheets.data[v] == 0
+                && lungs.data[v] != 0
+                && lungs.data[v] == cl.data[c],
+        );
+    }
+    out
+}
+
+/// [`extend`] on the grid as it is.
+fn extend_on(sheets: &Mask, lungs: &Volume<u8>) -> Mask {
+    let dims = sheets.dims;
+    let sp = sheets.geometry.spacing;
+    let reach = [0, 1, 2].map(|a| (EDGE_RADIUS_MM / sp[a]).floor() as i64);
+    let r2 = EDGE_RADIUS_MM * EDGE_RADIUS_MM;
+    let on: Vec<usize> = (0..sheets.data.len())
+        .filter(|&v| sheets.data[v] != 0)
+        .collect();
+    let rays: Vec<([f64; 3], [f64; 3], u8)> = on
+        .par_iter()
+        .filter_map(|&v| {
+            let c = grid::coords(dims, v);
+            let (mut n, mut s, mut ss) = (0usize, [0.0f64; 3], [[0.0f64; 3]; 3]);
+            for dk in -reach[2]..=reach[2] {
+                for dj in -reach[1]..=reach[1] {
+                    for di in -reach[0]..=reach[0] {
+                        let Some(q) = grid::offset(dims, c, [di, dj, dk]) else {
+                            continue;
+                        };
+                        if sheets.data[grid::index(dims, q)] == 0 {
+                            continue;
+                        }
+                        let d = [di as f64 * sp[0], dj as f64 * sp[1], dk as f64 * sp[2]];
+                        if d[0] * d[0] + d[1] * d[1] + d[2] * d[2] > r2 {
+                            continue;
+                        }
+                        n += 1;
+                        for a in 0..3 {
+                            s[a] += d[a];
+                            for b in 0..3 {
+                                ss[a][b] += d[a] * d[b];
+                            }
+                        }
+                    }
+                }
+            }
+            if n < MIN_EDGE_VOXELS {
+                return None;
+            }
+            let m = s.map(|x| x / n as f64);
+            let cov = |a: usize, b: usize| ss[a][b] / n as f64 - m[a] * m[b];
+            let e = eigen(&Sym3 {
+                xx: cov(0, 0),
+                yy: cov(1, 1),
+                zz: cov(2, 2),
+                xy: cov(0, 1),
+                xz: cov(0, 2),
+                yz: cov(1, 2),
+            });
+            // A plane: one direction of little spread, two of much.
+            if e.values[1] < 4.0 * e.values[0].abs() {
+                return None;
+            }
+            let normal = e.vectors[0];
+            let along = m[0] * normal[0] + m[1] * normal[1] + m[2] * normal[2];
+            let t = [0, 1, 2].map(|a| m[a] - along * normal[a]);
+            let len = (t[0] * t[0] + t[1] * t[1] + t[2] * t[2]).sqrt();
+            if len < EDGE_RADIUS_MM / 4.0 {
+                return None;
+            }
+            let at = [0, 1, 2].map(|a| c[a] as f64 * sp[a]);
+            Some((at, t.map(|x| -x / len), lungs.data[v]))
+        })
+        .collect();
+    let mut out = Mask::zeros(dims, sheets.geometry);
+    let step = 0.5 * sp[0].min(sp[1]).min(sp[2]);
+    let steps = (EXTEND_MM / step).ceil() as usize;
+    for (at, dir, side) in rays {
+        if side == 0 {
+            continue;
+        }
+        for n in 1..=steps {
+            let t = n as f64 * step;
+            let mut q = [0usize; 3];
+            let mut inside = true;
+            for a in 0..3 {
+                let x = ((at[a] + t * dir[a]) / sp[a]).round();
+                inside &= x >= 0.0 && x < dims[a] as f64;
+                q[a] = x.max(0.0) as usize;
+            }
+            if !inside {
+                break;
+            }
+            let v = grid::index(dims, q);
+            if lungs.data[v] != side || (sheets.data[v] != 0 && t > 2.0 * EDGE_RADIUS_MM) {
+                break;
+            }
+            out.data[v] = 1;
+        }
+    }
+    for (o, &s) in out.data.iter_mut().zip(&sheets.data) {
+        *o &= u8::from(s == 0);
     }
     out
 }
@@ -114,8 +281,8 @@ mod tests {
     use ctplan_core::Geometry;
 
     /// A lung block (−850 HU) crossed by an oblique fissure one voxel thick (−600 HU) and by a
-    /// vessel (+40 HU, radius 2 mm) along x: the fissure is found over most of its plane, the
-    /// vessel is not.
+    /// vessel (+40 HU, radius 2 mm) along x, off the fissure's plane: the fissure is found over
+    /// most of its plane, the vessel is not.
     #[test]
     fn a_sheet_is_a_fissure_and_a_tube_is_not() {
         let dims = [60, 60, 60];
@@ -126,7 +293,7 @@ mod tests {
             for j in 0..60 {
                 for i in 0..60 {
                     let v = ct.index(i, j, k);
-                    let (y, z) = (j as f64 - 30.0, k as f64 - 30.0);
+                    let (y, z) = (j as f64 - 20.0, k as f64 - 40.0);
                     if (y * y + z * z).sqrt() <= 2.0 && (15..45).contains(&i) {
                         ct.data[v] = 40;
                     } else if (k as i64 - j as i64).abs() == 0 && i < 12 {
@@ -146,7 +313,75 @@ mod tests {
             plane.len()
         );
         // The vessel's centre and its flank stay out.
-        assert_eq!(f.data[ct.index(30, 30, 30)], 0);
-        assert_eq!(f.data[ct.index(30, 30, 33)], 0);
+        assert_eq!(f.data[ct.index(30, 20, 40)], 0);
+        assert_eq!(f.data[ct.index(30, 20, 43)], 0);
+    }
+
+    /// An oblique sheet (z = y) that stops at y = 20 inside a 60³ lung is carried on along its
+    /// plane to the lung's edge (within [`EXTEND_MM`]) and nowhere off it; in the other lung
+    /// nothing is added, and a sheet that reaches the edge everywhere gets nothing.
+    #[test]
+    fn a_sheet_that_stops_short_is_carried_on_along_its_plane() {
+        let dims = [60, 60, 60];
+        let g = Geometry::new([1.0; 3], [0.0; 3]);
+        let mut sheets = Mask::zeros(dims, g);
+        for j in 0..20 {
+            for i in 0..60 {
+                let v = sheets.index(i, j, j);
+                sheets.data[v] = 1;
+            }
+        }
+        // The lung: side 1 for x < 60, a second lung (side 2) beyond z = 50 is never entered.
+        let lungs = Volume::<u8>::from_vec(
+            dims,
+            g,
+            (0..60 * 60 * 60)
+                .map(|v| if v / 3600 >= 50 { 2 } else { 1 })
+                .collect(),
+        )
+        .unwrap();
+        let added = extend(&sheets, &lungs);
+        let on_plane = |i: usize, j: usize, k: usize| (k as i64 - j as i64).abs() <= 1 && i < 60;
+        let (mut on, mut off) = (0, 0);
+        for k in 0..60 {
+            for j in 0..60 {
+                for i in 0..60 {
+                    if added.data[added.index(i, j, k)] != 0 {
+                        if on_plane(i, j, k) {
+                            on += 1
+                        } else {
+                            off += 1
+                        }
+                        assert!(k < 50, "entered the other lung at ({i}, {j}, {k})");
+                    }
+                }
+            }
+        }
+        assert_eq!(off, 0, "{off} voxels off the plane");
+        // The continuation from y = 20 for 30 mm along the plane (to y ≈ 41), across most of x,
+        // and no further.
+        let row = |j: usize| {
+            (0..60)
+                .filter(|&i| added.data[added.index(i, j, j)] != 0)
+                .count()
+        };
+        assert!(
+            row(25) >= 50 && row(38) >= 50,
+            "rows {} {}",
+            row(25),
+            row(38)
+        );
+        assert_eq!(row(45), 0);
+        assert!(on >= 50 * 18, "{on} voxels added on the plane");
+        // A sheet across the whole lung has no edge inside it.
+        let mut whole = Mask::zeros(dims, g);
+        for k in 0..60 {
+            for i in 0..60 {
+                let v = whole.index(i, 30, k);
+                whole.data[v] = 1;
+            }
+        }
+        let ones = lungs.map(|_| 1u8);
+        assert_eq!(extend(&whole, &ones).count_nonzero(), 0);
     }
 }
