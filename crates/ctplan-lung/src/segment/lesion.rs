@@ -34,7 +34,8 @@
 //! makes in the lung mask is closed, and the lesion kept up to the pleura; a wall curved more
 //! gently than the ball (the dome, the mediastinum, the chest wall) is not entered. The
 //! closing counts the CT's edge as lung, so a lung that the scan cuts off is not shrunk from
-//! there. ρ is measured first in the per-slice hull, then again in the local hull.
+//! there; it is computed only as far as the lesion may reach ([`COMPACT`]·ρ from its core).
+//! ρ is measured first in the per-slice hull, then again in the local hull.
 //!
 //! **Candidates** ([`candidates`]). Dense blobs in the hull: the maxima of the distance
 //! transform of the solid voxels (denser than [`SOLID_HU`]) with a radius of at least
@@ -296,13 +297,36 @@ pub fn grow(ct: &Volume<i16>, lungs: &Volume<u8>, seed_mm: [f64; 3]) -> Result<L
             .1;
     }
     let (mut comp, mut d2, mut top, mut rho) = inscribed(&dense, s, sp);
-    // The lesion leaves the lung only within the lung's local hull, sized to the lesion.
+    // The lesion leaves the lung only within the lung's local hull, sized to the lesion; it is
+    // needed only as far as the lesion may reach from its core.
+    let voxel = sp.iter().cloned().fold(0.0, f64::max);
+    let t = grid::coords(dims, top);
+    let t = [0, 1, 2].map(|a| t[a] + bbox.start[a]);
+    let around = BoundingBox {
+        start: t,
+        end: t.map(|x| x + 1),
+    }
+    .expand(margin_voxels(COMPACT * rho.max(voxel) + voxel, sp), ct.dims);
+    let reach_box = BoundingBox {
+        start: [0, 1, 2].map(|a| around.start[a].max(bbox.start[a])),
+        end: [0, 1, 2].map(|a| around.end[a].min(bbox.end[a])),
+    };
     let near = local_hull(
         lungs,
         side,
-        &bbox,
+        &reach_box,
         (LOCAL_HULL * rho).min(2.0 * MAX_RADIUS_MM),
     );
+    let mut near_sub = Mask::zeros(dims, sub_ct.geometry);
+    paste(
+        &mut near_sub,
+        &near,
+        &BoundingBox {
+            start: [0, 1, 2].map(|a| reach_box.start[a] - bbox.start[a]),
+            end: [0, 1, 2].map(|a| reach_box.end[a] - bbox.start[a]),
+        },
+    );
+    let near = near_sub;
     if near.data[s] != 0 {
         for (d, &n) in dense.data.iter_mut().zip(&near.data) {
             *d &= n;
