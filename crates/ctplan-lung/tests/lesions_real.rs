@@ -167,16 +167,16 @@ fn a0001_5mm_tumour_fills_its_boxes() {
     );
 }
 
-/// Below the 0.5 (0.45 on 2026-12-07, BENCHMARKS.md): on the two highest annotated
-/// slices the mass lies medial to the lung, inside the mediastinum beside the trachea, where the
-/// lung's hull (the bound that keeps a lesion out of the mediastinum) does not reach; the bound
-/// guards the slices where it touches the lung.
+/// The 0.5, with little margin (0.511 on 2026-12-07, BENCHMARKS.md): on the two
+/// highest annotated slices the mass lies medial to the lung, inside the mediastinum beside the
+/// trachea, where the lung's hull (the bound that keeps a lesion out of the mediastinum) does
+/// not reach, so those slices score 0.10 and 0.
 #[test]
 fn a0002_8mm_tumour_fills_its_boxes() {
     grown_in_box(
         "lung/lung-pet-ct-dx/A0002-thorax-8mm-B40f",
         "lung/lung-pet-ct-dx/annotations/A0002",
-        0.4,
+        0.5,
     );
 }
 

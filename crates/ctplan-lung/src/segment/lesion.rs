@@ -25,6 +25,18 @@
 //! lesion is compact: what lies farther than [`COMPACT`]·ρ from its core (a mediastinal
 //! structure it touches inside the hull) is cut off.
 //!
+//! **The wall it touches.** The per-slice hull is the limit of the rolling ball; where the
+//! lung wraps around a structure (the diaphragm's dome at the lung base, the heart) it takes in
+//! that structure, and a small nodule on its pleura grew into it. So the lesion is also held
+//! inside the lung's *local hull*: the lung mask closed (dilated, then eroded) by a ball of
+//! radius [`LOCAL_HULL`]·ρ, the rolling ball of Armato et al. sized to the lesion as the
+//! opening of Kostis et al. is. The ball is wider than the lesion, so the dent the lesion
+//! makes in the lung mask is closed, and the lesion kept up to the pleura; a wall curved more
+//! gently than the ball (the dome, the mediastinum, the chest wall) is not entered. The
+//! closing counts the CT's edge as lung, so a lung that the scan cuts off is not shrunk from
+//! there; it is computed only as far as the lesion may reach ([`COMPACT`]·ρ from its core).
+//! ρ is measured first in the per-slice hull, then again in the local hull.
+//!
 //! **Candidates** ([`candidates`]). Dense blobs in the hull: the maxima of the distance
 //! transform of the solid voxels (denser than [`SOLID_HU`]) with a radius of at least
 //! [`MIN_CANDIDATE_MM`]/2, tested along 26 rays for being round — a nodule's rays leave the
@@ -56,6 +68,10 @@ pub const SNAP_MM: f64 = 3.0;
 pub const CUT_FRACTION: f64 = 0.4;
 /// A lesion reaches at most this many inscribed radii from its core.
 pub const COMPACT: f64 = 2.5;
+/// Radius of the ball that closes the lung into its local hull, in inscribed radii of the
+/// lesion (at most twice [`MAX_RADIUS_MM`]): the dent a lesion makes in the lung mask is closed, a
+/// wall curved more gently than the ball (the diaphragm's dome, the mediastinum) stays out.
+pub const LOCAL_HULL: f64 = 4.0;
 /// The smallest candidate diameter (mm).
 pub const MIN_CANDIDATE_MM: f64 = 5.0;
 /// A candidate's rays leave the solid, into the lung, within this many radii.
@@ -280,33 +296,43 @@ pub fn grow(ct: &Volume<i16>, lungs: &Volume<u8>, seed_mm: [f64; 3]) -> Result<L
             })?
             .1;
     }
-    let comps = label(&dense, Connectivity::TwentySix);
-    let own = comps.labels.data[s];
-    let comp = comps.labels.map(|l| (l == own) as u8);
-    // Inscribed radius: climb the distance transform from the seed to the largest ball inside
-    // the region that still holds the seed (the lesion's core, not the heart or hilum that a
-    // seed on a vessel would climb to).
-    let bg: Vec<u8> = comp.data.iter().map(|&v| (v == 0) as u8).collect();
-    let d2 = squared_edt(&bg, dims, sp);
-    let sc = grid::coords(dims, s);
-    let holds_seed = |n: usize| {
-        let p = grid::coords(dims, n);
-        let d: f64 = (0..3)
-            .map(|a| ((p[a] as f64 - sc[a] as f64) * sp[a]).powi(2))
-            .sum();
-        d <= d2[n] as f64
-    };
-    let mut top = s;
-    loop {
-        let next = grid::neighbours26(dims, top).fold(top, |b, n| {
-            if d2[n] > d2[b] && holds_seed(n) { n } else { b }
-        });
-        if next == top {
-            break;
-        }
-        top = next;
+    let (mut comp, mut d2, mut top, mut rho) = inscribed(&dense, s, sp);
+    // The lesion leaves the lung only within the lung's local hull, sized to the lesion; it is
+    // needed only as far as the lesion may reach from its core.
+    let voxel = sp.iter().cloned().fold(0.0, f64::max);
+    let t = grid::coords(dims, top);
+    let t = [0, 1, 2].map(|a| t[a] + bbox.start[a]);
+    let around = BoundingBox {
+        start: t,
+        end: t.map(|x| x + 1),
     }
-    let rho = (d2[top] as f64).sqrt();
+    .expand(margin_voxels(COMPACT * rho.max(voxel) + voxel, sp), ct.dims);
+    let reach_box = BoundingBox {
+        start: [0, 1, 2].map(|a| around.start[a].max(bbox.start[a])),
+        end: [0, 1, 2].map(|a| around.end[a].min(bbox.end[a])),
+    };
+    let near = local_hull(
+        lungs,
+        side,
+        &reach_box,
+        (LOCAL_HULL * rho).min(2.0 * MAX_RADIUS_MM),
+    );
+    let mut near_sub = Mask::zeros(dims, sub_ct.geometry);
+    paste(
+        &mut near_sub,
+        &near,
+        &BoundingBox {
+            start: [0, 1, 2].map(|a| reach_box.start[a] - bbox.start[a]),
+            end: [0, 1, 2].map(|a| reach_box.end[a] - bbox.start[a]),
+        },
+    );
+    let near = near_sub;
+    if near.data[s] != 0 {
+        for (d, &n) in dense.data.iter_mut().zip(&near.data) {
+            *d &= n;
+        }
+        (comp, d2, top, rho) = inscribed(&dense, s, sp);
+    }
     let cut = CUT_FRACTION * rho;
     let mut core = comp.clone();
     for (x, &d) in core.data.iter_mut().zip(&d2) {
@@ -348,6 +374,68 @@ pub fn grow(ct: &Volume<i16>, lungs: &Volume<u8>, seed_mm: [f64; 3]) -> Result<L
     let mut mask = Mask::zeros(ct.dims, ct.geometry);
     paste(&mut mask, &lesion, &bbox);
     Ok(measure(ct, mask, seed_mm, side))
+}
+
+/// The piece of `dense` 26-connected to `s`, its squared distance transform, and the lesion's
+/// core: the centre and radius of the largest ball inside the piece that still holds `s`,
+/// reached by climbing the distance transform from `s` (the lesion's core, not the heart or
+/// hilum that a seed on a vessel would climb to).
+fn inscribed(dense: &Mask, s: usize, sp: [f64; 3]) -> (Mask, Vec<f32>, usize, f64) {
+    let dims = dense.dims;
+    let comps = label(dense, Connectivity::TwentySix);
+    let own = comps.labels.data[s];
+    let comp = comps.labels.map(|l| (l == own) as u8);
+    let bg: Vec<u8> = comp.data.iter().map(|&v| (v == 0) as u8).collect();
+    let d2 = squared_edt(&bg, dims, sp);
+    let sc = grid::coords(dims, s);
+    let holds_seed = |n: usize| {
+        let p = grid::coords(dims, n);
+        let d: f64 = (0..3)
+            .map(|a| ((p[a] as f64 - sc[a] as f64) * sp[a]).powi(2))
+            .sum();
+        d <= d2[n] as f64
+    };
+    let mut top = s;
+    loop {
+        let next = grid::neighbours26(dims, top).fold(top, |b, n| {
+            if d2[n] > d2[b] && holds_seed(n) { n } else { b }
+        });
+        if next == top {
+            break;
+        }
+        top = next;
+    }
+    let rho = (d2[top] as f64).sqrt();
+    (comp, d2, top, rho)
+}
+
+/// The lung of `side` closed by a ball of `radius_mm`, on the grid of `bbox` (computed on a box
+/// wider by the ball): its local hull.
+fn local_hull(lungs: &Volume<u8>, side: u8, bbox: &BoundingBox, radius_mm: f64) -> Mask {
+    let sp = lungs.geometry.spacing;
+    let m = margin_voxels(radius_mm + sp.iter().cloned().fold(0.0, f64::max), sp);
+    let outer = bbox.expand(m, lungs.dims);
+    let own = crop(lungs, &outer).map(|l| (l == side) as u8);
+    // Closing by distance transforms: grown by the ball, then shrunk by it; beyond the CT's
+    // edge counts as grown, so that a lung the scan cuts off is not shrunk from there.
+    let r2 = (radius_mm * radius_mm * (1.0 + 1e-9)) as f32;
+    let d2 = squared_edt(&own.data, own.dims, sp);
+    let outside: Vec<u8> = d2.iter().map(|&d| (d > r2) as u8).collect();
+    let d2 = squared_edt(&outside, own.dims, sp);
+    let mut closed = own.clone();
+    for (c, &d) in closed.data.iter_mut().zip(&d2) {
+        *c = (d > r2) as u8;
+    }
+    let inner = BoundingBox {
+        start: [0, 1, 2].map(|a| bbox.start[a] - outer.start[a]),
+        end: [0, 1, 2].map(|a| bbox.end[a] - outer.start[a]),
+    };
+    let mut out = crop(&closed, &inner);
+    let own = crop(&own, &inner);
+    for (o, &l) in out.data.iter_mut().zip(&own.data) {
+        *o |= l;
+    }
+    out
 }
 
 /// Centre, longest diameter, volume and mean density of the lesion `mask` on `ct`'s grid.
@@ -621,6 +709,67 @@ mod tests {
             );
             assert!((l.centre_mm[0] - 22.5).abs() < 1.5, "{:?}", l.centre_mm);
             assert_eq!(l.side, 1);
+        }
+    }
+
+    /// A lung base: the lung (ellipsoid of radii 30, 30, 25 mm) wrapped around a dome of soft
+    /// tissue (a ball of radius 20 mm at z = −25 mm) and open to a mediastinum (x < −8 mm), so
+    /// that its axial slices are crescents whose hull takes in the dome; a solid nodule of
+    /// radius 4 mm on the dome's flank, 1 mm into it, about 1 mm from the chest wall.
+    fn dome(spacing: f64) -> (Volume<i16>, Volume<u8>, Mask, Mask) {
+        let n = (80.0 / spacing) as usize;
+        let g = Geometry::new([spacing; 3], [-40.0, -40.0, -40.0]);
+        let mut ct = Volume::<i16>::zeros([n, n, n], g);
+        let (mut nodule, mut wall) = (Mask::zeros(ct.dims, g), Mask::zeros(ct.dims, g));
+        let c = [19.92, 0.0, -13.5];
+        for v in 0..ct.data.len() {
+            let [x, y, z] = ct.world_of(v);
+            let in_lung = (x / 30.0).powi(2) + (y / 30.0).powi(2) + (z / 25.0).powi(2) <= 1.0;
+            let in_dome = (x * x + y * y + (z + 25.0).powi(2)).sqrt() <= 20.0;
+            let in_nodule =
+                ((x - c[0]).powi(2) + (y - c[1]).powi(2) + (z - c[2]).powi(2)).sqrt() <= 4.0;
+            ct.data[v] = if in_nodule {
+                nodule.data[v] = 1;
+                20
+            } else if !in_lung || in_dome || x < -8.0 {
+                wall.data[v] = 1;
+                40
+            } else {
+                -850
+            };
+        }
+        let dark = ct.map(|h| (h < -400) as u8);
+        let lungs = fill_holes_slices(&dark, 2);
+        (ct, lungs, nodule, wall)
+    }
+
+    #[test]
+    fn a_nodule_on_the_dome_of_the_lung_base_is_cut_from_the_dome() {
+        for spacing in [0.7, 1.0, 1.25] {
+            let (ct, lungs, nodule, wall) = dome(spacing);
+            // The dome lies inside the crescent's hull: the per-slice hull alone would let the
+            // nodule grow into it.
+            let h = hull(&lungs, 1, 0, ct.dims[2]);
+            let dome_in_hull = (0..ct.data.len())
+                .filter(|&v| wall.data[v] != 0 && h.data[v] != 0)
+                .count();
+            assert!(dome_in_hull > 1000, "{spacing} mm: {dome_in_hull}");
+            let l = grow(&ct, &lungs, [19.92, 0.0, -13.5]).unwrap();
+            let (mut both, mut truth, mut got, mut dome) = (0usize, 0usize, 0usize, 0usize);
+            for v in 0..ct.data.len() {
+                let m = l.mask.data[v] != 0;
+                truth += nodule.data[v] as usize;
+                got += m as usize;
+                both += (m && nodule.data[v] != 0) as usize;
+                dome += (m && wall.data[v] != 0) as usize;
+            }
+            let dsc = 2.0 * both as f64 / (truth + got) as f64;
+            println!("{spacing} mm: DSC {dsc:.3}, {dome} dome or wall voxels of {got}");
+            assert!(dsc >= 0.9, "{spacing} mm: DSC {dsc:.3}");
+            assert!(
+                dome as f64 <= 0.05 * got as f64,
+                "{spacing} mm: {dome} of {got} voxels in the dome or the wall"
+            );
         }
     }
 
