@@ -299,7 +299,7 @@ pub fn anonymize_object(
 /// identifying byte reaching the disk. The same profile as [`anonymize_object`].
 pub fn anonymize_bytes(
     name: &str,
-    bytes: Vec<u8>,
+    bytes: impl Into<std::sync::Arc<[u8]>>,
     opts: &DeidOptions,
 ) -> Result<Vec<u8>, DicomError> {
     let origin = Origin::Memory {

@@ -397,7 +397,7 @@ fn a_series_de_identified_in_memory_reads_as_the_files_on_disk() {
         let ctplan_dicom::Origin::Memory { name, bytes } = origin else {
             panic!("not in memory")
         };
-        let out = ctplan_dicom::deid::anonymize_bytes(&name, bytes.to_vec(), &opts).unwrap();
+        let out = ctplan_dicom::deid::anonymize_bytes(&name, bytes, &opts).unwrap();
         for (_, _, value) in PLANTED {
             assert!(!contains(&out, value), "{value} in {name}");
         }

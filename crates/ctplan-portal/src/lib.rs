@@ -46,8 +46,10 @@
 //!   A zip is read from memory too; no temporary file is written for an upload.
 //! - **Raw upload bodies** (`POST /api/cases?filename=...`) rather than multipart: one file per
 //!   request, no multipart parser to bound.
-//! - Argon2id with the parameters of the `argon2` crate's defaults (RFC 9106's second
-//!   recommended option: 19 MiB, 2 passes), hashing off the async threads.
+//! - Argon2id (RFC 9106) with the `argon2` crate's default parameters, 19 MiB, 2 passes, 1 lane
+//!   (the minimum the OWASP Password Storage Cheat Sheet recommends for argon2id; RFC 9106's
+//!   own recommendations ask for 64 MiB or more, a lot per login for a small server), hashing
+//!   off the async threads.
 //!
 //! ```
 //! let dir = tempfile::tempdir().unwrap();

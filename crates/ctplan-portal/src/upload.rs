@@ -153,7 +153,7 @@ pub fn dicom_volume(files: Vec<(String, Vec<u8>)>) -> Result<(AnyVolume, Vec<Str
         let ctplan_dicom::Origin::Memory { name, bytes } = origin else {
             continue;
         };
-        let bytes = ctplan_dicom::deid::anonymize_bytes(&name, bytes.to_vec(), &opts)
+        let bytes = ctplan_dicom::deid::anonymize_bytes(&name, bytes, &opts)
             .map_err(|e| unreadable(e.to_string()))?;
         clean.push((name, bytes));
     }
