@@ -94,10 +94,13 @@ pub struct Limits {
     /// Uncompressed bytes per compressed byte of an entry (real DICOM compresses a few times;
     /// a zip bomb thousands of times).
     pub ratio: u64,
+    /// Uploads held in memory at once (each up to `body_bytes` and what it decodes to); one
+    /// more is answered 503.
+    pub concurrent: usize,
 }
 
 impl Default for Limits {
-    /// 2 GiB sent, 5000 entries of at most 64 MiB, 4 GiB unzipped, 200:1.
+    /// 2 GiB sent, 5000 entries of at most 64 MiB, 4 GiB unzipped, 200:1, 2 at once.
     fn default() -> Self {
         Limits {
             body_bytes: 2 << 30,
@@ -105,6 +108,7 @@ impl Default for Limits {
             entry_bytes: 64 << 20,
             unzipped_bytes: 4 << 30,
             ratio: 200,
+            concurrent: 2,
         }
     }
 }
@@ -147,6 +151,7 @@ struct Inner {
     store: Store,
     config: Config,
     limiter: auth::Limiter,
+    uploads: std::sync::atomic::AtomicUsize,
 }
 
 impl Portal {
@@ -159,6 +164,7 @@ impl Portal {
                 store,
                 config,
                 limiter,
+                uploads: Default::default(),
             }),
         })
     }
@@ -175,6 +181,10 @@ impl Portal {
 
     pub(crate) fn limiter(&self) -> &auth::Limiter {
         &self.inner.limiter
+    }
+
+    pub(crate) fn uploads(&self) -> &std::sync::atomic::AtomicUsize {
+        &self.inner.uploads
     }
 
     /// Create an administrator account (`ctplan serve --create-admin`).

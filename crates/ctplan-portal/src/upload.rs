@@ -3,7 +3,8 @@
 //!
 //! The stages, all in memory; the first thing written to disk is the decoded volume:
 //!
-//! 1. the body, refused past [`Limits::body_bytes`](crate::Limits) (413);
+//! 1. a place among the [`Limits::concurrent`](crate::Limits) uploads held in memory at once
+//!    (503 when none is free), then the body, refused past `Limits::body_bytes` (413);
 //! 2. what it is: a zip archive (by its first bytes), a volume file by its name (`.nrrd`,
 //!    `.nii`, `.nii.gz`, `.mha`; detached headers cannot be uploaded), or one DICOM file;
 //!    anything else 415;
@@ -22,6 +23,7 @@
 //!    again if that fails.
 
 use std::io::Read;
+use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::body::Body;
@@ -197,6 +199,33 @@ pub fn decode(
     }
 }
 
+/// One of the [`Limits::concurrent`](crate::Limits) upload places, given back when dropped
+/// (also when the request is cancelled or the decoding panics).
+pub struct Slot {
+    portal: Portal,
+}
+
+impl Slot {
+    /// A place for one upload, or `None` while all are taken.
+    pub fn take(portal: &Portal) -> Option<Slot> {
+        let max = portal.config().limits.concurrent;
+        let taken = portal
+            .uploads()
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            });
+        taken.ok().map(|_| Slot {
+            portal: portal.clone(),
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.portal.uploads().fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Store a decoded volume as a new case folder `cases/<random>/ct.nrrd`, whole or not at all;
 /// returns the folder's name.
 fn store_volume(portal: &Portal, volume: &AnyVolume) -> Result<String, ApiError> {
@@ -235,6 +264,15 @@ pub async fn post(
         return Err(ApiError::forbidden("you are not a member of that team"));
     }
     let limits = portal.config().limits;
+    let Some(slot) = Slot::take(&portal) else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "{} uploads are being taken in; try again in a moment",
+                limits.concurrent
+            ),
+        ));
+    };
     let bytes = axum::body::to_bytes(body, limits.body_bytes as usize)
         .await
         .map_err(|_| {
@@ -257,6 +295,7 @@ pub async fn post(
             d[0], d[1], d[2], s[0], s[1], s[2]
         );
         let folder = store_volume(&p, &volume)?;
+        drop(slot);
         Ok::<_, ApiError>((folder, detail, notes))
     })
     .await

@@ -294,6 +294,7 @@ async fn hard_limits_on_body_entries_and_entry_size() {
         entry_bytes: 4 << 10,
         unzipped_bytes: 1 << 20,
         ratio: 200,
+        concurrent: 1,
     };
     let s = setup(Config {
         limits,
@@ -329,15 +330,29 @@ async fn hard_limits_on_body_entries_and_entry_size() {
         "per file",
     )
     .await;
-    // Within the limits the same kind of upload goes through.
+    // While the one upload place is taken, another upload waits its turn (503).
     let ok = zip_of(&many[..3]);
-    let r = s.app.upload(&s.surgeon, &s.team, "s.zip", ok).await;
-    assert_eq!(
-        r.status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&r.body)
-    );
+    let slot = ctplan_portal::upload::Slot::take(&s.app.portal).unwrap();
+    assert!(ctplan_portal::upload::Slot::take(&s.app.portal).is_none());
+    refused(
+        &s,
+        "s.zip",
+        ok.clone(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "try again",
+    )
+    .await;
+    drop(slot);
+    // Within the limits the same kind of upload goes through, and gives its place back.
+    for _ in 0..2 {
+        let r = s.app.upload(&s.surgeon, &s.team, "s.zip", ok.clone()).await;
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "{}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
 }
 
 #[tokio::test]
