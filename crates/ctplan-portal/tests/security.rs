@@ -413,6 +413,8 @@ async fn sharing_opens_a_case_to_another_team_and_everything_is_audited() {
         .await;
     assert_eq!(ct.status, StatusCode::OK);
     assert!(ct.body.starts_with(b"NRRD"));
+    assert_eq!(ct.headers[header::CACHE_CONTROL], "no-store");
+    assert_eq!(ct.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
     // Shared to read, not to change or share on.
     let r = f
         .app
