@@ -249,6 +249,7 @@ pub async fn post(
     State(portal): State<Portal>,
     axum::Extension(session): axum::Extension<Session>,
     query: Result<Query<UploadQuery>, axum::extract::rejection::QueryRejection>,
+    headers: axum::http::HeaderMap,
     body: Body,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     session.require(&[Role::Surgeon])?;
@@ -273,13 +274,29 @@ pub async fn post(
             ),
         ));
     };
+    let too_big = || {
+        too_large(format!(
+            "the upload is larger than the {} bytes allowed",
+            limits.body_bytes
+        ))
+    };
+    // A declared length over the limit is refused before a byte of the body is read.
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.body_bytes) {
+        return Err(too_big());
+    }
     let bytes = axum::body::to_bytes(body, limits.body_bytes as usize)
         .await
-        .map_err(|_| {
-            too_large(format!(
-                "the upload is larger than the {} bytes allowed (or was cut off)",
+        .map_err(|_| match declared {
+            // Within its declared length and yet failed: the connection broke off.
+            Some(_) => ApiError::bad_request("the upload was cut off before its end"),
+            None => too_large(format!(
+                "the upload is larger than the {} bytes allowed, or was cut off",
                 limits.body_bytes
-            ))
+            )),
         })?;
     if bytes.is_empty() {
         return Err(ApiError::bad_request("the upload is empty"));

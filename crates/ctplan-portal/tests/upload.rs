@@ -309,6 +309,21 @@ async fn hard_limits_on_body_entries_and_entry_size() {
         "larger than",
     )
     .await;
+    // A declared length over the limit is refused on the header alone.
+    let req = axum::http::Request::builder()
+        .method("POST")
+        .uri(format!(
+            "/api/cases?team={}&name=x&filename=ct.nrrd",
+            s.team
+        ))
+        .header(axum::http::header::COOKIE, &s.surgeon.cookie)
+        .header("x-csrf-token", &s.surgeon.csrf)
+        .header(axum::http::header::CONTENT_LENGTH, "1000000000000")
+        .body(axum::body::Body::from(common::nrrd_bytes([2, 2, 2])))
+        .unwrap();
+    let r = s.app.send(req).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(common::case_count(&s.app), 0);
     let many: Vec<(String, Vec<u8>)> = (0..4).map(|i| (format!("IM{i}"), slice(i))).collect();
     let many: Vec<(&str, Vec<u8>)> = many.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
     refused(
