@@ -174,28 +174,39 @@ impl Limiter {
         self.failures.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Whether any of `keys` has used up its failures.
-    pub fn blocked(&self, keys: &[String]) -> bool {
+    /// Count one login attempt against every key, unless one of them has used up its
+    /// failures (then false, nothing counted). Checking and counting under one lock, before
+    /// the password is verified, is what makes the limit hold for attempts sent in parallel:
+    /// counted only after argon2's work, a burst would all pass the check first.
+    pub fn attempt(&self, keys: &[String]) -> bool {
         let mut map = self.map();
         let t = Instant::now();
-        keys.iter().any(|k| {
+        // Forget keys idle for a minute, so that the map does not grow without end.
+        map.retain(|_, q| q.back().is_some_and(|&f| t.duration_since(f) <= WINDOW));
+        let blocked = keys.iter().any(|k| {
             map.get_mut(k).is_some_and(|q| {
                 while q.front().is_some_and(|&f| t.duration_since(f) > WINDOW) {
                     q.pop_front();
                 }
                 q.len() >= self.max
             })
-        })
+        });
+        if !blocked {
+            for k in keys {
+                map.entry(k.clone()).or_default().push_back(t);
+            }
+        }
+        !blocked
     }
 
-    /// Count a failure against every key.
-    pub fn fail(&self, keys: &[String]) {
+    /// Take back one attempt counted by [`Limiter::attempt`] for every key: the login
+    /// succeeded, so it was no failure.
+    pub fn succeeded(&self, keys: &[String]) {
         let mut map = self.map();
-        let t = Instant::now();
-        // Forget keys idle for a minute, so that the map does not grow without end.
-        map.retain(|_, q| q.back().is_some_and(|&f| t.duration_since(f) <= WINDOW));
         for k in keys {
-            map.entry(k.clone()).or_default().push_back(t);
+            if let Some(q) = map.get_mut(k) {
+                q.pop_back();
+            }
         }
     }
 }
@@ -254,7 +265,7 @@ pub async fn login(
     if let Some(ConnectInfo(addr)) = ext.get::<ConnectInfo<SocketAddr>>() {
         keys.push(format!("addr:{}", addr.ip()));
     }
-    if portal.limiter().blocked(&keys) {
+    if !portal.limiter().attempt(&keys) {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too many failed logins; wait a minute",
@@ -262,23 +273,35 @@ pub async fn login(
     }
     let found = portal.store().user_by_name(&login.name)?;
     let password = login.password;
-    let user = tokio::task::spawn_blocking(move || match found {
-        Some((user, hash)) => verify_password(&password, &hash).then_some(user),
-        None => {
-            // The same work for an unknown name, so that timing does not tell names apart.
-            let _ = verify_password(&password, DUMMY_HASH);
-            None
+    // At most as many argon2 verifications at once as the machine has threads: each holds
+    // 19 MiB, and a flood of logins would otherwise fill the blocking pool (512 threads).
+    // The permit goes with the work, which runs on even if the client goes away.
+    let permit = portal
+        .hashing()
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(ApiError::internal)?;
+    let user = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        match found {
+            Some((user, hash)) => verify_password(&password, &hash).then_some(user),
+            None => {
+                // The same work for an unknown name, so that timing does not tell names apart.
+                let _ = verify_password(&password, DUMMY_HASH);
+                None
+            }
         }
     })
     .await
     .map_err(ApiError::internal)?;
     let Some(user) = user else {
-        portal.limiter().fail(&keys);
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "wrong user name or password",
         ));
     };
+    portal.limiter().succeeded(&keys);
     let token = random_hex(32)?;
     portal.store().create_session(
         &token_hash(&token),
@@ -347,12 +370,20 @@ mod tests {
     fn limiter_blocks_after_max_failures_per_key() {
         let l = Limiter::new(2);
         let k = vec!["user:a".to_string()];
-        assert!(!l.blocked(&k));
-        l.fail(&k);
-        assert!(!l.blocked(&k));
-        l.fail(&k);
-        assert!(l.blocked(&k));
-        assert!(!l.blocked(&["user:b".to_string()]));
+        // Attempts count before they are known to fail: a third, even in parallel, is refused.
+        assert!(l.attempt(&k));
+        assert!(l.attempt(&k));
+        assert!(!l.attempt(&k));
+        assert!(l.attempt(&["user:b".to_string()]));
+        // A refused attempt counts nothing against the other keys it names.
+        assert!(!l.attempt(&[k[0].clone(), "addr:x".to_string()]));
+        assert!(l.attempt(&["addr:x".to_string()]));
+        // Successful logins are taken back: they never use up the allowance.
+        let ok = Limiter::new(2);
+        for _ in 0..10 {
+            assert!(ok.attempt(&k));
+            ok.succeeded(&k);
+        }
     }
 
     #[test]

@@ -152,6 +152,7 @@ struct Inner {
     config: Config,
     limiter: auth::Limiter,
     uploads: std::sync::atomic::AtomicUsize,
+    hashing: Arc<tokio::sync::Semaphore>,
 }
 
 impl Portal {
@@ -159,12 +160,14 @@ impl Portal {
     pub fn open(dir: &Path, config: Config) -> Result<Portal, PortalError> {
         let store = Store::open(dir)?;
         let limiter = auth::Limiter::new(config.login_failures_per_minute);
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(Portal {
             inner: Arc::new(Inner {
                 store,
                 config,
                 limiter,
                 uploads: Default::default(),
+                hashing: Arc::new(tokio::sync::Semaphore::new(threads)),
             }),
         })
     }
@@ -181,6 +184,10 @@ impl Portal {
 
     pub(crate) fn limiter(&self) -> &auth::Limiter {
         &self.inner.limiter
+    }
+
+    pub(crate) fn hashing(&self) -> &Arc<tokio::sync::Semaphore> {
+        &self.inner.hashing
     }
 
     pub(crate) fn uploads(&self) -> &std::sync::atomic::AtomicUsize {

@@ -264,6 +264,52 @@ async fn logins_are_rate_limited_per_name_and_per_address() {
     assert_eq!((a.status, &a.body), (b.status, &b.body));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_parallel_logins_gets_no_more_guesses_than_the_limit() {
+    let app = App::new();
+    app.user("p", Role::Viewer, None);
+    // 16 wrong passwords for one name at once, each from its own address: each is counted
+    // before its password is checked, so 5 are checked and the rest refused unseen.
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..16u8 {
+        let router = app.portal.router();
+        let mut req = axum::http::Request::builder()
+            .method("POST")
+            .uri("/api/login")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(axum::body::Body::from(
+                serde_json::json!({"name": "p", "password": format!("guess number {i}")})
+                    .to_string(),
+            ))
+            .unwrap();
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                [10, 1, 0, i],
+                40000,
+            ))));
+        set.spawn(async move {
+            use tower::ServiceExt;
+            router.oneshot(req).await.unwrap().status()
+        });
+    }
+    let mut checked = 0;
+    let mut refused = 0;
+    while let Some(status) = set.join_next().await {
+        match status.unwrap() {
+            StatusCode::UNAUTHORIZED => checked += 1,
+            StatusCode::TOO_MANY_REQUESTS => refused += 1,
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!((checked, refused), (5, 11));
+    // Logins that succeed use up nothing: they can repeat without end.
+    app.user("q", Role::Viewer, None);
+    for _ in 0..8 {
+        let r = app.login_from("q", common::PASSWORD, [10, 2, 0, 1]).await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+}
+
 #[tokio::test]
 async fn roles_limit_what_users_do() {
     let f = fixture().await;
