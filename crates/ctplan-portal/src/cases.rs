@@ -89,7 +89,8 @@ struct Change {
     name: String,
 }
 
-/// `PUT /api/cases/{case}` `{name}`: rename (a surgeon of the case's team). Audited as `change`.
+/// `PUT /api/cases/{case}` `{name}`: rename (a surgeon of the case's team). Audited as `change`
+/// (`renamed`, without the old or new name).
 pub async fn put(
     State(portal): State<Portal>,
     axum::Extension(session): axum::Extension<Session>,
@@ -102,12 +103,11 @@ pub async fn put(
     let c: Change = json_body(&headers, &body)?;
     let name = checked_name(&c.name)?;
     portal.store().rename_case(&case.id, name)?;
-    portal.store().audit(
-        Some(&session.user.id),
-        "change",
-        Some(&case.id),
-        &format!("renamed to {name:?}"),
-    )?;
+    // Not the name itself: a rename is how a name that identifies the patient is taken back,
+    // and the audit log keeps its rows for good.
+    portal
+        .store()
+        .audit(Some(&session.user.id), "change", Some(&case.id), "renamed")?;
     Ok(Json(visible(&portal, &session, &id)?))
 }
 

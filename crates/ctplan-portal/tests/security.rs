@@ -484,6 +484,17 @@ async fn sharing_opens_a_case_to_another_team_and_everything_is_audited() {
         )
         .await;
     assert_eq!(r.json()["name"], "left upper");
+    // The audit log keeps that the case was renamed, not the names (a rename is how a name
+    // given by mistake, the patient's, is taken back).
+    let log = f
+        .app
+        .call("GET", &format!("{uri}/audit"), Some(&f.sa), false, None)
+        .await;
+    assert!(
+        !String::from_utf8_lossy(&log.body).contains("left upper"),
+        "{}",
+        String::from_utf8_lossy(&log.body)
+    );
     // Only known result files, nothing else of the folder.
     for name in ["..%2Fportal.db", "portal.db", ".ctplan-output"] {
         let r = f
