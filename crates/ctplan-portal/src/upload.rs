@@ -10,8 +10,10 @@
 //!    anything else 415;
 //! 3. a zip: entries counted, every name checked (`..`, absolute paths and drive letters are
 //!    refused: nothing is extracted to disk, but such a name is the mark of a crafted
-//!    archive), each entry's size and compression ratio bounded (zip bombs), declared and
-//!    actual sizes both (the declared ones are the archive's claim, not a promise);
+//!    archive; so are symbolic links), each entry's size and compression ratio bounded (zip
+//!    bombs), declared and actual sizes both (the declared ones are the archive's claim, not
+//!    a promise); the entry count is bounded from the bytes before the archive is parsed;
+//!    entries are numbered from here on, their names dropped (errors name no file);
 //! 4. DICOM: every object de-identified from its bytes (`ctplan_dicom::deid::anonymize_bytes`,
 //!    the PS3.15 Basic Profile, with a random key per upload so that new UIDs link to
 //!    nothing), then grouped and decoded from the de-identified bytes
@@ -71,8 +73,45 @@ pub fn unsafe_entry_name(name: &str) -> bool {
 /// file of zeros compresses far, and holds nothing).
 const RATIO_FROM_BYTES: u64 = 1 << 16;
 
-/// The entries of a zip archive in memory, within `limits`: (name, bytes) of every file entry.
-pub fn unzip(bytes: &[u8], limits: &Limits) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
+/// Occurrences of the zip central-directory header and end-of-directory signatures in
+/// `bytes`: every entry the zip reader parses starts with the first at its own offset, and it
+/// tries every end record it finds, so these bound its work before it starts.
+fn zip_signatures(bytes: &[u8]) -> (usize, usize) {
+    let (mut headers, mut ends) = (0, 0);
+    for w in bytes.windows(4) {
+        if w[0] == b'P' && w[1] == b'K' {
+            match (w[2], w[3]) {
+                (1, 2) => headers += 1,
+                (5, 6) => ends += 1,
+                _ => {}
+            }
+        }
+    }
+    (headers, ends)
+}
+
+/// End-of-directory records tolerated in one archive (a real one has one; a few more can occur
+/// by chance inside compressed data).
+const MAX_END_RECORDS: usize = 16;
+
+/// The entries of a zip archive in memory, within `limits`: the bytes of every file entry, in
+/// the archive's order. Entry names are checked but not returned, and errors name an entry by
+/// its number: a name can be the patient's (a folder per patient) and must not travel on.
+pub fn unzip(bytes: &[u8], limits: &Limits) -> Result<Vec<Vec<u8>>, ApiError> {
+    // The zip reader builds its whole entry table before its length can be asked: bound it
+    // first, from the bytes (a 2 GiB body could otherwise declare tens of millions of entries).
+    let (headers, ends) = zip_signatures(bytes);
+    if headers > limits.zip_entries {
+        return Err(too_large(format!(
+            "the zip archive has {headers} entries or more, more than the {} allowed",
+            limits.zip_entries
+        )));
+    }
+    if ends > MAX_END_RECORDS {
+        return Err(unreadable(format!(
+            "not a readable zip archive: {ends} end-of-directory records"
+        )));
+    }
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
         .map_err(|e| unreadable(format!("not a readable zip archive: {e}")))?;
     if zip.len() > limits.zip_entries {
@@ -85,13 +124,18 @@ pub fn unzip(bytes: &[u8], limits: &Limits) -> Result<Vec<(String, Vec<u8>)>, Ap
     let mut out = Vec::new();
     let mut total = 0u64;
     for i in 0..zip.len() {
+        let entry = format!("zip entry {}", i + 1);
         let mut f = zip
             .by_index(i)
-            .map_err(|e| unreadable(format!("zip entry {i}: {e}")))?;
-        let name = f.name().to_string();
-        if unsafe_entry_name(&name) || f.enclosed_name().is_none() {
+            .map_err(|e| unreadable(format!("{entry}: {e}")))?;
+        if unsafe_entry_name(f.name()) || f.enclosed_name().is_none() {
             return Err(ApiError::bad_request(format!(
-                "zip entry {name:?}: a path leading outside the archive is refused"
+                "{entry}: a path leading outside the archive is refused"
+            )));
+        }
+        if f.is_symlink() {
+            return Err(ApiError::bad_request(format!(
+                "{entry}: a symbolic link is refused"
             )));
         }
         if f.is_dir() {
@@ -102,7 +146,7 @@ pub fn unzip(bytes: &[u8], limits: &Limits) -> Result<Vec<(String, Vec<u8>)>, Ap
         let declared = f.size();
         let refuse_size = |n: u64| {
             too_large(format!(
-                "zip entry {name:?}: {n} bytes uncompressed, more than the {} allowed per file",
+                "{entry}: {n} bytes uncompressed, more than the {} allowed per file",
                 limits.entry_bytes
             ))
         };
@@ -111,7 +155,7 @@ pub fn unzip(bytes: &[u8], limits: &Limits) -> Result<Vec<(String, Vec<u8>)>, Ap
         }
         let bomb = || {
             too_large(format!(
-                "zip entry {name:?}: compressed more than {}:1 (a zip bomb?); refused",
+                "{entry}: compressed more than {}:1 (a zip bomb?); refused",
                 limits.ratio
             ))
         };
@@ -122,7 +166,7 @@ pub fn unzip(bytes: &[u8], limits: &Limits) -> Result<Vec<(String, Vec<u8>)>, Ap
         (&mut f)
             .take(limits.entry_bytes + 1)
             .read_to_end(&mut data)
-            .map_err(|e| unreadable(format!("zip entry {name:?}: {e}")))?;
+            .map_err(|e| unreadable(format!("{entry}: {e}")))?;
         let n = data.len() as u64;
         if n > limits.entry_bytes {
             return Err(refuse_size(n));
@@ -137,19 +181,26 @@ pub fn unzip(bytes: &[u8], limits: &Limits) -> Result<Vec<(String, Vec<u8>)>, Ap
                 limits.unzipped_bytes
             )));
         }
-        out.push((name, data));
+        out.push(data);
     }
     Ok(out)
 }
 
 /// De-identify every DICOM object among `files` in memory and decode the one series they
-/// form (or the one `select` would choose); the volume and what the reader noticed.
-pub fn dicom_volume(files: Vec<(String, Vec<u8>)>) -> Result<(AnyVolume, Vec<String>), ApiError> {
+/// form (or the one `select` would choose); the volume and what the reader noticed. The files
+/// go by their numbers (`00000001.dcm`, in the order given), never by the names they came
+/// with, so that no message or note carries a name that may be the patient's.
+pub fn dicom_volume(files: Vec<Vec<u8>>) -> Result<(AnyVolume, Vec<String>), ApiError> {
     let opts = ctplan_dicom::deid::DeidOptions {
         key: random_hex(32)?.into_bytes(),
         allow_burned_in: false,
     };
-    let (found, _) = ctplan_dicom::find_memory(files);
+    let numbered = files
+        .into_iter()
+        .enumerate()
+        .map(|(i, b)| (format!("{:08}.dcm", i + 1), b))
+        .collect();
+    let (found, _) = ctplan_dicom::find_memory(numbered);
     let mut clean = Vec::with_capacity(found.len());
     for origin in found {
         let ctplan_dicom::Origin::Memory { name, bytes } = origin else {
@@ -169,7 +220,8 @@ pub fn dicom_volume(files: Vec<(String, Vec<u8>)>) -> Result<(AnyVolume, Vec<Str
     Ok((loaded.volume, loaded.notes))
 }
 
-/// The volume an uploaded file holds (stages 2–4 of the module's list).
+/// The volume an uploaded file holds (stages 2–4 of the module's list). `filename` gives the
+/// format by its extension and is named in no error.
 pub fn decode(
     filename: &str,
     bytes: Vec<u8>,
@@ -182,20 +234,27 @@ pub fn decode(
         return dicom_volume(files);
     }
     if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
-        return dicom_volume(vec![(filename.to_string(), bytes)]);
+        return dicom_volume(vec![bytes]);
     }
-    match ctplan_io::Format::from_path(std::path::Path::new(&lower)) {
-        Some(ctplan_io::Format::Nrrd { detached: false })
-        | Some(ctplan_io::Format::Nifti { .. })
-        | Some(ctplan_io::Format::MetaImage { detached: false }) => {
-            let image =
-                ctplan_io::read_bytes(filename, bytes).map_err(|e| unreadable(e.to_string()))?;
-            Ok((image.volume, Vec::new()))
-        }
-        _ => Err(ApiError::new(
+    // The reader is given a name of the format alone: the file's own name (which may be the
+    // patient's) is in no message.
+    let name = match ctplan_io::Format::from_path(std::path::Path::new(&lower)) {
+        Some(ctplan_io::Format::Nrrd { detached: false }) => "upload.nrrd",
+        Some(ctplan_io::Format::Nifti { gzip: true }) => "upload.nii.gz",
+        Some(ctplan_io::Format::Nifti { gzip: false }) => "upload.nii",
+        Some(ctplan_io::Format::MetaImage { detached: false }) => "upload.mha",
+        _ => "",
+    };
+    match name {
+        "" => Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "upload a zip of DICOM files, one DICOM file, or a .nrrd, .nii, .nii.gz or .mha volume",
         )),
+        name => {
+            let image =
+                ctplan_io::read_bytes(name, bytes).map_err(|e| unreadable(e.to_string()))?;
+            Ok((image.volume, Vec::new()))
+        }
     }
 }
 

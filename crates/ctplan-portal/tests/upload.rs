@@ -153,6 +153,12 @@ async fn dicom_with_planted_identifiers_leaves_none_on_disk() {
         String::from_utf8_lossy(&r.body)
     );
     assert_eq!(r.json()["volume"], "8×6×4 voxels of 0.75×0.50×2.00 mm");
+    // Nor does the answer carry the names the files came with (the reader's notes included).
+    assert!(
+        !contains(&r.body, "DOE_JOHN"),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
     // The stored volume holds the pixels in HU.
     let case = r.json()["case"]["id"].as_str().unwrap().to_string();
     let ct = s
@@ -188,8 +194,15 @@ async fn dicom_with_planted_identifiers_leaves_none_on_disk() {
     }
 }
 
-/// A refused upload: its status, a JSON error containing `says`, and nothing stored.
-async fn refused(s: &Setup, filename: &str, bytes: Vec<u8>, status: StatusCode, says: &str) {
+/// A refused upload: its status, a JSON error containing `says` and not the file's name, and
+/// nothing stored. The message, for more checks.
+async fn refused(
+    s: &Setup,
+    filename: &str,
+    bytes: Vec<u8>,
+    status: StatusCode,
+    says: &str,
+) -> String {
     let r = s.app.upload(&s.surgeon, &s.team, filename, bytes).await;
     assert_eq!(
         r.status,
@@ -199,11 +212,13 @@ async fn refused(s: &Setup, filename: &str, bytes: Vec<u8>, status: StatusCode, 
     );
     let msg = r.json()["error"].as_str().unwrap().to_string();
     assert!(msg.contains(says), "{filename}: {msg}");
+    assert!(!msg.contains(filename), "{filename}: {msg}");
     assert_eq!(
         common::stored_files(&s.app.data()),
         Vec::<std::path::PathBuf>::new()
     );
     assert_eq!(common::case_count(&s.app), 0);
+    msg
 }
 
 #[tokio::test]
@@ -212,15 +227,44 @@ async fn traversal_bombs_sizes_and_wrong_types_are_refused_leaving_nothing() {
     let dcm = slice(0);
     for name in ["../../etc/cron.d/x", "/abs/IM1", "a/../../IM1", "C:\\IM1"] {
         let zip = zip_of(&[("ok/IM0", dcm.clone()), (name, dcm.clone())]);
-        refused(
+        let msg = refused(
             &s,
             "study.zip",
             zip,
             StatusCode::BAD_REQUEST,
-            "outside the archive",
+            "zip entry 2: a path leading outside the archive",
         )
         .await;
+        assert!(!msg.contains(name), "{msg}");
     }
+    // A symbolic link is refused too, though nothing is extracted.
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default();
+    w.start_file("IM0", opts).unwrap();
+    w.write_all(&dcm).unwrap();
+    w.add_symlink("IM1", "/etc/passwd", opts).unwrap();
+    let link = w.finish().unwrap().into_inner();
+    refused(
+        &s,
+        "study.zip",
+        link,
+        StatusCode::BAD_REQUEST,
+        "zip entry 2: a symbolic link",
+    )
+    .await;
+    // A damaged DICOM object inside a folder named like the patient: refused in words that
+    // name the entry by its number, not by the folder's name.
+    let mut cut = dcm.clone();
+    cut.truncate(300);
+    let msg = refused(
+        &s,
+        "study.zip",
+        zip_of(&[("DOE_JOHN/IM0", cut)]),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "00000001.dcm",
+    )
+    .await;
+    assert!(!msg.contains("DOE_JOHN"), "{msg}");
     // 16 MiB of zeros deflate to about 16 KiB: a thousand to one.
     let bomb = zip_of(&[("IM0", vec![0u8; 16 << 20])]);
     assert!(bomb.len() < 100_000);
@@ -248,22 +292,23 @@ async fn traversal_bombs_sizes_and_wrong_types_are_refused_leaving_nothing() {
         "upload a zip",
     )
     .await;
+    // The reader's words name the upload by its format, not by the name it was sent with.
     refused(
         &s,
-        "ct.nrrd",
+        "DOE_JOHN.nrrd",
         b"NRRD0004\ntype: short\n".to_vec(),
         StatusCode::UNPROCESSABLE_ENTITY,
-        "ct.nrrd",
+        "upload.nrrd: ",
     )
     .await;
     let mut truncated = common::nrrd_bytes([8, 8, 8]);
     truncated.truncate(truncated.len() - 10);
     refused(
         &s,
-        "ct.nrrd",
+        "DOE_JOHN.nrrd",
         truncated,
         StatusCode::UNPROCESSABLE_ENTITY,
-        "ct.nrrd",
+        "upload.nrrd: ",
     )
     .await;
     refused(
@@ -332,6 +377,17 @@ async fn hard_limits_on_body_entries_and_entry_size() {
         zip_of(&many),
         StatusCode::PAYLOAD_TOO_LARGE,
         "4 entries",
+    )
+    .await;
+    // Counted from the bytes before the archive is parsed: a directory of many entry headers
+    // is refused as too many, not read first.
+    let headers = [b"PK\x03\x04".to_vec(), b"PK\x01\x02".repeat(10)].concat();
+    refused(
+        &s,
+        "s.zip",
+        headers,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "10 entries or more",
     )
     .await;
     let big: Vec<u8> = (0..5000u32)
