@@ -363,7 +363,7 @@ pub async fn post(
     let p = portal.clone();
     let filename = q.filename.clone();
     let (folder, detail, notes) = tokio::task::spawn_blocking(move || {
-        let (volume, notes) = decode(&filename, bytes.to_vec(), &limits)?;
+        let (volume, notes) = decode(&filename, Vec::from(bytes), &limits)?;
         let d = volume.dims();
         let s = volume.geometry().spacing;
         let detail = format!(
