@@ -20,7 +20,7 @@ use axum::http::StatusCode;
 use rusqlite::{OptionalExtension, params};
 
 use crate::auth::Session;
-use crate::store::{Case, Job, Role, Store, new_id, now};
+use crate::store::{Job, Role, Store, new_id, now};
 use crate::{ApiError, Portal, PortalError};
 
 /// A job whose worker was lost this many times is failed rather than run again.
@@ -54,23 +54,33 @@ fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
 }
 
 impl Store {
-    /// Queue a job of `kind` for a case (the case's status becomes `queued`).
-    pub fn enqueue(&self, case: &str, kind: &str) -> Result<Job, PortalError> {
+    /// Queue a job of `kind` for a case (the case's status becomes `queued`), unless one of its
+    /// jobs is queued or running already (`None`): checked in the same statement as the insert,
+    /// so that two requests at once cannot both queue one.
+    pub fn enqueue(&self, case: &str, kind: &str) -> Result<Option<Job>, PortalError> {
         let id = new_id()?;
-        let conn = self.conn();
-        conn.execute(
-            "INSERT INTO jobs (id, case_id, kind, state, created) VALUES (?1, ?2, ?3, 'queued', ?4)",
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let n = tx.execute(
+            "INSERT INTO jobs (id, case_id, kind, state, created)
+             SELECT ?1, ?2, ?3, 'queued', ?4 WHERE NOT EXISTS
+                 (SELECT 1 FROM jobs WHERE case_id = ?2 AND state IN ('queued', 'running'))",
             params![id, case, kind, now()],
         )?;
-        conn.execute(
+        if n == 0 {
+            return Ok(None);
+        }
+        tx.execute(
             "UPDATE cases SET status = 'queued' WHERE id = ?1",
             params![case],
         )?;
-        Ok(conn.query_row(
+        let job = tx.query_row(
             &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"),
             params![id],
             job_row,
-        )?)
+        )?;
+        tx.commit()?;
+        Ok(Some(job))
     }
 
     /// The job `id`.
@@ -121,7 +131,7 @@ impl Store {
                 "UPDATE jobs SET state = 'running', worker = ?1, lease_until = ?2 + ?3,
                  heartbeat = ?2, attempts = attempts + 1, error = NULL
                  WHERE id = (SELECT id FROM jobs WHERE state = 'queued'
-                     OR (state = 'running' AND lease_until < ?2) ORDER BY created, id LIMIT 1)
+                     OR (state = 'running' AND lease_until < ?2) ORDER BY created, rowid LIMIT 1)
                  RETURNING id, case_id, kind",
                 params![worker, at, lease],
                 |r| {
@@ -187,27 +197,6 @@ impl Store {
         tx.commit()?;
         Ok(n == 1)
     }
-
-    fn case_by_id(&self, id: &str) -> Result<Option<Case>, PortalError> {
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT id, team_id, kind, name, created, status, folder FROM cases WHERE id = ?1",
-                params![id],
-                |r| {
-                    Ok(Case {
-                        id: r.get(0)?,
-                        team_id: r.get(1)?,
-                        kind: r.get(2)?,
-                        name: r.get(3)?,
-                        created: r.get(4)?,
-                        status: r.get(5)?,
-                        folder: r.get(6)?,
-                    })
-                },
-            )
-            .optional()?)
-    }
 }
 
 /// Claim one job for `worker` and run it to its end. `Ok(None)` when nothing is waiting.
@@ -263,6 +252,20 @@ fn lung(portal: &Portal, worker: &str, claim: &Claim, dir: &std::path::Path) -> 
         .map_err(|e| format!("lung plan: {e}"))?;
     let model_json = serde_json::to_string_pretty(&built.summary).map_err(|e| e.to_string())?;
     let report_json = report.to_json().map_err(|e| e.to_string())?;
+    // A worker whose lease ran out (a stage longer than the lease) while another took the job
+    // over writes nothing: the results are the other worker's to write.
+    if !store
+        .heartbeat(
+            &claim.job,
+            worker,
+            lease,
+            done / steps,
+            "writing the results",
+        )
+        .map_err(|e| e.to_string())?
+    {
+        return Err("the job was taken over by another worker; its results are not written".into());
+    }
     for (name, text) in [("model.json", model_json), ("report.json", report_json)] {
         ctplan_io::write_bytes(&dir.join(name), text.as_bytes()).map_err(|e| e.to_string())?;
     }
@@ -329,15 +332,12 @@ pub async fn post(
             "only lung cases have a job in this version",
         ));
     }
-    if let Some(j) = portal.store().latest_job(&case.id)?
-        && (j.state == "queued" || j.state == "running")
-    {
+    let Some(job) = portal.store().enqueue(&case.id, &case.kind)? else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "a job of this case is queued or running",
         ));
-    }
-    let job = portal.store().enqueue(&case.id, &case.kind)?;
+    };
     portal
         .store()
         .audit(Some(&session.user.id), "job", Some(&case.id), "queued")?;
@@ -366,7 +366,9 @@ mod tests {
         let team = s.create_team("t").unwrap();
         let u = s.create_user("u", "h", Role::Surgeon).unwrap();
         let case = s.create_case(&team, "lung", "c", &u.id, "f").unwrap();
-        let job = s.enqueue(&case.id, "lung").unwrap();
+        let job = s.enqueue(&case.id, "lung").unwrap().unwrap();
+        // One job of a case at a time.
+        assert_eq!(s.enqueue(&case.id, "lung").unwrap(), None);
         let t = 1_000_000;
         let a = s.claim("a", t, 60).unwrap().unwrap();
         assert_eq!(a.job, job.id);

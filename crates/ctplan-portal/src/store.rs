@@ -449,6 +449,18 @@ impl Store {
             .optional()?)
     }
 
+    /// The case `id`, whoever may see it (for the worker).
+    pub(crate) fn case_by_id(&self, id: &str) -> Result<Option<Case>, PortalError> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!("SELECT {CASE_COLUMNS} FROM cases c WHERE c.id = ?1"),
+                params![id],
+                case_row,
+            )
+            .optional()?)
+    }
+
     /// Every case `user` may see, newest first.
     pub fn visible_cases(&self, user: &str) -> Result<Vec<Case>, PortalError> {
         let conn = self.conn();

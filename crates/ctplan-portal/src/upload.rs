@@ -386,7 +386,7 @@ pub async fn post(
     };
     store.audit(Some(&session.user.id), "upload", Some(&case.id), &detail)?;
     let job = if kind == "lung" {
-        Some(store.enqueue(&case.id, kind)?)
+        store.enqueue(&case.id, kind)?
     } else {
         None
     };
