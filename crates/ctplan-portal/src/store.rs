@@ -222,11 +222,14 @@ pub struct Store {
 impl Store {
     /// Open (or create) the database in `dir` and migrate it to the newest version.
     pub fn open(dir: &Path) -> Result<Store, PortalError> {
-        std::fs::create_dir_all(dir)
+        create_private_dir(dir)
             .map_err(|e| PortalError::Io(format!("{}: cannot create: {e}", dir.display())))?;
         let path = dir.join(DB_FILE);
         let mut conn = Connection::open(&path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
+        // Deleted and overwritten rows (a case name taken back, a session) are zeroed in the
+        // file rather than left in free pages.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&mut conn, &path)?;
@@ -553,6 +556,17 @@ fn visible(u: &str) -> String {
     )
 }
 
+/// Create `dir` (and missing parents) readable by the owner alone on Unix: the folder holds
+/// password hashes and CT volumes, not for other accounts of the machine. A folder that
+/// exists is left as it is.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
+}
+
 fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     let role: String = r.get(2)?;
     Ok(User {
@@ -640,6 +654,19 @@ mod tests {
             e.to_string()
                 .contains("schema version 99, newer than the 1")
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_data_folder_is_the_owner_s_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("a").join("data");
+        Store::open(&data).unwrap();
+        for d in [&data, &dir.path().join("a")] {
+            let mode = std::fs::metadata(d).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "{}", d.display());
+        }
     }
 
     #[test]
