@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use serde::Deserialize;
 
-use crate::auth::{MIN_PASSWORD, Session, hash_password, json_body};
+use crate::auth::{MAX_NAME, MIN_PASSWORD, Session, hash_password, json_body};
 use crate::store::{Role, User};
 use crate::{ApiError, Portal, PortalError};
 
@@ -19,7 +19,7 @@ pub fn create_user(
     role: Role,
 ) -> Result<User, PortalError> {
     let valid = !name.is_empty()
-        && name.len() <= 64
+        && name.len() <= MAX_NAME
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));

@@ -29,6 +29,8 @@ pub const COOKIE: &str = "ctplan_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// The shortest password accepted.
 pub const MIN_PASSWORD: usize = 10;
+/// The longest user name, in bytes (names are ASCII).
+pub const MAX_NAME: usize = 64;
 
 /// The argon2id hash of `password` (PHC string with a random salt).
 pub fn hash_password(password: &str) -> Result<String, PortalError> {
@@ -261,6 +263,12 @@ pub async fn login(
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let login: Login = json_body(&headers, &body)?;
+    let wrong = || ApiError::new(StatusCode::UNAUTHORIZED, "wrong user name or password");
+    // No account has a longer name; such a name is not kept as a limiter key either (the
+    // body may be 2 MB, and the keys live in memory for a minute).
+    if login.name.len() > MAX_NAME {
+        return Err(wrong());
+    }
     let mut keys = vec![format!("user:{}", login.name)];
     if let Some(ConnectInfo(addr)) = ext.get::<ConnectInfo<SocketAddr>>() {
         keys.push(format!("addr:{}", addr.ip()));
@@ -296,10 +304,7 @@ pub async fn login(
     .await
     .map_err(ApiError::internal)?;
     let Some(user) = user else {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "wrong user name or password",
-        ));
+        return Err(wrong());
     };
     portal.limiter().succeeded(&keys);
     let token = random_hex(32)?;

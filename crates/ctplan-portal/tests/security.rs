@@ -262,6 +262,11 @@ async fn logins_are_rate_limited_per_name_and_per_address() {
     let a = app.login_from("nobody", "x", [10, 0, 0, 4]).await;
     let b = app.login_from("w", "x", [10, 0, 0, 4]).await;
     assert_eq!((a.status, &a.body), (b.status, &b.body));
+    // So does a name longer than any account's (not kept as a limiter key).
+    let c = app
+        .login_from(&"n".repeat(100_000), "x", [10, 0, 0, 5])
+        .await;
+    assert_eq!((c.status, &c.body), (b.status, &b.body));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
