@@ -13,6 +13,7 @@ mod mesh;
 mod outputs;
 mod panic;
 mod rank;
+mod serve;
 mod skull;
 
 use std::process::ExitCode;
@@ -74,6 +75,9 @@ enum Command {
     Dicom(dicom::Args),
     /// Lung segmentectomy planning on segmented chest anatomy.
     Lung(lung::Args),
+    /// The team portal: accounts, teams, uploads de-identified in memory, the lung model and
+    /// plan run by a job queue (`--create-admin NAME` first, password on standard input).
+    Serve(serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -105,6 +109,7 @@ fn run(cli: Cli) -> ExitCode {
         Command::Info(a) => info::run(a),
         Command::Convert(a) => convert::run(a, force),
         Command::Dicom(a) => dicom::run(a, force),
+        Command::Serve(a) => serve::run(a),
     };
     match result {
         Ok(code) => code,

@@ -293,7 +293,7 @@ fn assemble<T: Output>(
 }
 
 /// Fast path for the common case, an uncompressed little-endian single-frame file: read the
-/// file, find the PixelData element at the end of the data set (its tag followed by the length
+/// file (or take its bytes in memory), find the PixelData element at the end of the data set (its tag followed by the length
 /// the image needs, explicit or implicit VR), and convert straight into the output slice.
 /// Returns `Ok(false)` (the caller falls back to the full parser) when the layout is anything
 /// else.
@@ -304,18 +304,24 @@ fn native_into<T: Output>(
     intercept: f64,
 ) -> Result<bool, DicomError> {
     const NATIVE_LE: [&str; 2] = ["1.2.840.10008.1.2", "1.2.840.10008.1.2.1"];
-    let Origin::File(path) = &inst.origin else {
-        return Ok(false);
-    };
-    if !NATIVE_LE.contains(&inst.transfer_syntax.as_str())
+    if !matches!(inst.origin, Origin::File(_) | Origin::Memory { .. })
+        || !NATIVE_LE.contains(&inst.transfer_syntax.as_str())
         || inst.bits_allocated != 16
         || inst.samples_per_pixel != 1
     {
         return Ok(false);
     }
-    let bytes = std::fs::read(path).map_err(|e| DicomError::new(path, e.to_string()))?;
+    let read;
+    let bytes: &[u8] = match &inst.origin {
+        Origin::Memory { bytes, .. } => bytes,
+        Origin::File(path) => {
+            read = std::fs::read(path).map_err(|e| DicomError::new(path, e.to_string()))?;
+            &read
+        }
+        Origin::Zip { .. } => return Ok(false),
+    };
     let need = out.len() * 2;
-    let Some(start) = pixel_data_offset(&bytes, need) else {
+    let Some(start) = pixel_data_offset(bytes, need) else {
         return Ok(false);
     };
     let stored = inst.bits_stored() as u32;

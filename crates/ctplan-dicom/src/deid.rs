@@ -294,6 +294,27 @@ pub fn anonymize_object(
     Ok((file, counts, warnings))
 }
 
+/// De-identify one file held in memory (`name` names it in errors) and return the new file's
+/// bytes (PS3.10: preamble, meta group, data set): the way to take an upload in without any
+/// identifying byte reaching the disk. The same profile as [`anonymize_object`].
+pub fn anonymize_bytes(
+    name: &str,
+    bytes: impl Into<std::sync::Arc<[u8]>>,
+    opts: &DeidOptions,
+) -> Result<Vec<u8>, DicomError> {
+    let origin = Origin::Memory {
+        name: name.to_string(),
+        bytes: bytes.into(),
+    };
+    let obj = origin.open(false)?;
+    let (out, _, _) =
+        anonymize_object(&obj, opts).map_err(|m| DicomError::new(origin.display_path(), m))?;
+    let mut buf = Vec::new();
+    out.write_all(&mut buf)
+        .map_err(|e| DicomError::new(origin.display_path(), format!("cannot encode: {e}")))?;
+    Ok(buf)
+}
+
 /// What an anonymization run did.
 #[derive(Debug, Clone, Default)]
 pub struct DeidReport {

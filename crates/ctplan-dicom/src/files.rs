@@ -25,6 +25,14 @@ pub enum Origin {
         /// The entry's name inside the archive.
         entry: String,
     },
+    /// A whole file already in memory (an upload de-identified before anything is stored),
+    /// under the name it came with.
+    Memory {
+        /// The name the bytes came with (for messages only).
+        name: String,
+        /// The file's bytes.
+        bytes: std::sync::Arc<[u8]>,
+    },
 }
 
 impl fmt::Display for Origin {
@@ -32,6 +40,7 @@ impl fmt::Display for Origin {
         match self {
             Origin::File(p) => write!(f, "{}", p.display()),
             Origin::Zip { archive, entry } => write!(f, "{}!{entry}", archive.display()),
+            Origin::Memory { name, .. } => write!(f, "{name}"),
         }
     }
 }
@@ -51,6 +60,7 @@ impl Origin {
                 .and_then(|f| zip::ZipArchive::new(f).ok())
                 .and_then(|mut z| z.by_name(entry).ok().map(|f| f.size()))
                 .unwrap_or(0),
+            Origin::Memory { bytes, .. } => bytes.len() as u64,
         }
     }
 
@@ -78,6 +88,7 @@ impl Origin {
                     .map_err(|e| DicomError::os(self.display_path(), e.to_string(), e))?;
                 Ok(out)
             }
+            Origin::Memory { bytes, .. } => Ok(bytes.to_vec()),
         }
     }
 
@@ -100,12 +111,19 @@ impl Origin {
                     .map_err(|m| DicomError::new(p, m))?;
                 with_limit(bound, || opts.open_file(p))
             }
-            Origin::Zip { .. } => {
-                let bytes = self.read()?;
-                if !is_part10(&bytes) {
+            Origin::Zip { .. } | Origin::Memory { .. } => {
+                let read;
+                let bytes: &[u8] = match self {
+                    Origin::Memory { bytes, .. } => bytes,
+                    _ => {
+                        read = self.read()?;
+                        &read
+                    }
+                };
+                if !is_part10(bytes) {
                     return Err(DicomError::new(self.display_path(), NOT_DICOM));
                 }
-                let bound = crate::guard::check(&bytes[..], bytes.len() as u64, headers_only)
+                let bound = crate::guard::check(bytes, bytes.len() as u64, headers_only)
                     .map_err(|m| DicomError::new(self.display_path(), m))?;
                 with_limit(bound, || opts.from_reader(&bytes[128..]))
             }
@@ -164,6 +182,33 @@ pub fn is_zip(path: &Path) -> bool {
             .and_then(|mut f| f.read_exact(&mut head))
             .is_ok()
         && head == *b"PK\x03\x04"
+}
+
+/// The DICOM objects among files already in memory, as (name, bytes) pairs (an upload, never
+/// written to disk): those with the `DICM` marker become [`Origin::Memory`], the others are
+/// skipped with the reason, as [`find`] does on disk.
+pub fn find_memory(files: Vec<(String, Vec<u8>)>) -> (Vec<Origin>, Vec<Skipped>) {
+    let mut found = Vec::new();
+    let mut skipped = Vec::new();
+    for (name, bytes) in files {
+        let reason = match bytes.len() {
+            0 => Some("not a DICOM file (empty, 0 bytes)".to_string()),
+            n if n < 132 => Some(format!("not a DICOM file ({n} bytes)")),
+            _ if !is_part10(&bytes) => Some(NOT_DICOM.to_string()),
+            _ => None,
+        };
+        let origin = Origin::Memory {
+            name,
+            bytes: bytes.into(),
+        };
+        match reason {
+            None => found.push(origin),
+            Some(reason) => skipped.push(Skipped { origin, reason }),
+        }
+    }
+    found.sort();
+    skipped.sort_by(|a, b| a.origin.cmp(&b.origin));
+    (found, skipped)
 }
 
 /// A file that was looked at and left out, and why.

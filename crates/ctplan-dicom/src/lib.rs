@@ -52,7 +52,7 @@ static ALLOC: ctplan_core::alloc::Capped = ctplan_core::alloc::Capped;
 
 pub use decode::{LoadOptions, Loaded, load, read_series};
 pub use error::{DicomError, DicomErrorKind};
-pub use files::{Origin, Skipped, find, is_dicom_file, is_zip};
+pub use files::{Origin, Skipped, find, find_memory, is_dicom_file, is_zip};
 pub use header::{Frame, Instance};
 pub use layout::Layout;
-pub use series::{Scan, Series, scan, split_selector};
+pub use series::{Scan, Series, scan, scan_memory, split_selector};

@@ -10,7 +10,7 @@ use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use rayon::prelude::*;
 
 use crate::DicomError;
-use crate::files::{Skipped, find, sole_refusal};
+use crate::files::{Origin, Skipped, find, sole_refusal};
 use crate::header::{Frame, Instance, MEDIA_STORAGE_DIRECTORY};
 use crate::layout::{Layout, plan};
 
@@ -102,7 +102,20 @@ pub struct Scan {
 /// Walk `root` and group every DICOM file by StudyInstanceUID / SeriesInstanceUID, reading only
 /// headers (stops before the pixel data).
 pub fn scan(root: &Path) -> Result<Scan, DicomError> {
-    let (found, mut skipped) = find(root)?;
+    let (found, skipped) = find(root)?;
+    Ok(group(root, found, skipped))
+}
+
+/// [`scan`] for files already in memory, as (name, bytes) pairs (an upload that must not touch
+/// the disk): the same grouping, description and choice; `root` names the whole in messages.
+/// [`load`](crate::load) then decodes a series from the same bytes.
+pub fn scan_memory(root: &str, files: Vec<(String, Vec<u8>)>) -> Scan {
+    let (found, skipped) = crate::files::find_memory(files);
+    group(Path::new(root), found, skipped)
+}
+
+/// Read the headers of `found` and group them into series (the files that fail join `skipped`).
+fn group(root: &Path, found: Vec<Origin>, mut skipped: Vec<Skipped>) -> Scan {
     let parsed: Vec<Result<Instance, Skipped>> = found
         .into_par_iter()
         .map(|origin| match origin.open(true) {
@@ -167,11 +180,11 @@ pub fn scan(root: &Path) -> Result<Scan, DicomError> {
             &b.series_uid,
         ))
     });
-    Ok(Scan {
+    Scan {
         root: root.to_path_buf(),
         series,
         skipped,
-    })
+    }
 }
 
 fn layout_of(s: &Series) -> Result<Layout, String> {

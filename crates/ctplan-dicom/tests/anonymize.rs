@@ -363,3 +363,53 @@ fn a_single_file_gives_a_single_file() {
     let b = read_series(&out, LoadOptions::default()).unwrap();
     assert_eq!(a.volume, b.volume);
 }
+
+/// Files held in memory (an upload) de-identify to bytes without the planted identifiers, and
+/// those bytes group and decode to the same volume as the files on disk.
+#[test]
+fn a_series_de_identified_in_memory_reads_as_the_files_on_disk() {
+    let Some(data) = ctplan_testdata::data_dir() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let series_dir = data.join("lung/lung-pet-ct-dx/A0002-thorax-8mm-B40f");
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(&series_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    sources.sort();
+    let mut files = Vec::new();
+    for (i, src) in sources.iter().enumerate() {
+        let dst = tmp.path().join(format!("Doe_Johnathan_{i}"));
+        plant(src, &dst);
+        files.push((format!("upload/{i}"), std::fs::read(&dst).unwrap()));
+    }
+    files.push(("upload/README.txt".to_string(), b"MRN-99887766".to_vec()));
+    let opts = DeidOptions {
+        key: b"memory key".to_vec(),
+        allow_burned_in: false,
+    };
+    let (found, skipped) = ctplan_dicom::find_memory(files);
+    assert_eq!(found.len(), sources.len());
+    assert_eq!(skipped.len(), 1);
+    let mut clean = Vec::new();
+    for origin in found {
+        let ctplan_dicom::Origin::Memory { name, bytes } = origin else {
+            panic!("not in memory")
+        };
+        let out = ctplan_dicom::deid::anonymize_bytes(&name, bytes, &opts).unwrap();
+        for (_, _, value) in PLANTED {
+            assert!(!contains(&out, value), "{value} in {name}");
+        }
+        assert!(!contains(&out, PRIVATE_VALUE) && !contains(&out, NESTED_NAME));
+        clean.push((name, out));
+    }
+    let scan = ctplan_dicom::scan_memory("upload", clean);
+    let series = scan.select(None).unwrap();
+    let memory = ctplan_dicom::load(series, LoadOptions::default()).unwrap();
+    let disk = read_series(tmp.path(), LoadOptions::default()).unwrap();
+    assert_eq!(memory.volume, disk.volume);
+    // A damaged file in memory is named in the error.
+    let e = ctplan_dicom::deid::anonymize_bytes("upload/bad", vec![0; 200], &opts).unwrap_err();
+    assert!(e.to_string().starts_with("upload/bad: "), "{e}");
+}

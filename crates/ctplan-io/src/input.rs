@@ -6,7 +6,9 @@
 //! rather than "unknown volume format".
 
 use std::fs::{File, Metadata};
-use std::path::Path;
+use std::io::{Cursor, Read, Seek};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::IoError;
 
@@ -47,6 +49,73 @@ pub fn open_regular(path: &Path, doing: &str) -> Result<(File, u64), IoError> {
         .map_err(|e| IoError::os(path, "read metadata", e))?
         .len();
     Ok((f, len))
+}
+
+/// A reader that can also seek (a file, or a cursor over bytes in memory).
+pub trait ReadSeek: Read + Seek {}
+impl<T: Read + Seek> ReadSeek for T {}
+
+/// Where a reader's bytes come from: a file on disk (checked by [`open_regular`] before it is
+/// opened), or bytes already in memory under a name (an upload that must never be written to
+/// disk before it is decoded). Every format reader opens its input through this, so both read
+/// the same way; only a detached data file (`.nhdr`, `.mhd`) needs the disk.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A file on disk.
+    Disk(PathBuf),
+    /// The whole file in memory; `name` names it in errors and gives its format.
+    Memory {
+        /// The name the bytes came with.
+        name: PathBuf,
+        /// The file's bytes.
+        bytes: Arc<[u8]>,
+    },
+}
+
+impl Input {
+    /// The path (or name) that errors name.
+    pub fn path(&self) -> &Path {
+        match self {
+            Input::Disk(p) => p,
+            Input::Memory { name, .. } => name,
+        }
+    }
+
+    /// Open for reading (a file only once it is known to be a regular file); the reader and
+    /// the length in bytes. `doing` names the step in errors (`open`, `open data file`).
+    pub fn open(&self, doing: &str) -> Result<(Box<dyn ReadSeek>, u64), IoError> {
+        match self {
+            Input::Disk(p) => {
+                let (f, len) = open_regular(p, doing)?;
+                Ok((Box::new(f), len))
+            }
+            Input::Memory { bytes, .. } => {
+                Ok((Box::new(Cursor::new(bytes.clone())), bytes.len() as u64))
+            }
+        }
+    }
+
+    /// The length in bytes (a file only once it is known to be a regular file).
+    pub fn len(&self, doing: &str) -> Result<u64, IoError> {
+        match self {
+            Input::Disk(p) => Ok(check_regular_file(p, doing)?.len()),
+            Input::Memory { bytes, .. } => Ok(bytes.len() as u64),
+        }
+    }
+
+    /// The data file `name` that a detached header names, beside it. Bytes in memory have
+    /// nothing beside them: refused in words.
+    pub fn beside(&self, name: &str) -> Result<Input, IoError> {
+        match self {
+            Input::Disk(p) => Ok(Input::Disk(p.parent().unwrap_or(Path::new(".")).join(name))),
+            Input::Memory { name: own, .. } => Err(IoError::new(
+                own,
+                format!(
+                    "the header names a separate data file ({name}); give one file with the data attached (.nrrd, .nii, .nii.gz, .mha)"
+                ),
+            )),
+        }
+    }
 }
 
 /// `e`, an error about the data file that `header` names, saying so (the user gave the header).

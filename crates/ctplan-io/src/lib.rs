@@ -239,11 +239,51 @@ pub struct Header {
 }
 
 fn open(path: &Path) -> Result<raw::Source, IoError> {
-    match Format::from_path(path).ok_or_else(|| input::unreadable(path))? {
-        Format::Nrrd { .. } => nrrd::open(path),
-        Format::Nifti { .. } => nii::open(path),
-        Format::MetaImage { .. } => metaimage::open(path),
+    if Format::from_path(path).is_none() {
+        return Err(input::unreadable(path));
     }
+    open_input(&input::Input::Disk(path.to_path_buf()))
+}
+
+/// Open an input whose name has a known volume extension.
+fn open_input(input: &input::Input) -> Result<raw::Source, IoError> {
+    match format_of(input.path())? {
+        Format::Nrrd { .. } => nrrd::open(input),
+        Format::Nifti { .. } => nii::open(input),
+        Format::MetaImage { .. } => metaimage::open(input),
+    }
+}
+
+/// Read a volume from a whole file already in memory, `name` giving its format by extension
+/// (`.nrrd`, `.nii`, `.nii.gz`, `.mha`) and naming it in errors: for bytes that must not be
+/// written anywhere before they are decoded (an upload). The same readers and checks as
+/// [`read`]; a header naming a separate data file (`.nhdr`, `.mhd`) is refused, and so is
+/// DICOM (`ctplan_dicom::scan_memory` reads DICOM objects from memory).
+///
+/// ```
+/// use ctplan_core::{AnyVolume, Geometry, Volume};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("ct.nrrd");
+/// let v = AnyVolume::I16(Volume::from_vec([2, 1, 1], Geometry::new([1.0; 3], [0.0; 3]), vec![-1000, 40]).unwrap());
+/// ctplan_io::write(&path, &v, &ctplan_io::WriteOptions::default()).unwrap();
+/// let bytes = std::fs::read(&path).unwrap();
+/// assert_eq!(ctplan_io::read_bytes("upload.nrrd", bytes).unwrap().volume, v);
+/// ```
+pub fn read_bytes(name: &str, bytes: Vec<u8>) -> Result<Image, IoError> {
+    let input = input::Input::Memory {
+        name: name.into(),
+        bytes: bytes.into(),
+    };
+    let path = input.path();
+    if input.len("open")? == 0 {
+        return Err(IoError::new(path, "the file is empty (0 bytes)"));
+    }
+    let src = open_input(&input)?;
+    let volume = src.layout.decode_volume(src.reader, path)?;
+    Ok(Image {
+        volume,
+        key_values: src.key_values,
+    })
 }
 
 /// Options for writing.
@@ -285,4 +325,58 @@ pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
 /// Write a binary mask as `u8` (0/1) with default options.
 pub fn write_mask(path: &Path, mask: &Mask) -> Result<(), IoError> {
     write(path, &AnyVolume::U8(mask.clone()), &WriteOptions::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ctplan_core::{Geometry, Volume};
+
+    fn volume() -> AnyVolume {
+        let g = Geometry::new([0.5, 0.75, 2.0], [-3.0, 4.0, 5.0]);
+        let data: Vec<i16> = (0..60).map(|i| i * 7 - 200).collect();
+        AnyVolume::I16(Volume::from_vec([5, 4, 3], g, data).unwrap())
+    }
+
+    #[test]
+    fn bytes_in_memory_read_as_the_file_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["v.nrrd", "v.nii", "v.nii.gz", "v.mha"] {
+            for compress in [false, true] {
+                let path = dir.path().join(name);
+                let opts = WriteOptions {
+                    compress,
+                    ..Default::default()
+                };
+                write(&path, &volume(), &opts).unwrap();
+                let disk = read(&path).unwrap();
+                let memory = read_bytes(name, std::fs::read(&path).unwrap()).unwrap();
+                assert_eq!(memory, disk, "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn bytes_in_memory_are_refused_in_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.nrrd");
+        let raw = WriteOptions {
+            compress: false,
+            ..Default::default()
+        };
+        write(&path, &volume(), &raw).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.truncate(bytes.len() - 5);
+        let e = read_bytes("upload.nrrd", bytes).unwrap_err();
+        assert!(e.to_string().starts_with("upload.nrrd: "), "{e}");
+        let e = read_bytes("v.nhdr", b"NRRD0004\ntype: short\ndimension: 3\nsizes: 1 1 1\nendian: little\nencoding: raw\ndata file: v.raw\n\n".to_vec()).unwrap_err();
+        assert!(e.to_string().contains("separate data file (v.raw)"), "{e}");
+        let e = read_bytes("v.nrrd", Vec::new()).unwrap_err();
+        assert!(
+            e.to_string().ends_with("the file is empty (0 bytes)"),
+            "{e}"
+        );
+        let e = read_bytes("v.txt", b"x".to_vec()).unwrap_err();
+        assert!(e.to_string().contains("unknown volume format"), "{e}");
+    }
 }

@@ -12,6 +12,7 @@ use std::path::Path;
 use ctplan_core::{AnyVolume, ScalarType};
 
 use crate::geom::checked_geometry;
+use crate::input::Input;
 use crate::raw::{self, Encoding, Layout, Source};
 use crate::{IoError, KeyValues, WriteOptions, atomic};
 
@@ -84,10 +85,11 @@ fn numbers(path: &Path, key: &str, v: &str, n: usize) -> Result<Vec<f64>, IoErro
 }
 
 /// Parse the header and open the voxel data.
-pub fn open(path: &Path) -> Result<Source, IoError> {
+pub fn open(input: &Input) -> Result<Source, IoError> {
+    let path = input.path();
     let mut fields: Vec<(String, String, String)> = Vec::new(); // (lower key, key, value)
     let mut data_file = None;
-    let (consumed, _) = raw::read_text_header(path, "MetaImage", |text| {
+    let (consumed, _) = raw::read_text_header(input, "MetaImage", |text| {
         let text = text.trim();
         if text.is_empty() {
             return Ok(false);
@@ -200,19 +202,19 @@ pub fn open(path: &Path) -> Result<Source, IoError> {
         .map(|f| (f.1.clone(), f.2.clone()))
         .collect();
     let reader = if data_file == "LOCAL" {
-        raw::open_data(path, consumed, 0, &layout)?
+        raw::open_data(input, consumed, 0, &layout)?
     } else if data_file.starts_with("LIST") || data_file.contains('%') {
         return Err(IoError::new(
             path,
             format!("MetaImage ElementDataFile = {data_file} (file lists) is not supported"),
         ));
     } else {
-        let dpath = path.parent().unwrap_or(Path::new(".")).join(&data_file);
+        let dpath = input.beside(&data_file)?;
         let skip = match get("headersize") {
             Some("-1") => {
-                let len = crate::input::check_regular_file(&dpath, "open data file")
-                    .map_err(|e| crate::input::in_data_file(e, path))?
-                    .len();
+                let len = dpath
+                    .len("open data file")
+                    .map_err(|e| crate::input::in_data_file(e, path))?;
                 len.saturating_sub(raw::checked_bytes(dims, stype, path)?)
             }
             Some(v) => v.parse().map_err(|_| {

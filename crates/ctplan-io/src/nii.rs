@@ -19,6 +19,7 @@ use flate2::bufread::MultiGzDecoder;
 use nifti::NiftiHeader;
 
 use crate::geom::checked_geometry;
+use crate::input::Input;
 use crate::raw::{self, Encoding, Layout, Source};
 use crate::{IoError, atomic};
 
@@ -58,8 +59,9 @@ fn is_gz(path: &Path) -> bool {
 }
 
 /// Parse the header and open the voxel data.
-pub fn open(path: &Path) -> Result<Source, IoError> {
-    let (file, file_len) = crate::input::open_regular(path, "open")?;
+pub fn open(input: &Input) -> Result<Source, IoError> {
+    let path = input.path();
+    let (file, file_len) = input.open("open")?;
     let gz = is_gz(path);
     let buf = BufReader::with_capacity(1 << 20, file);
     let mut reader: Box<dyn Read> = if gz {
@@ -153,7 +155,7 @@ pub fn open(path: &Path) -> Result<Source, IoError> {
     )?;
     if gz {
         raw::check_stream_holds(path, offset + needed, file_len, raw::PRECHECK_BYTES, || {
-            let (f, _) = crate::input::open_regular(path, "open")?;
+            let (f, _) = input.open("open")?;
             Ok(Box::new(MultiGzDecoder::new(BufReader::new(f))))
         })?;
     }

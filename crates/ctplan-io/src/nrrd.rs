@@ -9,12 +9,13 @@
 //! allows), a zero or non-finite one is refused. Singular `space directions` (parallel axes)
 //! and non-finite values are refused, each error naming its field.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ctplan_core::vec3::norm;
 use ctplan_core::{AnyVolume, Geometry, ScalarType};
 
 use crate::geom::checked_geometry;
+use crate::input::Input;
 use crate::raw::{self, Encoding, Layout, Source};
 use crate::{IoError, KeyValues, WriteOptions, atomic};
 
@@ -129,11 +130,12 @@ impl Header {
     }
 }
 
-fn read_header(path: &Path) -> Result<Header, IoError> {
+fn read_header(input: &Input) -> Result<Header, IoError> {
+    let path = input.path();
     let mut first = true;
     let mut fields = Vec::new();
     let mut key_values = Vec::new();
-    let (consumed, ended) = raw::read_text_header(path, "NRRD", |text| {
+    let (consumed, ended) = raw::read_text_header(input, "NRRD", |text| {
         if first {
             if !text.starts_with("NRRD000") {
                 return Err(IoError::new(
@@ -188,8 +190,9 @@ fn check_count(path: &Path, field: &str, n: usize, dimension: usize) -> Result<(
 }
 
 /// Parse the header and open the voxel data.
-pub fn open(path: &Path) -> Result<Source, IoError> {
-    let h = read_header(path)?;
+pub fn open(input: &Input) -> Result<Source, IoError> {
+    let path = input.path();
+    let h = read_header(input)?;
     let need = |name: &str| {
         h.get(name).ok_or_else(|| {
             IoError::new(
@@ -252,8 +255,7 @@ pub fn open(path: &Path) -> Result<Source, IoError> {
                     format!("multi-file NRRD data ('data file: {df}') is not supported"),
                 ));
             }
-            let dir = path.parent().unwrap_or(Path::new("."));
-            (dir.join(df), 0u64, 0usize)
+            (input.beside(df)?, 0u64, 0usize)
         }
         None => {
             let off = h.data_offset.ok_or_else(|| {
@@ -262,7 +264,7 @@ pub fn open(path: &Path) -> Result<Source, IoError> {
                     "NRRD header has no blank line before data and no 'data file' (no voxel data)",
                 )
             })?;
-            (PathBuf::from(path), off, 0)
+            (input.clone(), off, 0)
         }
     };
     let line_skip = match h.get("line skip").or(h.get("lineskip")) {
@@ -284,13 +286,13 @@ pub fn open(path: &Path) -> Result<Source, IoError> {
         match (skip, encoding) {
             (0, _) => {}
             (-1, Encoding::Raw) => {
-                let len = crate::input::check_regular_file(&data_path, "open data file")
-                    .map_err(|e| crate::input::in_data_file(e, path))?
-                    .len();
+                let len = data_path
+                    .len("open data file")
+                    .map_err(|e| crate::input::in_data_file(e, path))?;
                 let needed = raw::checked_bytes(dims, stype, path)?;
                 offset = len.checked_sub(needed).ok_or_else(|| {
                     IoError::new(
-                        &data_path,
+                        data_path.path(),
                         format!("file is truncated: the header needs {needed} bytes of voxel data"),
                     )
                 })?;

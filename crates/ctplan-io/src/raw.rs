@@ -7,6 +7,7 @@ use std::path::Path;
 use ctplan_core::{AnyVolume, Geometry, Mask, Scalar, ScalarType, Volume};
 use flate2::bufread::{MultiGzDecoder, ZlibDecoder};
 
+use crate::input::Input;
 use crate::{IoError, KeyValues};
 
 use ctplan_core::MAX_BYTES;
@@ -193,11 +194,12 @@ const MAX_HEADER_BYTES: u64 = 1 << 20;
 /// true when the header ends with that line. Returns the bytes consumed and whether `visit`
 /// ended the header (false: end of file). `what` names the format in errors.
 pub fn read_text_header(
-    path: &Path,
+    input: &Input,
     what: &str,
     mut visit: impl FnMut(&str) -> Result<bool, IoError>,
 ) -> Result<(u64, bool), IoError> {
-    let (file, _) = crate::input::open_regular(path, "open")?;
+    let path = input.path();
+    let (file, _) = input.open("open")?;
     let mut r = BufReader::new(file);
     let mut line = Vec::new();
     let mut consumed = 0u64;
@@ -311,12 +313,13 @@ pub fn check_capacity(
 
 /// Open a data file at `offset`, check its capacity, and wrap it in the decoder for `encoding`.
 pub fn open_data(
-    path: &Path,
+    input: &Input,
     offset: u64,
     skip_lines: usize,
     layout: &Layout,
 ) -> Result<Box<dyn Read>, IoError> {
-    let (file, len) = crate::input::open_regular(path, "open data file")?;
+    let path = input.path();
+    let (file, len) = input.open("open data file")?;
     if offset > len {
         return Err(IoError::new(
             path,
@@ -358,7 +361,7 @@ pub fn open_data(
     if matches!(layout.encoding, Encoding::Gzip | Encoding::Zlib) {
         let start = offset + skipped;
         check_stream_holds(path, needed, available, PRECHECK_BYTES, || {
-            let (mut f, _) = crate::input::open_regular(path, "open data file")?;
+            let (mut f, _) = input.open("open data file")?;
             std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(start))
                 .map_err(|e| IoError::os(path, "read", e))?;
             Ok(wrap_decoder(BufReader::new(f), layout.encoding))

@@ -1,0 +1,54 @@
+//! `ctplan serve`: the team portal (`ctplan_portal`): parse, open the data folder, serve (or
+//! create an administrator and exit).
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Data folder: the database (portal.db) and the cases' files. Made when missing.
+    #[arg(long, default_value = "ctplan-data")]
+    data: PathBuf,
+    /// Address and port to listen on (port 0: any free port, printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// The portal is reached over TLS through a reverse proxy: session cookies get `Secure`.
+    #[arg(long)]
+    behind_tls: bool,
+    /// Create the administrator NAME and exit. The password is read from standard input (one
+    /// line, at least 10 characters), never from the command line.
+    #[arg(long, value_name = "NAME")]
+    create_admin: Option<String>,
+}
+
+pub fn run(a: Args) -> Result<ExitCode> {
+    let config = ctplan_portal::Config {
+        tls: a.behind_tls,
+        ..Default::default()
+    };
+    let portal = ctplan_portal::Portal::open(&a.data, config)
+        .with_context(|| format!("{}: cannot open the portal's data", a.data.display()))?;
+    if let Some(name) = a.create_admin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        let password = line.trim_end_matches(['\n', '\r']);
+        if password.is_empty() {
+            bail!("no password on standard input (give it as one line)");
+        }
+        portal.create_admin(&name, password)?;
+        println!("administrator {name} created in {}", a.data.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let data = a.data.display().to_string();
+    ctplan_portal::serve(portal, a.listen, |addr| {
+        println!("ctplan portal on http://{addr}/ (data in {data}); Ctrl-C stops it");
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,94 @@
+//! `ctplan serve` as a user runs it: the first administrator from a password on standard
+//! input, then the server on a free loopback port answering the page and refusing anonymous
+//! API requests.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+
+fn create_admin(data: &std::path::Path, name: &str, stdin: &str) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ctplan"))
+        .args(["serve", "--data"])
+        .arg(data)
+        .args(["--create-admin", name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// One HTTP/1.1 request on a fresh connection; the whole response as text.
+fn http(addr: &str, request: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn create_admin_reads_stdin_then_the_server_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("portal");
+    let out = create_admin(&data, "root", "a long admin password\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("administrator root created"));
+    assert!(data.join("portal.db").is_file());
+    let again = create_admin(&data, "root", "a long admin password\n");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+    let short = create_admin(&data, "other", "short\n");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("shorter than 10"));
+    let none = create_admin(&data, "third", "");
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no password on standard input"));
+
+    let mut server = Command::new(env!("CARGO_BIN_EXE_ctplan"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    let page = http(
+        &addr,
+        "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let api = http(
+        &addr,
+        "GET /api/cases HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let login = http(
+        &addr,
+        "POST /api/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n{\"name\":\"root\",\"password\":\"a long admin password\"}",
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("ctplan portal"));
+    assert!(page.contains("default-src 'none'"));
+    assert!(api.starts_with("HTTP/1.1 401"), "{api}");
+    assert!(login.starts_with("HTTP/1.1 200"), "{login}");
+    assert!(login.contains("HttpOnly; SameSite=Strict"), "{login}");
+}

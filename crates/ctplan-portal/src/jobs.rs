@@ -1,0 +1,390 @@
+//! The job queue and its worker. Jobs live in the database: `queued` → `running` (a worker
+//! holds a lease until `lease_until`, renewed by a heartbeat at every stage) → `done` or
+//! `failed` (with the reason in words). A worker claims the oldest job that is queued or whose
+//! lease has expired with one atomic `UPDATE`, so a worker that died mid-job (killed, machine
+//! lost) loses nothing: once its lease runs out, the next worker runs the job again, up to
+//! [`MAX_ATTEMPTS`] times. A worker whose lease was taken over can no longer write the job's
+//! state (every update names the worker).
+//!
+//! The lung job is the library's workflow, nothing more: the stored CT →
+//! `ctplan_lung::segment::model` (the chest model, `model.json`) → `ctplan_lung::plan_case`
+//! with the default request (the analysis and every segment's resection, `report.json`).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use rusqlite::{OptionalExtension, params};
+
+use crate::auth::Session;
+use crate::store::{Job, Role, Store, new_id, now};
+use crate::{ApiError, Portal, PortalError};
+
+/// A job whose worker was lost this many times is failed rather than run again.
+pub const MAX_ATTEMPTS: i64 = 3;
+
+/// A job a worker has claimed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claim {
+    /// The job.
+    pub job: String,
+    /// Its case.
+    pub case_id: String,
+    /// What to run.
+    pub kind: String,
+}
+
+const JOB_COLUMNS: &str = "id, case_id, kind, state, attempts, progress, stage, error, lease_until";
+
+fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
+    Ok(Job {
+        id: r.get(0)?,
+        case_id: r.get(1)?,
+        kind: r.get(2)?,
+        state: r.get(3)?,
+        attempts: r.get(4)?,
+        progress: r.get(5)?,
+        stage: r.get(6)?,
+        error: r.get(7)?,
+        lease_until: r.get(8)?,
+    })
+}
+
+impl Store {
+    /// Queue a job of `kind` for a case (the case's status becomes `queued`), unless one of its
+    /// jobs is queued or running already (`None`): checked in the same statement as the insert,
+    /// so that two requests at once cannot both queue one.
+    pub fn enqueue(&self, case: &str, kind: &str) -> Result<Option<Job>, PortalError> {
+        let id = new_id()?;
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let n = tx.execute(
+            "INSERT INTO jobs (id, case_id, kind, state, created)
+             SELECT ?1, ?2, ?3, 'queued', ?4 WHERE NOT EXISTS
+                 (SELECT 1 FROM jobs WHERE case_id = ?2 AND state IN ('queued', 'running'))",
+            params![id, case, kind, now()],
+        )?;
+        if n == 0 {
+            return Ok(None);
+        }
+        tx.execute(
+            "UPDATE cases SET status = 'queued' WHERE id = ?1",
+            params![case],
+        )?;
+        let job = tx.query_row(
+            &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"),
+            params![id],
+            job_row,
+        )?;
+        tx.commit()?;
+        Ok(Some(job))
+    }
+
+    /// The job `id`.
+    pub fn job(&self, id: &str) -> Result<Option<Job>, PortalError> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"),
+                params![id],
+                job_row,
+            )
+            .optional()?)
+    }
+
+    /// The newest job of a case.
+    pub fn latest_job(&self, case: &str) -> Result<Option<Job>, PortalError> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!(
+                    "SELECT {JOB_COLUMNS} FROM jobs WHERE case_id = ?1 ORDER BY created DESC, rowid DESC LIMIT 1"
+                ),
+                params![case],
+                job_row,
+            )
+            .optional()?)
+    }
+
+    /// Claim the oldest job that is queued or whose lease ran out before `at`, for `worker`,
+    /// with a lease of `lease` seconds. Jobs whose workers were lost [`MAX_ATTEMPTS`] times are
+    /// failed first.
+    pub fn claim(&self, worker: &str, at: i64, lease: i64) -> Result<Option<Claim>, PortalError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "UPDATE cases SET status = 'failed' WHERE id IN (SELECT case_id FROM jobs
+             WHERE state = 'running' AND lease_until < ?1 AND attempts >= ?2)",
+            params![at, MAX_ATTEMPTS],
+        )?;
+        tx.execute(
+            "UPDATE jobs SET state = 'failed', worker = NULL,
+             error = 'the worker running it was lost ' || attempts || ' times'
+             WHERE state = 'running' AND lease_until < ?1 AND attempts >= ?2",
+            params![at, MAX_ATTEMPTS],
+        )?;
+        let claim = tx
+            .query_row(
+                "UPDATE jobs SET state = 'running', worker = ?1, lease_until = ?2 + ?3,
+                 heartbeat = ?2, attempts = attempts + 1, error = NULL
+                 WHERE id = (SELECT id FROM jobs WHERE state = 'queued'
+                     OR (state = 'running' AND lease_until < ?2) ORDER BY created, rowid LIMIT 1)
+                 RETURNING id, case_id, kind",
+                params![worker, at, lease],
+                |r| {
+                    Ok(Claim {
+                        job: r.get(0)?,
+                        case_id: r.get(1)?,
+                        kind: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?;
+        if let Some(c) = &claim {
+            tx.execute(
+                "UPDATE cases SET status = 'running' WHERE id = ?1",
+                params![c.case_id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(claim)
+    }
+
+    /// Renew `worker`'s lease on `job` and record its progress; false when the lease is no
+    /// longer the worker's.
+    pub fn heartbeat(
+        &self,
+        job: &str,
+        worker: &str,
+        lease: i64,
+        progress: f64,
+        stage: &str,
+    ) -> Result<bool, PortalError> {
+        let at = now();
+        Ok(self.conn().execute(
+            "UPDATE jobs SET heartbeat = ?3, lease_until = ?3 + ?4, progress = ?5, stage = ?6
+             WHERE id = ?1 AND worker = ?2 AND state = 'running'",
+            params![job, worker, at, lease, progress, stage],
+        )? == 1)
+    }
+
+    /// End `worker`'s job: done (`error` `None`) or failed with the reason; the case's status
+    /// follows. False when the job is no longer the worker's (nothing written).
+    pub fn finish(
+        &self,
+        job: &str,
+        worker: &str,
+        error: Option<&str>,
+    ) -> Result<bool, PortalError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let state = if error.is_some() { "failed" } else { "done" };
+        let n = tx.execute(
+            "UPDATE jobs SET state = ?3, error = ?4, lease_until = NULL,
+             progress = CASE WHEN ?3 = 'done' THEN 1 ELSE progress END
+             WHERE id = ?1 AND worker = ?2 AND state = 'running'",
+            params![job, worker, state, error],
+        )?;
+        if n == 1 {
+            tx.execute(
+                "UPDATE cases SET status = ?2 WHERE id = (SELECT case_id FROM jobs WHERE id = ?1)",
+                params![job, state],
+            )?;
+        }
+        tx.commit()?;
+        Ok(n == 1)
+    }
+}
+
+/// Claim one job for `worker` and run it to its end. `Ok(None)` when nothing is waiting.
+pub fn run_next(portal: &Portal, worker: &str) -> Result<Option<String>, PortalError> {
+    let store = portal.store();
+    let lease = portal.config().lease_seconds;
+    let Some(claim) = store.claim(worker, now(), lease)? else {
+        return Ok(None);
+    };
+    let outcome =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(portal, worker, &claim)))
+            .unwrap_or_else(|_| Err("internal error: the job's computation panicked".to_string()));
+    store.finish(&claim.job, worker, outcome.err().as_deref())?;
+    store.audit(None, "job", Some(&claim.case_id), &claim.kind)?;
+    Ok(Some(claim.job))
+}
+
+/// Run a claimed job; the reason in words when it fails.
+fn run(portal: &Portal, worker: &str, claim: &Claim) -> Result<(), String> {
+    let store = portal.store();
+    let case = store
+        .case_by_id(&claim.case_id)
+        .map_err(|e| e.to_string())?
+        .ok_or("the case is gone")?;
+    match claim.kind.as_str() {
+        "lung" => lung(portal, worker, claim, &store.case_dir(&case)),
+        other => Err(format!("unknown job kind {other:?}")),
+    }
+}
+
+/// The lung workflow: CT → chest model → plan; `model.json` and `report.json` into the case.
+fn lung(portal: &Portal, worker: &str, claim: &Claim, dir: &std::path::Path) -> Result<(), String> {
+    use ctplan_lung::segment::{Stage, hounsfield, model};
+    let store = portal.store();
+    let lease = portal.config().lease_seconds;
+    let steps = Stage::ALL.len() as f64 + 2.0;
+    let beat = |done: f64, stage: &str| {
+        let _ = store.heartbeat(&claim.job, worker, lease, done / steps, stage);
+    };
+    beat(0.0, "reading the CT");
+    let image = ctplan_io::read(&dir.join("ct.nrrd")).map_err(|e| e.to_string())?;
+    let ct = hounsfield(&image.volume);
+    drop(image);
+    let mut done = 1.0;
+    let built = model(&ct, &[], &mut |stage| {
+        beat(done, stage.name());
+        done += 1.0;
+    })
+    .map_err(|e| format!("lung model: {e}"))?;
+    drop(ct);
+    beat(done, "plan");
+    let report = ctplan_lung::plan_case(&built.analysed, &ctplan_lung::Request::default())
+        .map_err(|e| format!("lung plan: {e}"))?;
+    let model_json = serde_json::to_string_pretty(&built.summary).map_err(|e| e.to_string())?;
+    let report_json = report.to_json().map_err(|e| e.to_string())?;
+    // A worker whose lease ran out (a stage longer than the lease) while another took the job
+    // over writes nothing: the results are the other worker's to write.
+    if !store
+        .heartbeat(
+            &claim.job,
+            worker,
+            lease,
+            done / steps,
+            "writing the results",
+        )
+        .map_err(|e| e.to_string())?
+    {
+        return Err("the job was taken over by another worker; its results are not written".into());
+    }
+    for (name, text) in [("model.json", model_json), ("report.json", report_json)] {
+        ctplan_io::write_bytes(&dir.join(name), text.as_bytes()).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// The embedded worker: a thread that runs jobs one after the other, polling the queue every
+/// second when it is empty. Stopped (after its current job) when dropped.
+pub struct Worker {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Start a worker on `portal`'s queue.
+    pub fn spawn(portal: Portal) -> Worker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let name = format!(
+                "embedded-{}",
+                new_id().unwrap_or_else(|_| std::process::id().to_string())
+            );
+            while !flag.load(Ordering::Relaxed) {
+                match run_next(&portal, &name) {
+                    Ok(Some(_)) => {}
+                    // Nothing to do, or the database is busy: wait a little.
+                    Ok(None) | Err(_) => std::thread::sleep(Duration::from_millis(250)),
+                }
+            }
+        });
+        Worker {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// `POST /api/cases/{case}/jobs`: run the case's workflow (again) (a surgeon of its team);
+/// 409 while one is queued or running.
+pub async fn post(
+    State(portal): State<Portal>,
+    axum::Extension(session): axum::Extension<Session>,
+    Path(id): Path<String>,
+) -> Result<Json<Job>, ApiError> {
+    let case = crate::cases::visible(&portal, &session, &id)?;
+    session.require(&[Role::Surgeon])?;
+    if !portal.store().is_member(&case.team_id, &session.user.id)? {
+        return Err(ApiError::forbidden(
+            "only the case's own team may run its jobs",
+        ));
+    }
+    if case.kind != "lung" {
+        return Err(ApiError::bad_request(
+            "only lung cases have a job in this version",
+        ));
+    }
+    let Some(job) = portal.store().enqueue(&case.id, &case.kind)? else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "a job of this case is queued or running",
+        ));
+    };
+    portal
+        .store()
+        .audit(Some(&session.user.id), "job", Some(&case.id), "queued")?;
+    Ok(Json(job))
+}
+
+/// `GET /api/jobs/{job}`: state, progress, stage and error of a job of a case the user sees.
+pub async fn get(
+    State(portal): State<Portal>,
+    axum::Extension(session): axum::Extension<Session>,
+    Path(id): Path<String>,
+) -> Result<Json<Job>, ApiError> {
+    let job = portal.store().job(&id)?.ok_or_else(ApiError::not_found)?;
+    crate::cases::visible(&portal, &session, &job.case_id)?;
+    Ok(Json(job))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_is_exclusive_until_it_expires_and_attempts_are_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let team = s.create_team("t").unwrap();
+        let u = s.create_user("u", "h", Role::Surgeon).unwrap();
+        let case = s.create_case(&team, "lung", "c", &u.id, "f").unwrap();
+        let job = s.enqueue(&case.id, "lung").unwrap().unwrap();
+        // One job of a case at a time.
+        assert_eq!(s.enqueue(&case.id, "lung").unwrap(), None);
+        let t = 1_000_000;
+        let a = s.claim("a", t, 60).unwrap().unwrap();
+        assert_eq!(a.job, job.id);
+        // Held: nobody else gets it.
+        assert_eq!(s.claim("b", t + 30, 60).unwrap(), None);
+        // Expired: the next worker gets it, and the first can no longer write it.
+        let b = s.claim("b", t + 61, 60).unwrap().unwrap();
+        assert_eq!(b.job, job.id);
+        assert!(!s.finish(&job.id, "a", None).unwrap());
+        assert_eq!(s.job(&job.id).unwrap().unwrap().attempts, 2);
+        // A third loss, then a fourth claim fails the job instead of running it again.
+        s.claim("c", t + 200, 60).unwrap().unwrap();
+        assert_eq!(s.claim("d", t + 400, 60).unwrap(), None);
+        let j = s.job(&job.id).unwrap().unwrap();
+        assert_eq!(j.state, "failed");
+        assert!(j.error.unwrap().contains("lost 3 times"));
+        assert_eq!(s.case_by_id(&case.id).unwrap().unwrap().status, "failed");
+    }
+}

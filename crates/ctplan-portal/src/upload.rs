@@ -1,0 +1,425 @@
+//! Taking a CT in: `POST /api/cases?team=ID&name=NAME&filename=FILE[&kind=lung|cranio]`
+//! with the file as the raw body.
+//!
+//! The stages, all in memory; the first thing written to disk is the decoded volume:
+//!
+//! 1. a place among the [`Limits::concurrent`](crate::Limits) uploads held in memory at once
+//!    (503 when none is free), then the body, refused past `Limits::body_bytes` (413);
+//! 2. what it is: a zip archive (by its first bytes), a volume file by its name (`.nrrd`,
+//!    `.nii`, `.nii.gz`, `.mha`; detached headers cannot be uploaded), or one DICOM file;
+//!    anything else 415;
+//! 3. a zip: entries counted, every name checked (`..`, absolute paths and drive letters are
+//!    refused: nothing is extracted to disk, but such a name is the mark of a crafted
+//!    archive; so are symbolic links), each entry's size and compression ratio bounded (zip
+//!    bombs), declared and actual sizes both (the declared ones are the archive's claim, not
+//!    a promise); the entry count is bounded from the bytes before the archive is parsed;
+//!    entries are numbered from here on, their names dropped (errors name no file);
+//! 4. DICOM: every object de-identified from its bytes (`ctplan_dicom::deid::anonymize_bytes`,
+//!    the PS3.15 Basic Profile, with a random key per upload so that new UIDs link to
+//!    nothing), then grouped and decoded from the de-identified bytes
+//!    (`ctplan_dicom::scan_memory`, `ctplan_dicom::load`); a volume file is decoded by
+//!    `ctplan_io::read_bytes`;
+//! 5. stored: only the volume, as `ct.nrrd` without key/value pairs (no header field of the
+//!    upload, no file name, is carried over), in a case folder that appears whole or not at
+//!    all (`ctplan_io::publish_dir`); the case row is written after it, and the folder removed
+//!    again if that fails.
+
+use std::io::Read;
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use ctplan_core::AnyVolume;
+use serde::Deserialize;
+
+use crate::auth::Session;
+use crate::store::{Role, random_hex};
+use crate::{ApiError, Limits, Portal};
+
+/// The query of an upload.
+#[derive(Debug, Deserialize)]
+pub struct UploadQuery {
+    /// The team the case belongs to (one of the uploader's).
+    pub team: String,
+    /// The case's name. Shown to the team; must not identify the patient.
+    pub name: String,
+    /// The file's name (its extension says the format; it is not stored).
+    pub filename: String,
+    /// `lung` (default) or `cranio`.
+    pub kind: Option<String>,
+}
+
+fn too_large(message: String) -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, message)
+}
+
+fn unreadable(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+}
+
+/// A zip entry name that could point outside a folder it was extracted into: `..` as a
+/// component, an absolute path, a drive letter, a NUL.
+pub fn unsafe_entry_name(name: &str) -> bool {
+    name.starts_with('/')
+        || name.starts_with('\\')
+        || name.contains('\0')
+        || name.as_bytes().get(1) == Some(&b':')
+        || name.split(['/', '\\']).any(|c| c == "..")
+}
+
+/// Compression above this many bytes of an entry must stay under the ratio limit (a small
+/// file of zeros compresses far, and holds nothing).
+const RATIO_FROM_BYTES: u64 = 1 << 16;
+
+/// Occurrences of the zip central-directory header and end-of-directory signatures in
+/// `bytes`: every entry the zip reader parses starts with the first at its own offset, and it
+/// tries every end record it finds, so these bound its work before it starts.
+fn zip_signatures(bytes: &[u8]) -> (usize, usize) {
+    let (mut headers, mut ends) = (0, 0);
+    for w in bytes.windows(4) {
+        if w[0] == b'P' && w[1] == b'K' {
+            match (w[2], w[3]) {
+                (1, 2) => headers += 1,
+                (5, 6) => ends += 1,
+                _ => {}
+            }
+        }
+    }
+    (headers, ends)
+}
+
+/// End-of-directory records tolerated in one archive (a real one has one; a few more can occur
+/// by chance inside compressed data).
+const MAX_END_RECORDS: usize = 16;
+
+/// The entries of a zip archive in memory, within `limits`: the bytes of every file entry, in
+/// the archive's order. Entry names are checked but not returned, and errors name an entry by
+/// its number: a name can be the patient's (a folder per patient) and must not travel on.
+pub fn unzip(bytes: &[u8], limits: &Limits) -> Result<Vec<Vec<u8>>, ApiError> {
+    // The zip reader builds its whole entry table before its length can be asked: bound it
+    // first, from the bytes (a 2 GiB body could otherwise declare tens of millions of entries).
+    let (headers, ends) = zip_signatures(bytes);
+    if headers > limits.zip_entries {
+        return Err(too_large(format!(
+            "the zip archive has {headers} entries or more, more than the {} allowed",
+            limits.zip_entries
+        )));
+    }
+    if ends > MAX_END_RECORDS {
+        return Err(unreadable(format!(
+            "not a readable zip archive: {ends} end-of-directory records"
+        )));
+    }
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| unreadable(format!("not a readable zip archive: {e}")))?;
+    if zip.len() > limits.zip_entries {
+        return Err(too_large(format!(
+            "the zip archive has {} entries, more than the {} allowed",
+            zip.len(),
+            limits.zip_entries
+        )));
+    }
+    let mut out = Vec::new();
+    let mut total = 0u64;
+    for i in 0..zip.len() {
+        let entry = format!("zip entry {}", i + 1);
+        let mut f = zip
+            .by_index(i)
+            .map_err(|e| unreadable(format!("{entry}: {e}")))?;
+        if unsafe_entry_name(f.name()) || f.enclosed_name().is_none() {
+            return Err(ApiError::bad_request(format!(
+                "{entry}: a path leading outside the archive is refused"
+            )));
+        }
+        if f.is_symlink() {
+            return Err(ApiError::bad_request(format!(
+                "{entry}: a symbolic link is refused"
+            )));
+        }
+        if f.is_dir() {
+            continue;
+        }
+        let compressed = f.compressed_size().max(1);
+        let ratio_ok = |n: u64| n <= RATIO_FROM_BYTES || n / compressed <= limits.ratio;
+        let declared = f.size();
+        let refuse_size = |n: u64| {
+            too_large(format!(
+                "{entry}: {n} bytes uncompressed, more than the {} allowed per file",
+                limits.entry_bytes
+            ))
+        };
+        if declared > limits.entry_bytes {
+            return Err(refuse_size(declared));
+        }
+        let bomb = || {
+            too_large(format!(
+                "{entry}: compressed more than {}:1 (a zip bomb?); refused",
+                limits.ratio
+            ))
+        };
+        if !ratio_ok(declared) {
+            return Err(bomb());
+        }
+        let mut data = Vec::with_capacity(declared.min(limits.entry_bytes) as usize);
+        (&mut f)
+            .take(limits.entry_bytes + 1)
+            .read_to_end(&mut data)
+            .map_err(|e| unreadable(format!("{entry}: {e}")))?;
+        let n = data.len() as u64;
+        if n > limits.entry_bytes {
+            return Err(refuse_size(n));
+        }
+        if !ratio_ok(n) {
+            return Err(bomb());
+        }
+        total += n;
+        if total > limits.unzipped_bytes {
+            return Err(too_large(format!(
+                "the zip archive holds more than {} bytes uncompressed",
+                limits.unzipped_bytes
+            )));
+        }
+        out.push(data);
+    }
+    Ok(out)
+}
+
+/// De-identify every DICOM object among `files` in memory and decode the one series they
+/// form (or the one `select` would choose); the volume and what the reader noticed. The files
+/// go by their numbers (`00000001.dcm`, in the order given), never by the names they came
+/// with, so that no message or note carries a name that may be the patient's.
+pub fn dicom_volume(files: Vec<Vec<u8>>) -> Result<(AnyVolume, Vec<String>), ApiError> {
+    let opts = ctplan_dicom::deid::DeidOptions {
+        key: random_hex(32)?.into_bytes(),
+        allow_burned_in: false,
+    };
+    let numbered = files
+        .into_iter()
+        .enumerate()
+        .map(|(i, b)| (format!("{:08}.dcm", i + 1), b))
+        .collect();
+    let (found, _) = ctplan_dicom::find_memory(numbered);
+    let mut clean = Vec::with_capacity(found.len());
+    for origin in found {
+        let ctplan_dicom::Origin::Memory { name, bytes } = origin else {
+            continue;
+        };
+        let bytes = ctplan_dicom::deid::anonymize_bytes(&name, bytes, &opts)
+            .map_err(|e| unreadable(e.to_string()))?;
+        clean.push((name, bytes));
+    }
+    if clean.is_empty() {
+        return Err(unreadable("no DICOM files in the upload"));
+    }
+    let scan = ctplan_dicom::scan_memory("upload", clean);
+    let series = scan.select(None).map_err(|e| unreadable(e.to_string()))?;
+    let loaded = ctplan_dicom::load(series, ctplan_dicom::LoadOptions::default())
+        .map_err(|e| unreadable(e.to_string()))?;
+    Ok((loaded.volume, loaded.notes))
+}
+
+/// The volume an uploaded file holds (stages 2–4 of the module's list). `filename` gives the
+/// format by its extension and is named in no error.
+pub fn decode(
+    filename: &str,
+    bytes: Vec<u8>,
+    limits: &Limits,
+) -> Result<(AnyVolume, Vec<String>), ApiError> {
+    let lower = filename.to_ascii_lowercase();
+    if bytes.starts_with(b"PK\x03\x04") || lower.ends_with(".zip") {
+        let files = unzip(&bytes, limits)?;
+        drop(bytes);
+        return dicom_volume(files);
+    }
+    if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
+        return dicom_volume(vec![bytes]);
+    }
+    // The reader is given a name of the format alone: the file's own name (which may be the
+    // patient's) is in no message.
+    let name = match ctplan_io::Format::from_path(std::path::Path::new(&lower)) {
+        Some(ctplan_io::Format::Nrrd { detached: false }) => "upload.nrrd",
+        Some(ctplan_io::Format::Nifti { gzip: true }) => "upload.nii.gz",
+        Some(ctplan_io::Format::Nifti { gzip: false }) => "upload.nii",
+        Some(ctplan_io::Format::MetaImage { detached: false }) => "upload.mha",
+        _ => "",
+    };
+    match name {
+        "" => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "upload a zip of DICOM files, one DICOM file, or a .nrrd, .nii, .nii.gz or .mha volume",
+        )),
+        name => {
+            let image =
+                ctplan_io::read_bytes(name, bytes).map_err(|e| unreadable(e.to_string()))?;
+            Ok((image.volume, Vec::new()))
+        }
+    }
+}
+
+/// One of the [`Limits::concurrent`](crate::Limits) upload places, given back when dropped
+/// (also when the request is cancelled or the decoding panics).
+pub struct Slot {
+    portal: Portal,
+}
+
+impl Slot {
+    /// A place for one upload, or `None` while all are taken.
+    pub fn take(portal: &Portal) -> Option<Slot> {
+        let max = portal.config().limits.concurrent;
+        let taken = portal
+            .uploads()
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            });
+        taken.ok().map(|_| Slot {
+            portal: portal.clone(),
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.portal.uploads().fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Store a decoded volume as a new case folder `cases/<random>/ct.nrrd`, whole or not at all;
+/// returns the folder's name.
+fn store_volume(portal: &Portal, volume: &AnyVolume) -> Result<String, ApiError> {
+    let folder = random_hex(16)?;
+    let dir = portal.store().dir().join("cases").join(&folder);
+    let opts = ctplan_io::WriteOptions {
+        compress: true,
+        level: 6,
+        key_values: Vec::new(),
+    };
+    ctplan_io::publish_dir(&dir, "ctplan serve", false, |d| {
+        ctplan_io::write(&d.join("ct.nrrd"), volume, &opts)
+    })
+    .map_err(ApiError::internal)?;
+    Ok(folder)
+}
+
+/// `POST /api/cases?team=&name=&filename=[&kind=]` with the file as the body (a surgeon of the
+/// team): the new case, its queued lung job, and the reader's notes.
+pub async fn post(
+    State(portal): State<Portal>,
+    axum::Extension(session): axum::Extension<Session>,
+    query: Result<Query<UploadQuery>, axum::extract::rejection::QueryRejection>,
+    headers: axum::http::HeaderMap,
+    body: Body,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    session.require(&[Role::Surgeon])?;
+    let Query(q) = query.map_err(|e| {
+        ApiError::bad_request(format!("{e} (expected ?team=ID&name=NAME&filename=FILE)"))
+    })?;
+    let kind = q.kind.as_deref().unwrap_or("lung");
+    if !matches!(kind, "lung" | "cranio") {
+        return Err(ApiError::bad_request("kind is lung or cranio"));
+    }
+    let name = crate::cases::checked_name(&q.name)?.to_string();
+    if !portal.store().is_member(&q.team, &session.user.id)? {
+        return Err(ApiError::forbidden("you are not a member of that team"));
+    }
+    let limits = portal.config().limits;
+    let Some(slot) = Slot::take(&portal) else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "{} uploads are being taken in; try again in a moment",
+                limits.concurrent
+            ),
+        ));
+    };
+    let too_big = || {
+        too_large(format!(
+            "the upload is larger than the {} bytes allowed",
+            limits.body_bytes
+        ))
+    };
+    // A declared length over the limit is refused before a byte of the body is read.
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.body_bytes) {
+        return Err(too_big());
+    }
+    let bytes = axum::body::to_bytes(body, limits.body_bytes as usize)
+        .await
+        .map_err(|_| match declared {
+            // Within its declared length and yet failed: the connection broke off.
+            Some(_) => ApiError::bad_request("the upload was cut off before its end"),
+            None => too_large(format!(
+                "the upload is larger than the {} bytes allowed, or was cut off",
+                limits.body_bytes
+            )),
+        })?;
+    if bytes.is_empty() {
+        return Err(ApiError::bad_request("the upload is empty"));
+    }
+    let p = portal.clone();
+    let filename = q.filename.clone();
+    let (folder, detail, notes) = tokio::task::spawn_blocking(move || {
+        let (volume, notes) = decode(&filename, Vec::from(bytes), &limits)?;
+        let d = volume.dims();
+        let s = volume.geometry().spacing;
+        let detail = format!(
+            "{}×{}×{} voxels of {:.2}×{:.2}×{:.2} mm",
+            d[0], d[1], d[2], s[0], s[1], s[2]
+        );
+        let folder = store_volume(&p, &volume)?;
+        drop(slot);
+        Ok::<_, ApiError>((folder, detail, notes))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let store = portal.store();
+    let case = match store.create_case(&q.team, kind, &name, &session.user.id, &folder) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(store.dir().join("cases").join(&folder));
+            return Err(e.into());
+        }
+    };
+    store.audit(Some(&session.user.id), "upload", Some(&case.id), &detail)?;
+    let job = if kind == "lung" {
+        store.enqueue(&case.id, kind)?
+    } else {
+        None
+    };
+    let case = store
+        .visible_case(&case.id, &session.user.id)?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(serde_json::json!({
+        "case": case,
+        "job": job,
+        "volume": detail,
+        "notes": notes,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_names_leaving_the_archive_are_recognised() {
+        for bad in [
+            "../x",
+            "a/../../x",
+            "/etc/passwd",
+            "\\x",
+            "C:\\x",
+            "a\\..\\x",
+            "a\0b",
+        ] {
+            assert!(unsafe_entry_name(bad), "{bad}");
+        }
+        for good in ["a/b.dcm", "IM0001", "dir/..hidden", "x..y"] {
+            assert!(!unsafe_entry_name(good), "{good}");
+        }
+    }
+}
