@@ -47,7 +47,7 @@
 //! and kept only if the lesion grown is compact (it fills at least [`MIN_FILL`] of the ball of
 //! its longest diameter; elongation separates vessels from nodules in CAD, e.g. Li et al.).
 
-use ctplan_core::crop::{BoundingBox, crop, margin_voxels, paste};
+use ctplan_core::crop::{BoundingBox, bounding_box, crop, margin_voxels, paste};
 use ctplan_core::edt::squared_edt;
 use ctplan_core::label::{Connectivity, label};
 use ctplan_core::morphology::dilate;
@@ -371,9 +371,63 @@ pub fn grow(ct: &Volume<i16>, lungs: &Volume<u8>, seed_mm: [f64; 3]) -> Result<L
         )));
     }
     let lesion = pieces.labels.map(|l| (l == keep) as u8);
+    let lesion = trim_rim(&sub_ct, &sub_hull, lesion);
     let mut mask = Mask::zeros(ct.dims, ct.geometry);
     paste(&mut mask, &lesion, &bbox);
     Ok(measure(ct, mask, seed_mm, side))
+}
+
+/// The lesion's outer layer cut at its own partial-volume midpoint: a voxel on the border
+/// (a 6-neighbour outside) stays only if it reads at least half-way between the lesion's inner
+/// voxels and the aerated lung around it (`hull`, below [`LESION_HU`], within two voxels), so
+/// that the edge falls where the voxel is half lesion (the half-maximum edge of partial-volume
+/// volumetry, Kuhnigk et al. 2006, "Morphological segmentation and partial volume analysis for
+/// volumetry of solid pulmonary lesions in thoracic CT scans", IEEE TMI 25:417–434). Only where
+/// that midpoint lies above [`LESION_HU`] (a solid lesion): a ground-glass lesion keeps
+/// [`LESION_HU`] as its edge. A lesion with no inner voxel is left as it is.
+fn trim_rim(ct: &Volume<i16>, hull: &Mask, lesion: Mask) -> Mask {
+    let dims = lesion.dims;
+    let rim = |v: usize| grid::neighbours6(dims, v).any(|n| lesion.data[n] == 0);
+    let (mut inner, mut n_inner) = (0.0f64, 0usize);
+    let mut border = Vec::new();
+    for v in (0..lesion.data.len()).filter(|&v| lesion.data[v] != 0) {
+        if rim(v) {
+            border.push(v);
+        } else {
+            inner += ct.data[v] as f64;
+            n_inner += 1;
+        }
+    }
+    let ring = bounding_box(&lesion).and_then(|b| {
+        // The ring around the lesion, on the lesion's box widened by the ring.
+        let sp = lesion.geometry.spacing;
+        let r = 2.0 * sp.iter().cloned().fold(0.0, f64::max);
+        let b = b.expand(margin_voxels(r + r / 2.0, sp), dims);
+        let (l, c, h) = (crop(&lesion, &b), crop(ct, &b), crop(hull, &b));
+        let grown = dilate(&l, r);
+        let (mut sum, mut n) = (0.0f64, 0usize);
+        for v in 0..grown.data.len() {
+            if grown.data[v] != 0 && l.data[v] == 0 && h.data[v] != 0 && c.data[v] < LESION_HU {
+                sum += c.data[v] as f64;
+                n += 1;
+            }
+        }
+        (n > 0).then(|| sum / n as f64)
+    });
+    let (Some(air), true) = (ring, n_inner > 0) else {
+        return lesion;
+    };
+    let mid = 0.5 * (inner / n_inner as f64 + air);
+    if mid <= LESION_HU as f64 {
+        return lesion;
+    }
+    let mut out = lesion.clone();
+    for v in border {
+        if (ct.data[v] as f64) < mid {
+            out.data[v] = 0;
+        }
+    }
+    out
 }
 
 /// The piece of `dense` 26-connected to `s`, its squared distance transform, and the lesion's
@@ -771,6 +825,50 @@ mod tests {
                 "{spacing} mm: {dome} of {got} voxels in the dome or the wall"
             );
         }
+    }
+
+    /// A solid nodule of radius 2 mm (+40 HU) in aerated lung (−850 HU), off the voxel
+    /// grid, rendered with partial volume (each voxel the mean of 5 × 5 × 5 samples) at 1.1 mm:
+    /// the truth is the voxels more than half nodule. The lesion grown from its centre is cut at
+    /// the partial-volume midpoint, not at −600 HU (where voxels a third nodule would count).
+    #[test]
+    fn a_small_solid_nodule_is_cut_at_its_partial_volume_midpoint() {
+        let s = 1.1;
+        let n = 40;
+        const R: f64 = 2.0; // mm
+        let g = Geometry::new([s; 3], [-22.0, -22.0, -22.0]);
+        let mut ct = Volume::<i16>::zeros([n, n, n], g);
+        let mut truth = Mask::zeros(ct.dims, g);
+        let c = [0.31, -0.27, 0.4];
+        for v in 0..ct.data.len() {
+            let p = ct.world_of(v);
+            let mut inside = 0usize;
+            for a in 0..5 {
+                for b in 0..5 {
+                    for d in 0..5 {
+                        let q = [a, b, d].map(|t| (t as f64 - 2.0) * s / 5.0);
+                        let r2: f64 = (0..3).map(|k| (p[k] + q[k] - c[k]).powi(2)).sum();
+                        inside += (r2 <= R * R) as usize;
+                    }
+                }
+            }
+            let f = inside as f64 / 125.0;
+            ct.data[v] = (f * 40.0 + (1.0 - f) * -850.0).round() as i16;
+            truth.data[v] = (f > 0.5) as u8;
+        }
+        let lungs = ct.map(|_| 1u8);
+        let l = grow(&ct, &lungs, c).unwrap();
+        let got = l.mask.count_nonzero();
+        let want = truth.count_nonzero();
+        let both = (0..ct.data.len())
+            .filter(|&v| l.mask.data[v] != 0 && truth.data[v] != 0)
+            .count();
+        let dsc = 2.0 * both as f64 / (got + want) as f64;
+        let loose = ct.data.iter().filter(|&&h| h >= LESION_HU).count();
+        // Without the cut: DSC 0.786 (34 grown for 22).
+        assert!(dsc >= 0.9, "DSC {dsc:.3}: {got} grown, {want} true");
+        // At −600 HU the lesion would be this many voxels: far more than the truth.
+        assert!(loose as f64 >= 1.4 * want as f64, "{loose} vs {want}");
     }
 
     #[test]
