@@ -308,28 +308,7 @@ pub(crate) fn write_model(
         compress: true,
         ..Default::default()
     };
-    let nodules = chest.nodules();
-    let ChestModel {
-        body,
-        lungs,
-        airway,
-        vessels,
-        fissures,
-        lobes,
-        ..
-    } = chest;
-    let mut masks = vec![
-        ("body", body),
-        ("lungs", lungs),
-        ("airway", airway.mask),
-        ("vessels", vessels.mask),
-        ("arteries", vessels.arteries),
-        ("veins", vessels.veins),
-        ("fissures", fissures),
-    ];
-    masks.extend(lobes.map(|l| ("lobes", l)));
-    masks.extend(nodules.map(|n| ("nodule", n)));
-    for (name, v) in masks {
+    for (name, v) in chest.masks() {
         let file = dir.join(format!("{name}.{ext}"));
         ctplan_io::write(&file, &ctplan_core::AnyVolume::U8(v), &opts)?;
     }

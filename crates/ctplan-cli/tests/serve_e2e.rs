@@ -2,28 +2,11 @@
 //! input, then the server on a free loopback port answering the page and refusing anonymous
 //! API requests.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 
-fn create_admin(data: &std::path::Path, name: &str, stdin: &str) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ctplan"))
-        .args(["serve", "--data"])
-        .arg(data)
-        .args(["--create-admin", name])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
+mod harness;
+use harness::{create_admin, serve};
 
 /// One HTTP/1.1 request on a fresh connection; the whole response as text.
 fn http(addr: &str, request: &str) -> String {
@@ -55,22 +38,7 @@ fn create_admin_reads_stdin_then_the_server_answers() {
     let none = create_admin(&data, "third", "");
     assert!(String::from_utf8_lossy(&none.stderr).contains("no password on standard input"));
 
-    let mut server = Command::new(env!("CARGO_BIN_EXE_ctplan"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(&data)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
+    let (mut server, addr) = serve(&data, &[]);
     let page = http(
         &addr,
         "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",

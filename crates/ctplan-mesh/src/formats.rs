@@ -94,9 +94,25 @@ fn gltf_point(p: [f64; 3]) -> [f32; 3] {
     ]
 }
 
-/// Binary glTF 2.0 (`.glb`): one node, mesh and material per part.
+/// Binary glTF 2.0 (`.glb`): one node, mesh and material per part, plain float and index
+/// arrays that any glTF reader opens.
 pub fn glb(parts: &[Part]) -> Vec<u8> {
+    glb_with(parts, false)
+}
+
+/// Binary glTF 2.0 whose geometry is compressed by `EXT_meshopt_compression` (the meshoptimizer
+/// vertex and index codecs, Kapoulkine 2017–; decoded in the browser by three.js's
+/// `MeshoptDecoder`), for sending meshes to phones: a few times smaller than [`glb`], decoded
+/// at hundreds of MB/s. The triangles are reordered for the vertex cache first (Forsyth's
+/// method as meshoptimizer implements it), which both renders faster and compresses better.
+/// The extension is required: readers without it refuse the file rather than show nothing.
+pub fn glb_meshopt(parts: &[Part]) -> Vec<u8> {
+    glb_with(parts, true)
+}
+
+fn glb_with(parts: &[Part], meshopt: bool) -> Vec<u8> {
     let mut bin: Vec<u8> = Vec::new();
+    let mut fallback = 0usize;
     let (mut accessors, mut views, mut meshes, mut nodes, mut materials) =
         (vec![], vec![], vec![], vec![], vec![]);
     for (pi, part) in parts.iter().enumerate() {
@@ -117,19 +133,58 @@ pub fn glb(parts: &[Part]) -> Vec<u8> {
         if pos.is_empty() {
             (lo, hi) = ([0.0; 3], [0.0; 3]);
         }
-        let mut add_view = |bytes: &[u8], target: u32| -> usize {
+        let mut idx: Vec<u32> = m.triangles.iter().flatten().copied().collect();
+        if meshopt {
+            idx = meshopt::optimize_vertex_cache(&idx, pos.len());
+        }
+        // A view: plain bytes in buffer 0; or, compressed, the codec's bytes in buffer 0 under
+        // the extension and the view itself in the data-less fallback buffer 1.
+        let mut add_view = |bytes: &[u8],
+                            encoded: Option<Vec<u8>>,
+                            stride: usize,
+                            count: usize,
+                            target: u32|
+         -> usize {
             while !bin.len().is_multiple_of(4) {
                 bin.push(0);
             }
             let off = bin.len();
-            bin.extend_from_slice(bytes);
-            views.push(json!({"buffer": 0, "byteOffset": off, "byteLength": bytes.len(), "target": target}));
+            match encoded {
+                None => {
+                    bin.extend_from_slice(bytes);
+                    views.push(json!({"buffer": 0, "byteOffset": off, "byteLength": bytes.len(), "target": target}));
+                }
+                Some(code) => {
+                    bin.extend_from_slice(&code);
+                    let mode = if target == 34963 {
+                        "TRIANGLES"
+                    } else {
+                        "ATTRIBUTES"
+                    };
+                    let mut v = json!({"buffer": 1, "byteOffset": fallback, "byteLength": bytes.len(), "target": target,
+                        "extensions": {"EXT_meshopt_compression": {"buffer": 0, "byteOffset": off, "byteLength": code.len(),
+                            "byteStride": stride, "count": count, "mode": mode}}});
+                    if target == 34962 {
+                        v["byteStride"] = json!(stride);
+                    }
+                    views.push(v);
+                    fallback += bytes.len().next_multiple_of(4);
+                }
+            }
             views.len() - 1
         };
-        let vp = add_view(bytemuck::cast_slice(&pos), 34962);
-        let vn = add_view(bytemuck::cast_slice(&nrm), 34962);
-        let idx: Vec<u32> = m.triangles.iter().flatten().copied().collect();
-        let vi = add_view(bytemuck::cast_slice(&idx), 34963);
+        let (cp, cn, ci) = if meshopt && !idx.is_empty() {
+            (
+                meshopt::encode_vertex_buffer(&pos).ok(),
+                meshopt::encode_vertex_buffer(&nrm).ok(),
+                meshopt::encode_index_buffer(&idx, pos.len()).ok(),
+            )
+        } else {
+            (None, None, None)
+        };
+        let vp = add_view(bytemuck::cast_slice(&pos), cp, 12, pos.len(), 34962);
+        let vn = add_view(bytemuck::cast_slice(&nrm), cn, 12, nrm.len(), 34962);
+        let vi = add_view(bytemuck::cast_slice(&idx), ci, 4, idx.len(), 34963);
         let a0 = accessors.len();
         accessors.push(json!({"bufferView": vp, "componentType": 5126, "count": pos.len(), "type": "VEC3", "min": lo, "max": hi}));
         accessors.push(
@@ -146,7 +201,7 @@ pub fn glb(parts: &[Part]) -> Vec<u8> {
     while !bin.len().is_multiple_of(4) {
         bin.push(0);
     }
-    let doc = json!({
+    let mut doc = json!({
         "asset": {"version": "2.0", "generator": "ctplan", "extras": {"frame": "x = Left, y = Superior, z = Anterior (patient), metres"}},
         "scene": 0,
         "scenes": [{"nodes": (0..parts.len()).collect::<Vec<_>>()}],
@@ -154,6 +209,12 @@ pub fn glb(parts: &[Part]) -> Vec<u8> {
         "accessors": accessors, "bufferViews": views,
         "buffers": [{"byteLength": bin.len()}],
     });
+    if meshopt {
+        doc["extensionsUsed"] = json!(["EXT_meshopt_compression"]);
+        doc["extensionsRequired"] = json!(["EXT_meshopt_compression"]);
+        doc["buffers"] = json!([{"byteLength": bin.len()},
+            {"byteLength": fallback, "extensions": {"EXT_meshopt_compression": {"fallback": true}}}]);
+    }
     let mut js = serde_json::to_vec(&doc).expect("JSON");
     while !js.len().is_multiple_of(4) {
         js.push(b' ');
@@ -178,6 +239,76 @@ mod tests {
 
     fn tetra() -> TriMesh {
         crate::tetra(10.0)
+    }
+
+    #[test]
+    fn meshopt_glb_decodes_to_the_plain_one() {
+        let m = crate::extract::mask_surface(&{
+            let mut b = ctplan_core::Mask::zeros(
+                [12, 12, 12],
+                ctplan_core::Geometry::new([1.0, 1.0, 1.0], [0.0; 3]),
+            );
+            for k in 3..9 {
+                for j in 2..10 {
+                    for i in 4..8 {
+                        let x = b.index(i, j, k);
+                        b.data[x] = 1;
+                    }
+                }
+            }
+            b
+        });
+        let part = [Part {
+            name: "box",
+            mesh: &m,
+            color: [1.0, 0.0, 0.0, 1.0],
+        }];
+        let (plain, packed) = (glb(&part), glb_meshopt(&part));
+        assert!(
+            packed.len() * 2 < plain.len(),
+            "{} vs {}",
+            packed.len(),
+            plain.len()
+        );
+        let json = |b: &[u8]| -> (serde_json::Value, Vec<u8>) {
+            let jl = u32::from_le_bytes(b[12..16].try_into().unwrap()) as usize;
+            let doc = serde_json::from_slice(&b[20..20 + jl]).unwrap();
+            (doc, b[20 + jl + 8..].to_vec())
+        };
+        let (pd, pbin) = json(&plain);
+        let (cd, cbin) = json(&packed);
+        assert_eq!(cd["extensionsRequired"][0], "EXT_meshopt_compression");
+        // Positions decode to the same floats; the indices to the same triangles, reordered.
+        let view = |d: &serde_json::Value, i: usize| d["bufferViews"][i].clone();
+        let (pv, cv) = (view(&pd, 0), view(&cd, 0));
+        let ext = &cv["extensions"]["EXT_meshopt_compression"];
+        let at = |v: &serde_json::Value, k: &str| v[k].as_u64().unwrap() as usize;
+        let code = &cbin[at(ext, "byteOffset")..at(ext, "byteOffset") + at(ext, "byteLength")];
+        let got: Vec<[f32; 3]> = meshopt::decode_vertex_buffer(code, at(ext, "count")).unwrap();
+        let want: &[[f32; 3]] = bytemuck::cast_slice(
+            &pbin[at(&pv, "byteOffset")..at(&pv, "byteOffset") + at(&pv, "byteLength")],
+        );
+        assert_eq!(got, want);
+        let (pv, cv) = (view(&pd, 2), view(&cd, 2));
+        let ext = &cv["extensions"]["EXT_meshopt_compression"];
+        let code = &cbin[at(ext, "byteOffset")..at(ext, "byteOffset") + at(ext, "byteLength")];
+        let got: Vec<u32> = meshopt::decode_index_buffer(code, at(ext, "count")).unwrap();
+        let want: &[u32] = bytemuck::cast_slice(
+            &pbin[at(&pv, "byteOffset")..at(&pv, "byteOffset") + at(&pv, "byteLength")],
+        );
+        let tris = |v: &[u32]| {
+            let mut t: Vec<[u32; 3]> = v
+                .chunks(3)
+                .map(|c| {
+                    // The same triangle whichever vertex it starts from.
+                    let r = (0..3).min_by_key(|&r| c[r]).unwrap();
+                    [c[r], c[(r + 1) % 3], c[(r + 2) % 3]]
+                })
+                .collect();
+            t.sort();
+            t
+        };
+        assert_eq!(tris(&got), tris(want));
     }
 
     #[test]

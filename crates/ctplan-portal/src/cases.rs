@@ -18,6 +18,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("ct.nrrd", "application/octet-stream"),
     ("model.json", "application/json"),
     ("report.json", "application/json"),
+    ("scene.glb", "model/gltf-binary"),
 ];
 
 /// The case `id` if the session's user may see it, else 404.

@@ -250,8 +250,11 @@ fn lung(portal: &Portal, worker: &str, claim: &Claim, dir: &std::path::Path) -> 
     beat(done, "plan");
     let report = ctplan_lung::plan_case(&built.analysed, &ctplan_lung::Request::default())
         .map_err(|e| format!("lung plan: {e}"))?;
+    beat(done + 0.5, "meshes for the viewer");
+    let scene = ctplan_lung::case::viewer_scene(&built.analysed, report.halo_mm);
     let model_json = serde_json::to_string_pretty(&built.summary).map_err(|e| e.to_string())?;
     let report_json = report.to_json().map_err(|e| e.to_string())?;
+    let masks = built.chest.masks();
     // A worker whose lease ran out (a stage longer than the lease) while another took the job
     // over writes nothing: the results are the other worker's to write.
     if !store
@@ -266,6 +269,21 @@ fn lung(portal: &Portal, worker: &str, claim: &Claim, dir: &std::path::Path) -> 
     {
         return Err("the job was taken over by another worker; its results are not written".into());
     }
+    // The masks the viewer's resections are planned on (`plan::model` reads them back), each
+    // written whole (temporary file, then renamed); the results after them, so that a case
+    // showing `report.json` has its model.
+    let model_dir = dir.join(crate::plan::MODEL_DIR);
+    std::fs::create_dir_all(&model_dir).map_err(|e| format!("{}: {e}", model_dir.display()))?;
+    let opts = ctplan_io::WriteOptions {
+        compress: true,
+        ..Default::default()
+    };
+    for (name, mask) in masks {
+        let file = model_dir.join(format!("{name}.nrrd"));
+        ctplan_io::write(&file, &ctplan_core::AnyVolume::U8(mask), &opts)
+            .map_err(|e| e.to_string())?;
+    }
+    ctplan_io::write_bytes(&dir.join("scene.glb"), &scene).map_err(|e| e.to_string())?;
     for (name, text) in [("model.json", model_json), ("report.json", report_json)] {
         ctplan_io::write_bytes(&dir.join(name), text.as_bytes()).map_err(|e| e.to_string())?;
     }

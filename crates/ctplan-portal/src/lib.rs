@@ -24,7 +24,10 @@
 //!    whole or not at all. Nothing the user sent is written to disk before it is decoded.
 //! 5. [`jobs`]: a queue in the database (leases, heartbeats, attempts) and the worker that runs
 //!    the lung model and plan.
-//! 6. [`store`]: the database (SQLite, one file, WAL; versioned migrations in SQL that
+//! 6. [`plan`]: the viewer's resection requests, answered on the case's analysed model kept
+//!    in memory; [`assets`] and [`page`]: the browser application (three.js vendored from the
+//!    npm registry, embedded).
+//! 7. [`store`]: the database (SQLite, one file, WAL; versioned migrations in SQL that
 //!    PostgreSQL runs as well).
 //!
 //! Decisions, and why:
@@ -64,11 +67,13 @@
 #![deny(missing_docs)]
 
 pub mod admin;
+pub mod assets;
 pub mod auth;
 pub mod cases;
 mod error;
 pub mod jobs;
 pub mod page;
+pub mod plan;
 pub mod routes;
 pub mod store;
 pub mod upload;
@@ -153,6 +158,7 @@ struct Inner {
     limiter: auth::Limiter,
     uploads: std::sync::atomic::AtomicUsize,
     hashing: Arc<tokio::sync::Semaphore>,
+    models: plan::Models,
 }
 
 impl Portal {
@@ -168,6 +174,7 @@ impl Portal {
                 limiter,
                 uploads: Default::default(),
                 hashing: Arc::new(tokio::sync::Semaphore::new(threads)),
+                models: Default::default(),
             }),
         })
     }
@@ -188,6 +195,10 @@ impl Portal {
 
     pub(crate) fn hashing(&self) -> &Arc<tokio::sync::Semaphore> {
         &self.inner.hashing
+    }
+
+    pub(crate) fn models(&self) -> &plan::Models {
+        &self.inner.models
     }
 
     pub(crate) fn uploads(&self) -> &std::sync::atomic::AtomicUsize {

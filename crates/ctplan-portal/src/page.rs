@@ -1,64 +1,23 @@
-//! The page served at `/`: one HTML file with its script and style inline, embedded in the
-//! binary (no CDN, nothing fetched from elsewhere), which talks to the API like any other
-//! client. Its content security policy allows nothing but this page's own script and style
-//! (by their SHA-256, CSP Level 2 hash sources) and requests to the portal itself.
-
-use std::sync::LazyLock;
+//! The page served at `/`: a small HTML shell embedded in the binary whose script and style
+//! are the portal's own files under `/assets/` ([`crate::assets`]; no CDN, nothing fetched
+//! from elsewhere), and which talks to the API like any other client. Its content security
+//! policy allows scripts, styles and requests from the portal itself only, no inline script,
+//! and WebAssembly compilation (`'wasm-unsafe-eval'`, CSP Level 3), which the meshopt decoder
+//! of the viewer needs; nothing may frame the page.
 
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use sha2::{Digest, Sha256};
 
 /// The page's HTML.
-pub const INDEX: &str = include_str!("page.html");
-
-/// The text between `<tag>` and `</tag>` in the page (empty when absent).
-fn inline(tag: &str) -> &'static str {
-    let open = format!("<{tag}>");
-    let close = format!("</{tag}>");
-    INDEX
-        .split_once(&open)
-        .and_then(|(_, rest)| rest.split_once(&close))
-        .map_or("", |(body, _)| body)
-}
-
-/// Standard base64 with padding (RFC 4648 §4).
-fn base64(bytes: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in bytes.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for k in 0..4 {
-            if k <= c.len() {
-                out.push(ABC[(n >> (18 - 6 * k) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// The `'sha256-...'` source of an inline element's text.
-fn hash_source(text: &str) -> String {
-    format!("'sha256-{}'", base64(&Sha256::digest(text.as_bytes())))
-}
+pub const INDEX: &str = include_str!("../assets/index.html");
 
 /// The page's content security policy.
-pub static POLICY: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "default-src 'none'; script-src {}; style-src {}; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
-        hash_source(inline("script")),
-        hash_source(inline("style"))
-    )
-});
+pub const POLICY: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 /// `GET /`: the page, with [`POLICY`].
 pub async fn index() -> Response {
     let mut resp = axum::response::Html(INDEX).into_response();
-    if let Ok(v) = HeaderValue::from_str(&POLICY) {
+    if let Ok(v) = HeaderValue::from_str(POLICY) {
         resp.headers_mut()
             .insert(header::CONTENT_SECURITY_POLICY, v);
     }
@@ -74,26 +33,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base64_matches_rfc_4648_vectors() {
-        let cases = [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foobar", "Zm9vYmFy"),
-        ];
-        for (plain, coded) in cases {
-            assert_eq!(base64(plain.as_bytes()), coded);
+    fn the_page_has_no_inline_script_or_style_and_nothing_from_elsewhere() {
+        assert!(!POLICY.contains("unsafe-inline") && !POLICY.contains("'unsafe-eval'"));
+        assert!(!INDEX.contains("<style") && !INDEX.contains("style="));
+        // Every script is a file of the portal's own.
+        for tag in INDEX.split("<script").skip(1) {
+            assert!(
+                tag.trim_start()
+                    .starts_with("type=\"module\" src=\"/assets/"),
+                "{tag}"
+            );
         }
-    }
-
-    #[test]
-    fn the_policy_names_the_page_s_own_script_and_style_only() {
-        assert!(inline("script").contains("api(\"POST\", \"/api/login\""));
-        assert!(inline("style").contains("font:"));
-        assert!(!POLICY.contains("unsafe-inline"));
-        assert_eq!(POLICY.matches("'sha256-").count(), 2);
-        // No resource from elsewhere in the page.
-        assert!(!INDEX.contains("http://") && !INDEX.contains("https://"));
+        for text in std::iter::once(INDEX).chain(
+            crate::assets::FILES
+                .iter()
+                .filter(|(p, _, _)| !p.starts_with("vendor/"))
+                .map(|(_, _, b)| std::str::from_utf8(b).unwrap()),
+        ) {
+            assert!(!text.contains("http://") && !text.contains("https://"));
+        }
     }
 }

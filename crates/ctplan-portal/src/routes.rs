@@ -6,7 +6,7 @@
 use axum::Router;
 use axum::routing::{MethodRouter, get, post, put};
 
-use crate::{Portal, admin, auth, cases, jobs, page, upload};
+use crate::{Portal, admin, assets, auth, cases, jobs, page, plan, upload};
 
 /// What a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +53,7 @@ macro_rules! route {
 /// Every route of the portal.
 pub const ROUTES: &[Route] = &[
     route!("GET", "/", Open, get(page::index)),
+    route!("GET", "/assets/{*path}", Open, get(assets::get)),
     route!("POST", "/api/login", Open, post(auth::login)),
     route!("POST", "/api/logout", Session, post(auth::logout)),
     route!("GET", "/api/session", Session, get(auth::session)),
@@ -77,6 +78,7 @@ pub const ROUTES: &[Route] = &[
         get(cases::download)
     ),
     route!("GET", "/api/cases/{case}/audit", Case, get(cases::audit)),
+    route!("POST", "/api/cases/{case}/resect", Case, post(plan::resect)),
     route!("GET", "/api/jobs/{job}", Job, get(jobs::get)),
 ];
 

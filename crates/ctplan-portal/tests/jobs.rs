@@ -188,7 +188,7 @@ async fn a_job_lost_by_a_dead_worker_is_run_again_and_its_results_reach_the_team
     assert_eq!(c["case"]["status"], "done");
     assert_eq!(
         c["files"],
-        serde_json::json!(["ct.nrrd", "model.json", "report.json"])
+        serde_json::json!(["ct.nrrd", "model.json", "report.json", "scene.glb"])
     );
     // model.json: both lungs and a named airway tree; report.json: the segments' table.
     let m = app
@@ -224,6 +224,34 @@ async fn a_job_lost_by_a_dead_worker_is_run_again_and_its_results_reach_the_team
         .await;
     assert_eq!(rep.status, StatusCode::OK);
     assert!(rep.json().is_object());
+    // The viewer's resection: planned on the model read back from the case's masks; the
+    // volumes are those of the job's own report for the same segment alone.
+    let resect_uri = format!("/api/cases/{case}/resect");
+    let plan = |targets: serde_json::Value| {
+        app.call(
+            "POST",
+            &resect_uri,
+            Some(&v),
+            true,
+            Some(serde_json::json!({ "targets": targets })),
+        )
+    };
+    let first = rep.json()["segment_resections"][0].clone();
+    let seg = first["segment"].as_str().unwrap().to_string();
+    let r = plan(serde_json::json!([seg])).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let r = r.json();
+    assert_eq!(r["resection"]["segments"], serde_json::json!([seg]));
+    assert_eq!(r["resection"]["volume_ml"], first["volume_ml"]);
+    assert!(r["ms"].as_f64().is_some());
+    let r = plan(serde_json::json!(["no such bronchus"])).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(!r.json()["error"].as_str().unwrap().is_empty());
     // Another team sees neither the job nor the files.
     for uri in [
         format!("/api/jobs/{job}"),

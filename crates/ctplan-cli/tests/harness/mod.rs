@@ -66,3 +66,48 @@ pub fn mkfifo(path: &Path) {
         "mkfifo {path:?}"
     );
 }
+
+/// `ctplan serve --data DATA --create-admin NAME`, `stdin` on its standard input.
+pub fn create_admin(data: &Path, name: &str, stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ctplan"))
+        .args(["serve", "--data"])
+        .arg(data)
+        .args(["--create-admin", name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// `ctplan serve --data DATA` on a free loopback port with `args` more: the process and the
+/// address it printed (`127.0.0.1:PORT`).
+pub fn serve(data: &Path, args: &[&str]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut server = Command::new(env!("CARGO_BIN_EXE_ctplan"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    (server, addr)
+}

@@ -5,7 +5,7 @@
 
 use ctplan_core::Volume;
 use ctplan_io::seg::Segment;
-use ctplan_mesh::formats::{Part, glb};
+use ctplan_mesh::formats::{Part, glb, glb_meshopt};
 
 pub mod labels;
 pub mod markdown;
@@ -39,13 +39,18 @@ pub fn model_files(model: &Model, lobes: &Volume<u8>) -> Vec<(&'static str, Vec<
     )]
 }
 
-/// The case folder's files for a planned case (all but `report.json` and `report.md`, which
-/// carry the timings of this step too: [`Report::to_json`], [`markdown::markdown`]).
-pub fn render(model: &Model, report: &Report) -> CaseFiles {
-    let (labels, segments) = label_map(model);
-    let resected = report.resected.as_ref();
-    let parts = scene(model, resected, report.halo_mm);
-    let gl: Vec<Part> = parts
+/// The scene a browser viewer opens: [`scene()`] of the model before any resection (segments,
+/// airway, vessels, nodule and its margin halo of `halo_mm`), compressed for the network and a
+/// phone's memory ([`glb_meshopt`]); each structure is already decimated to its triangle
+/// budget by the scene. The intersegmental plane depends on the resection picked, so it is
+/// not part of it.
+pub fn viewer_scene(model: &Model, halo_mm: Option<f64>) -> Vec<u8> {
+    glb_meshopt(&gltf_parts(&scene(model, None, halo_mm)))
+}
+
+/// The scene's non-empty parts as glTF parts.
+fn gltf_parts(parts: &[scene::ScenePart]) -> Vec<Part<'_>> {
+    parts
         .iter()
         .filter(|p| !p.1.triangles.is_empty())
         .map(|(name, mesh, color)| Part {
@@ -53,8 +58,16 @@ pub fn render(model: &Model, report: &Report) -> CaseFiles {
             mesh,
             color: *color,
         })
-        .collect();
-    let mut files = vec![("scene.glb", glb(&gl))];
+        .collect()
+}
+
+/// The case folder's files for a planned case (all but `report.json` and `report.md`, which
+/// carry the timings of this step too: [`Report::to_json`], [`markdown::markdown`]).
+pub fn render(model: &Model, report: &Report) -> CaseFiles {
+    let (labels, segments) = label_map(model);
+    let resected = report.resected.as_ref();
+    let parts = scene(model, resected, report.halo_mm);
+    let mut files = vec![("scene.glb", glb(&gltf_parts(&parts)))];
     let png = |img: ctplan_mesh::render::Image| {
         ctplan_io::png::encode_rgb(img.width, img.height, &img.rgb)
     };

@@ -128,6 +128,34 @@ impl ChestModel {
         Some(out)
     }
 
+    /// The model's masks by the file names a folder of them takes (`body`, `lungs`, `airway`,
+    /// `vessels`, `arteries`, `veins`, `fissures`, then `lobes` and `nodule` when there are
+    /// any): what `lung model` writes and [`input::read`] reads back as an anatomy.
+    pub fn masks(self) -> Vec<(&'static str, Volume<u8>)> {
+        let nodules = self.nodules();
+        let ChestModel {
+            body,
+            lungs,
+            airway,
+            vessels,
+            fissures,
+            lobes,
+            ..
+        } = self;
+        let mut masks = vec![
+            ("body", body),
+            ("lungs", lungs),
+            ("airway", airway.mask),
+            ("vessels", vessels.mask),
+            ("arteries", vessels.arteries),
+            ("veins", vessels.veins),
+            ("fissures", fissures),
+        ];
+        masks.extend(lobes.map(|l| ("lobes", l)));
+        masks.extend(nodules.map(|n| ("nodule", n)));
+        masks
+    }
+
     /// The model as the planning's anatomy: airway, lungs joined, arteries, veins and the
     /// vessels not told apart as `vessels`, the lesions as nodules, the fissures.
     pub fn anatomy(&self) -> Anatomy {

@@ -1,0 +1,239 @@
+//! Interactive planning on a built lung model: the viewer's resection requests (a bronchus,
+//! segment or lobe name, or a picked point; the margin; FEV1) answered by
+//! `ctplan_lung::plan_case` on the case's analysed model held in memory.
+//!
+//! The lung job stores the model's masks (`model/*.nrrd`). The first request on a case reads
+//! them back and analyses them (`ctplan_lung::analyse`, the airway tree and the territories:
+//! seconds); the analysed model is then kept, with the tables later plans derive from it, for
+//! the few most recently planned cases ([`MODELS_KEPT`]), so that every further request is a
+//! resection on a loaded model (milliseconds). A model is read again when its job has run
+//! again since it was loaded.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use ctplan_lung::resection::{Margin, Target};
+use serde::Deserialize;
+
+use crate::auth::{Session, json_body};
+use crate::store::Case;
+use crate::{ApiError, Portal};
+
+/// Analysed models kept in memory (each holds the case's masks and tables: a few hundred MB
+/// for a whole chest at 1 mm).
+pub const MODELS_KEPT: usize = 2;
+
+/// The folder of a case holding the model's masks, as the lung job writes them.
+pub const MODEL_DIR: &str = "model";
+
+/// The models in memory, most recently used last.
+#[derive(Default)]
+pub struct Models {
+    kept: Mutex<Vec<Loaded>>,
+}
+
+struct Loaded {
+    case: String,
+    /// When the model's masks were written (a job run again replaces them).
+    stamp: Option<std::time::SystemTime>,
+    model: Arc<ctplan_lung::Model>,
+}
+
+impl Models {
+    fn get(
+        &self,
+        case: &str,
+        stamp: Option<std::time::SystemTime>,
+    ) -> Option<Arc<ctplan_lung::Model>> {
+        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        let i = kept
+            .iter()
+            .position(|l| l.case == case && l.stamp == stamp)?;
+        let l = kept.remove(i);
+        let model = l.model.clone();
+        kept.push(l);
+        Some(model)
+    }
+
+    fn put(
+        &self,
+        case: &str,
+        stamp: Option<std::time::SystemTime>,
+        model: Arc<ctplan_lung::Model>,
+    ) {
+        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        kept.retain(|l| l.case != case);
+        kept.push(Loaded {
+            case: case.to_string(),
+            stamp,
+            model,
+        });
+        while kept.len() > MODELS_KEPT {
+            kept.remove(0);
+        }
+    }
+}
+
+/// The analysed model of a case, from memory or read from its `model/` folder.
+pub async fn model(portal: &Portal, case: &Case) -> Result<Arc<ctplan_lung::Model>, ApiError> {
+    let dir = portal.store().case_dir(case).join(MODEL_DIR);
+    let stamp = std::fs::metadata(dir.join("airway.nrrd"))
+        .and_then(|m| m.modified())
+        .ok();
+    if stamp.is_none() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "the case has no model yet: run its job first",
+        ));
+    }
+    if let Some(m) = portal.models().get(&case.id, stamp) {
+        return Ok(m);
+    }
+    let loaded = tokio::task::spawn_blocking(move || -> Result<ctplan_lung::Model, String> {
+        match ctplan_lung::segment::input::read(&dir).map_err(|e| e.to_string())? {
+            ctplan_lung::segment::input::Source::Anatomy(a) => {
+                ctplan_lung::analyse(*a, &[]).map_err(|e| e.to_string())
+            }
+            ctplan_lung::segment::input::Source::Ct(_) => {
+                Err("the model folder holds a CT, not masks".into())
+            }
+        }
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(|e| ApiError::internal(format!("the case's model cannot be read: {e}")))?;
+    let model = Arc::new(loaded);
+    portal.models().put(&case.id, stamp, model.clone());
+    Ok(model)
+}
+
+/// One thing to resect: a name (`"RB1"`, `"RS3"`, `"RUL"`, `"#17"`) or a point `[x, y, z]`
+/// (LPS mm; the branch nearest to it).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum TargetJson {
+    /// A bronchus, segment or lobe name, or `#N` for branch N.
+    Name(String),
+    /// A picked point, LPS mm.
+    Point([f64; 3]),
+}
+
+/// `POST /api/cases/{case}/resect`'s body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResectRequest {
+    /// What to resect (empty: the analysis and the single-segment table only).
+    #[serde(default)]
+    pub targets: Vec<TargetJson>,
+    /// Pre-operative FEV1, litres (0.1–10).
+    pub fev1: Option<f64>,
+    /// Required margin as a multiple of the nodule's diameter (0–10; default 2).
+    pub margin_k: Option<f64>,
+}
+
+impl ResectRequest {
+    /// The library's request, the values checked (400 in words otherwise).
+    pub fn checked(self) -> Result<ctplan_lung::Request, ApiError> {
+        if self.targets.len() > 20 {
+            return Err(ApiError::bad_request("at most 20 targets at once"));
+        }
+        let mut targets = Vec::new();
+        for t in self.targets {
+            targets.push(match t {
+                TargetJson::Name(n) if !n.is_empty() && n.len() <= 32 => Target::Name(n),
+                TargetJson::Name(_) => {
+                    return Err(ApiError::bad_request(
+                        "a target name has 1 to 32 characters",
+                    ));
+                }
+                TargetJson::Point(p) if p.iter().all(|v| v.is_finite() && v.abs() <= 1e5) => {
+                    Target::Point(p)
+                }
+                TargetJson::Point(_) => {
+                    return Err(ApiError::bad_request(
+                        "a target point is three finite numbers within ±100000 mm",
+                    ));
+                }
+            });
+        }
+        let fev1 = match self.fev1 {
+            Some(f) if !(0.1..=10.0).contains(&f) => {
+                return Err(ApiError::bad_request("fev1 is in litres, 0.1 to 10"));
+            }
+            f => f,
+        };
+        let k = self.margin_k.unwrap_or(2.0);
+        if !(0.0..=10.0).contains(&k) {
+            return Err(ApiError::bad_request("margin_k is 0 to 10"));
+        }
+        Ok(ctplan_lung::Request {
+            targets,
+            fev1,
+            margin: Margin::Ratio(k),
+        })
+    }
+}
+
+/// `POST /api/cases/{case}/resect`: the plan of the resection asked for (the report of
+/// `ctplan lung plan --json`: resected segments, volumes, ppoFEV1, the margin verdict and the
+/// extensions that would meet it, the vessels crossing the plane), with `ms`, the time the
+/// plan took on the loaded model. Any member who sees the case may ask (it changes nothing;
+/// not audited, unlike opening the case).
+pub async fn resect(
+    State(portal): State<Portal>,
+    axum::Extension(session): axum::Extension<Session>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let case = crate::cases::visible(&portal, &session, &id)?;
+    if case.kind != "lung" {
+        return Err(ApiError::bad_request("only a lung case is resected"));
+    }
+    let request = json_body::<ResectRequest>(&headers, &body)?.checked()?;
+    let model = model(&portal, &case).await?;
+    let (report, ms) = tokio::task::spawn_blocking(move || {
+        let t = Instant::now();
+        let r = ctplan_lung::plan_case(&model, &request);
+        (r, t.elapsed().as_secs_f64() * 1e3)
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let report = report.map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let mut json: serde_json::Value = serde_json::from_str(
+        &report
+            .to_json()
+            .map_err(|e| ApiError::internal(e.to_string()))?,
+    )
+    .map_err(ApiError::internal)?;
+    json["ms"] = serde_json::json!((ms * 10.0).round() / 10.0);
+    Ok(Json(json))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(json: &str) -> Result<ctplan_lung::Request, ApiError> {
+        serde_json::from_str::<ResectRequest>(json)
+            .unwrap()
+            .checked()
+    }
+
+    #[test]
+    fn names_and_points_are_targets_and_values_are_bounded() {
+        let r = req(r#"{"targets": ["RB1", [-60.5, 70, 1]], "fev1": 2.5}"#).unwrap();
+        assert!(matches!(&r.targets[0], Target::Name(n) if n == "RB1"));
+        assert!(matches!(r.targets[1], Target::Point([-60.5, 70.0, 1.0])));
+        assert_eq!(r.fev1, Some(2.5));
+        assert!(req(r#"{"targets": [[1e9, 0, 0]]}"#).is_err());
+        assert!(req(r#"{"fev1": 50}"#).is_err());
+        assert!(req(r#"{"margin_k": -1}"#).is_err());
+        assert!(req(r#"{"targets": [""]}"#).is_err());
+        assert!(serde_json::from_str::<ResectRequest>(r#"{"evil": 1}"#).is_err());
+    }
+}
