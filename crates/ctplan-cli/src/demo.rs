@@ -158,24 +158,13 @@ pub fn run(a: Args, force: bool) -> Result<ExitCode> {
 /// The segmentectomy workflow on a synthetic chest CT, written into `dir` (`ct.nrrd`,
 /// `model/`, `plan/`); returns the plan's summary in words.
 fn lung_demo(dir: &Path) -> Result<String> {
-    use ctplan_lung::phantom::{Options, render, synthetic};
     use ctplan_lung::resection::{Margin, Target};
-    let anatomy = synthetic::chest(1.0);
-    let phantom = render(
-        &anatomy,
-        &Options {
-            voxel_mm: [2.0; 3],
-            noise_sd_hu: 20.0,
-            seed: 1,
-        },
-    )
-    .context("rendering the demo chest CT")?;
-    let nodule = synthetic::NODULE.0;
+    let (ct, nodule) = ctplan_lung::phantom::demo_ct().context("rendering the demo chest CT")?;
     let ctplan_lung::segment::Built {
         chest,
         analysed,
         summary,
-    } = ctplan_lung::segment::model(&phantom.ct, &[nodule], &mut |_| {})
+    } = ctplan_lung::segment::model(&ct, &[nodule], &mut |_| {})
         .context("modelling the demo chest CT")?;
     let pictures = crate::lung::model_pictures(&chest, &analysed);
     let request = ctplan_lung::Request {
@@ -191,7 +180,7 @@ fn lung_demo(dir: &Path) -> Result<String> {
     }
     ctplan_io::write(
         &dir.join("ct.nrrd"),
-        &ctplan_core::AnyVolume::I16(phantom.ct),
+        &ctplan_core::AnyVolume::I16(ct),
         &ctplan_io::WriteOptions {
             compress: true,
             ..Default::default()

@@ -23,6 +23,10 @@ pub struct Args {
     /// line, at least 10 characters), never from the command line.
     #[arg(long, value_name = "NAME")]
     create_admin: Option<String>,
+    /// Do not seed a new data folder with the demo (a surgeon `demo` with a printed password,
+    /// and a lung case on a synthetic chest CT).
+    #[arg(long)]
+    no_demo: bool,
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
@@ -46,9 +50,19 @@ pub fn run(a: Args) -> Result<ExitCode> {
         println!("administrator {name} created in {}", a.data.display());
         return Ok(ExitCode::SUCCESS);
     }
+    let demo = if a.no_demo {
+        None
+    } else {
+        ctplan_portal::demo::seed(&portal).context("seeding the demo")?
+    };
     let data = a.data.display().to_string();
     ctplan_portal::serve(portal, a.listen, |addr| {
         println!("ctplan portal on http://{addr}/ (data in {data}); Ctrl-C stops it");
+        if let Some((name, password)) = demo {
+            println!(
+                "a new portal: log in as {name} with password {password} (shown once) to see the demo case"
+            );
+        }
     })?;
     Ok(ExitCode::SUCCESS)
 }

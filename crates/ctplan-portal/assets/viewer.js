@@ -85,18 +85,27 @@ function makeView(canvas) {
       renderer.setSize(w, h, false);
       camera.aspect = w / Math.max(h, 1);
       camera.updateProjectionMatrix();
+      return true;
     }
+    return false;
   };
+  // Drawn only when something changed (a phone's battery and a laptop's fan are spared):
+  // the camera still moving, or `view.dirty` set by whoever changed the scene.
   const loop = () => {
     if (!alive) return;
-    resize();
-    controls.update();
-    renderer.render(scene, camera);
+    const resized = resize();
+    const moved = controls.update();
+    if (resized || moved || view.dirty) {
+      view.dirty = false;
+      renderer.render(scene, camera);
+      view.frames = (view.frames || 0) + 1;
+    }
     requestAnimationFrame(loop);
   };
+  controls.addEventListener("change", () => { view.dirty = true; });
   requestAnimationFrame(loop);
   const view = {
-    scene, camera, renderer, controls, extra,
+    scene, camera, renderer, controls, extra, dirty: true,
     meshes: new Map(),
     async load(buffer) {
       const loader = new GLTFLoader();
@@ -176,13 +185,14 @@ function structures(panel, view) {
   for (const [g, ms] of groups) {
     const c = ms[0].userData.color;
     const box = el("input", { type: "checkbox", checked: "", "data-structure": g });
-    box.addEventListener("change", () => ms.forEach((m) => { m.visible = box.checked; }));
+    box.addEventListener("change", () => { ms.forEach((m) => { m.visible = box.checked; }); view.dirty = true; });
     const alpha = el("input", { type: "range", min: "0.05", max: "1", step: "0.05", value: String(ms[0].material.opacity), "aria-label": g + " opacity" });
     alpha.addEventListener("input", () => ms.forEach((m) => {
       m.material.opacity = Number(alpha.value);
       m.material.transparent = m.material.opacity < 1;
       m.material.depthWrite = !m.material.transparent;
       m.userData.opacity = m.material.opacity;
+      view.dirty = true;
     }));
     const sw = el("span", { class: "swatch" });
     sw.style.background = "#" + c.getHexString();
@@ -196,7 +206,8 @@ async function lung(ctx, view, id) {
   const base = await api("GET", `/api/cases/${id}/files/report.json`);
   const bronchi = base.bronchi || [];
   // The halo in yellow, as surgeons expect it.
-  const halo = view.meshes.get("margin halo");
+  // (glTF loaders make node names safe for paths: "margin halo" arrives as "margin_halo".)
+  const halo = view.meshes.get("margin_halo") || view.meshes.get("margin halo");
   if (halo) { halo.material.color.set(0xffee00); halo.material.opacity = 0.25; halo.userData.color = halo.material.color.clone(); }
   const nearestBronchus = (p) => {
     let best = null, bd = Infinity;
@@ -243,6 +254,11 @@ async function lung(ctx, view, id) {
       el("p", { id: "route" }, `${nod.route.bronchi.join(" → ")}; ${nod.route.length_mm} mm, then ${nod.route.exit_to_lesion_mm} mm to the lesion`));
   };
   routeLine();
+  // The server reads and analyses the model on the first plan of a case: asked now, while
+  // the user looks, so that the first tap is answered at once.
+  api("POST", `/api/cases/${id}/resect`, JSON.stringify({ targets: [] }), "application/json").catch(() => {});
+  const slices = slicePanel(ctx, view, id);
+  await lesions(ctx, id);
 
   let seq = 0;
   async function run() {
@@ -268,6 +284,7 @@ async function lung(ctx, view, id) {
       m.material.transparent = m.material.opacity < 1;
       m.material.depthWrite = !m.material.transparent;
     }
+    view.dirty = true;
     plan.replaceChildren();
     if (!res) return;
     const row = (a, b, idAttr) => el("div", { class: "row" }, el("span", {}, a), el("b", { id: idAttr }, b));
@@ -300,6 +317,7 @@ async function lung(ctx, view, id) {
   canvas.addEventListener("pointerup", (e) => {
     if (!down || Math.hypot(e.clientX - down.x, e.clientY - down.y) > 6) return;
     const hits = view.pick(e.clientX, e.clientY);
+    if (hits.length) slices.moveTo(hits[0].point);
     const air = hits.find((h) => h.name === "airway");
     const seg = hits.find((h) => SEGMENT.test(h.name));
     if (air) {
@@ -321,6 +339,119 @@ async function lung(ctx, view, id) {
     tip.style.top = (e.clientY - r.top + 12) + "px";
     tip.classList.remove("hidden");
   });
+}
+
+/** The 2-D slice view: the CT with the model's labels over it, through the 3-D cursor (a
+ * tap on the model moves it there; a tap on the slice moves the cursor, drawn in 3-D as a
+ * small cross). */
+function slicePanel(ctx, view, id) {
+  const { api, panel } = ctx;
+  const names = ["sagittal", "coronal", "axial"];
+  const axisSel = el("select", { id: "slice-axis" }, ...names.map((n, i) => el("option", { value: String(i) }, n)));
+  axisSel.value = "2";
+  const range = el("input", { type: "range", id: "slice-index", min: "0", max: "0", value: "0" });
+  const canvas = el("canvas", { id: "slice" });
+  panel.append(el("h3", {}, "Slices"), el("div", {}, axisSel, range), canvas);
+  let grid = null;
+  const cursor = [0, 0, 0];
+  const marker = new THREE.Group();
+  const mat = new THREE.LineBasicMaterial({ color: 0x00ff66, depthTest: false });
+  for (const d of [[1, 0, 0], [0, 1, 0], [0, 0, 1]]) {
+    const g = new THREE.BufferGeometry().setFromPoints([new THREE.Vector3(...d).multiplyScalar(-0.012), new THREE.Vector3(...d).multiplyScalar(0.012)]);
+    marker.add(new THREE.Line(g, mat));
+  }
+  marker.renderOrder = 11;
+  marker.visible = false;
+  view.extra.add(marker);
+  // index ↔ LPS by the grid's origin, direction (columns: the axes) and spacing.
+  const toWorld = (ix) => [0, 1, 2].map((r) => grid.origin[r] + [0, 1, 2].reduce((s, c) => s + grid.direction[r][c] * grid.spacing[c] * ix[c], 0));
+  const toIndex = (p) => [0, 1, 2].map((c) => Math.round([0, 1, 2].reduce((s, r) => s + grid.direction[r][c] * (p[r] - grid.origin[r]), 0) / grid.spacing[c]));
+  let seq = 0;
+  async function draw() {
+    const axis = Number(axisSel.value);
+    const index = grid ? cursor[axis] : Number(range.value);
+    const mine = ++seq;
+    const resp = await api("GET", `/api/cases/${id}/slice?axis=${axis}&index=${index}`, undefined, undefined, true);
+    if (mine !== seq) return;
+    if (!grid) {
+      grid = JSON.parse(resp.headers.get("X-Ctplan-Grid"));
+      for (let a = 0; a < 3; a++) cursor[a] = Math.floor(grid.dims[a] / 2);
+    }
+    const bitmap = await createImageBitmap(await resp.blob());
+    range.max = String(grid.dims[axis] - 1);
+    range.value = String(cursor[axis]);
+    canvas.width = bitmap.width;
+    canvas.height = bitmap.height;
+    const [u, v] = axis === 0 ? [1, 2] : axis === 1 ? [0, 2] : [0, 1];
+    canvas.style.aspectRatio = `${bitmap.width * grid.spacing[u]} / ${bitmap.height * grid.spacing[v]}`;
+    const g2 = canvas.getContext("2d");
+    g2.drawImage(bitmap, 0, 0);
+    // The cursor's cross on the slice.
+    const cx = cursor[u] + 0.5, cy = axis === 2 ? cursor[1] + 0.5 : grid.dims[2] - cursor[2] - 0.5;
+    g2.strokeStyle = "#00ff66";
+    g2.lineWidth = Math.max(1, bitmap.width / 256);
+    g2.beginPath();
+    g2.moveTo(cx, 0); g2.lineTo(cx, bitmap.height); g2.moveTo(0, cy); g2.lineTo(bitmap.width, cy);
+    g2.stroke();
+    marker.position.copy(toScene(toWorld(cursor)));
+    marker.visible = true;
+    view.dirty = true;
+    window.ctplanViewer.slice = { axis, index: cursor[axis], cursor: [...cursor] };
+  }
+  axisSel.addEventListener("change", () => draw().catch((e) => ctx.say(e.message)));
+  range.addEventListener("input", () => { if (grid) { cursor[Number(axisSel.value)] = Number(range.value); } draw().catch((e) => ctx.say(e.message)); });
+  canvas.addEventListener("click", (e) => {
+    if (!grid) return;
+    const r = canvas.getBoundingClientRect();
+    const c = Math.floor((e.clientX - r.left) / r.width * canvas.width);
+    const row = Math.floor((e.clientY - r.top) / r.height * canvas.height);
+    const axis = Number(axisSel.value);
+    if (axis === 0) { cursor[1] = c; cursor[2] = grid.dims[2] - 1 - row; }
+    else if (axis === 1) { cursor[0] = c; cursor[2] = grid.dims[2] - 1 - row; }
+    else { cursor[0] = c; cursor[1] = row; }
+    draw().catch((err) => ctx.say(err.message));
+  });
+  draw().catch((e) => ctx.say(e.message));
+  return {
+    moveTo(p) {
+      if (!grid) return;
+      const ix = toIndex(p);
+      for (let a = 0; a < 3; a++) cursor[a] = Math.max(0, Math.min(grid.dims[a] - 1, ix[a]));
+      draw().catch((e) => ctx.say(e.message));
+    },
+  };
+}
+
+/** The lesions of the model and the candidates found, each one tap from being the plan's
+ * nodule (the model is built again with it: its margin halo, the margin verdict and the
+ * bronchoscopic route follow). */
+async function lesions(ctx, id) {
+  const { api, panel } = ctx;
+  const model = await api("GET", `/api/cases/${id}/files/model.json`);
+  const box = el("div", { id: "lesions" });
+  panel.append(el("h3", {}, "Lesions"), box);
+  const fmt = (l) => `${l.lobe || l.side}, ${l.diameter_mm.toFixed(1)} mm, ${l.volume_ml.toFixed(2)} mL, ${Math.round(l.mean_hu)} HU`;
+  for (const l of model.lesions || []) box.append(el("p", { class: "lesion" }, "Nodule: " + fmt(l)));
+  const rebuild = async (points, why) => {
+    box.textContent = why;
+    try {
+      const job = await api("POST", `/api/cases/${id}/jobs`, JSON.stringify({ nodules: points }), "application/json");
+      for (;;) {
+        await new Promise((ok) => setTimeout(ok, 1500));
+        const j = await api("GET", `/api/jobs/${encodeURIComponent(job.id)}`);
+        box.textContent = `${why} ${Math.round((j.progress || 0) * 100)} %${j.stage ? ": " + j.stage : ""}`;
+        if (j.state === "failed") throw new Error(j.error || "the job failed");
+        if (j.state === "done") break;
+      }
+      const detail = await api("GET", `/api/cases/${id}`);
+      await openCase({ ...ctx, detail });
+    } catch (e) { box.textContent = e.message; }
+  };
+  for (const c of model.candidates || []) {
+    box.append(el("div", { class: "row candidate" }, el("span", {}, "Candidate: " + fmt(c)),
+      el("button", { class: "use-candidate", onclick: () => rebuild([c.centre_mm], "rebuilding the model with this nodule…") }, "Use as nodule")));
+  }
+  if (!box.childElementCount) box.append(el("p", { class: "note" }, "No lesion found."));
 }
 
 /** The cranial case: downloads for printing and the clinician's review. */

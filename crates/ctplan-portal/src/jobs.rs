@@ -240,8 +240,9 @@ fn lung(portal: &Portal, worker: &str, claim: &Claim, dir: &std::path::Path) -> 
     let image = ctplan_io::read(&dir.join("ct.nrrd")).map_err(|e| e.to_string())?;
     let ct = hounsfield(&image.volume);
     drop(image);
+    let nodules = nodule_points(dir)?;
     let mut done = 1.0;
-    let built = model(&ct, &[], &mut |stage| {
+    let built = model(&ct, &nodules, &mut |stage| {
         beat(done, stage.name());
         done += 1.0;
     })
@@ -331,13 +332,45 @@ impl Drop for Worker {
     }
 }
 
-/// `POST /api/cases/{case}/jobs`: run the case's workflow (again) (a surgeon of its team);
-/// 409 while one is queued or running.
+/// The file of a lung case holding the lesion points its model is built with (LPS mm), as
+/// the surgeon confirmed them: a candidate of `model.json`, or a point of their own.
+pub const NODULES_FILE: &str = "nodules.json";
+
+/// At most this many lesion points per case.
+pub const MAX_NODULES: usize = 10;
+
+/// The lesion points of a case (none when it has no [`NODULES_FILE`]).
+fn nodule_points(dir: &std::path::Path) -> Result<Vec<[f64; 3]>, String> {
+    match std::fs::read(dir.join(NODULES_FILE)) {
+        Ok(b) => serde_json::from_slice(&b).map_err(|e| format!("{NODULES_FILE}: {e}")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(format!("{NODULES_FILE}: {e}")),
+    }
+}
+
+/// `POST /api/cases/{case}/jobs`'s optional body.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobRequest {
+    /// Lesion points (LPS mm) to grow lesions from, replacing the case's; absent: keep them.
+    pub nodules: Option<Vec<[f64; 3]>>,
+}
+
+/// `POST /api/cases/{case}/jobs`: run the case's workflow (again) (a surgeon of its team),
+/// with the lesion points of the body (`{"nodules": [[x, y, z], ...]}`, LPS mm) when it has
+/// one; 409 while one is queued or running.
 pub async fn post(
     State(portal): State<Portal>,
     axum::Extension(session): axum::Extension<Session>,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
 ) -> Result<Json<Job>, ApiError> {
+    let request: Option<JobRequest> = if body.is_empty() {
+        None
+    } else {
+        Some(crate::auth::json_body(&headers, &body)?)
+    };
     let case = crate::cases::visible(&portal, &session, &id)?;
     session.require(&[Role::Surgeon])?;
     if !portal.store().is_member(&case.team_id, &session.user.id)? {
@@ -349,6 +382,33 @@ pub async fn post(
         return Err(ApiError::bad_request(
             "only lung cases have a job in this version",
         ));
+    }
+    let busy = |j: &Job| j.state == "queued" || j.state == "running";
+    if portal
+        .store()
+        .latest_job(&case.id)?
+        .as_ref()
+        .is_some_and(busy)
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "a job of this case is queued or running",
+        ));
+    }
+    if let Some(points) = request.and_then(|r| r.nodules) {
+        if points.len() > MAX_NODULES
+            || points
+                .iter()
+                .flatten()
+                .any(|v| !v.is_finite() || v.abs() > 1e5)
+        {
+            return Err(ApiError::bad_request(format!(
+                "nodules: at most {MAX_NODULES} points of three finite numbers within ±100000 mm"
+            )));
+        }
+        let file = portal.store().case_dir(&case).join(NODULES_FILE);
+        let json = serde_json::to_vec(&points).map_err(ApiError::internal)?;
+        ctplan_io::write_bytes(&file, &json).map_err(ApiError::internal)?;
     }
     let Some(job) = portal.store().enqueue(&case.id, &case.kind)? else {
         return Err(ApiError::new(

@@ -70,6 +70,7 @@ pub mod admin;
 pub mod assets;
 pub mod auth;
 pub mod cases;
+pub mod demo;
 mod error;
 pub mod jobs;
 pub mod page;
@@ -159,6 +160,7 @@ struct Inner {
     uploads: std::sync::atomic::AtomicUsize,
     hashing: Arc<tokio::sync::Semaphore>,
     models: plan::Models,
+    slices: std::sync::Mutex<Option<Arc<plan::SliceData>>>,
 }
 
 impl Portal {
@@ -175,6 +177,7 @@ impl Portal {
                 uploads: Default::default(),
                 hashing: Arc::new(tokio::sync::Semaphore::new(threads)),
                 models: Default::default(),
+                slices: Default::default(),
             }),
         })
     }
@@ -199,6 +202,10 @@ impl Portal {
 
     pub(crate) fn models(&self) -> &plan::Models {
         &self.inner.models
+    }
+
+    pub(crate) fn slices(&self) -> &std::sync::Mutex<Option<Arc<plan::SliceData>>> {
+        &self.inner.slices
     }
 
     pub(crate) fn uploads(&self) -> &std::sync::atomic::AtomicUsize {

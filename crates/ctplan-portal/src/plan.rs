@@ -214,6 +214,119 @@ pub async fn resect(
     Ok(Json(json))
 }
 
+/// A case's CT and label map, for slices (one case at a time: the CT is the largest thing the
+/// portal holds).
+pub struct SliceData {
+    case: String,
+    stamp: Option<std::time::SystemTime>,
+    ct: ctplan_core::Volume<i16>,
+    labels: ctplan_core::Volume<u8>,
+    colors: Box<[Option<[f64; 3]>; 256]>,
+    grid: String,
+}
+
+/// `axis` and `index` of a query string (`axis=2&index=70`); `None` when either is missing or
+/// not a number.
+fn slice_query(q: Option<&str>) -> Option<(usize, usize)> {
+    let (mut axis, mut index) = (None, None);
+    for pair in q?.split('&') {
+        match pair.split_once('=') {
+            Some(("axis", v)) => axis = v.parse().ok(),
+            Some(("index", v)) => index = v.parse().ok(),
+            _ => {}
+        }
+    }
+    Some((axis?, index?))
+}
+
+/// `GET /api/cases/{case}/slice?axis=A&index=I`: one plane of the case's CT in the lung
+/// window with the model's labels over it (`ctplan_lung::case::pictures::ct_slice`), as PNG,
+/// one pixel per voxel; the header `X-Ctplan-Grid` gives the grid as JSON (`dims`, `spacing`,
+/// `origin`, `direction`: index → LPS mm), from which the viewer links the slice to the 3-D
+/// cursor.
+pub async fn slice(
+    State(portal): State<Portal>,
+    axum::Extension(session): axum::Extension<Session>,
+    Path(id): Path<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse;
+    let case = crate::cases::visible(&portal, &session, &id)?;
+    let (axis, index) = slice_query(query.as_deref()).ok_or_else(|| {
+        ApiError::bad_request("give axis (0, 1 or 2) and index, e.g. ?axis=2&index=70")
+    })?;
+    let model = model(&portal, &case).await?;
+    let stamp = std::fs::metadata(
+        portal
+            .store()
+            .case_dir(&case)
+            .join(MODEL_DIR)
+            .join("airway.nrrd"),
+    )
+    .and_then(|m| m.modified())
+    .ok();
+    let cached = {
+        let s = portal.slices().lock().unwrap_or_else(|p| p.into_inner());
+        s.as_ref()
+            .filter(|d| d.case == case.id && d.stamp == stamp)
+            .cloned()
+    };
+    let data = match cached {
+        Some(d) => d,
+        None => {
+            let ct_path = portal.store().case_dir(&case).join("ct.nrrd");
+            let case_id = case.id.clone();
+            let d = tokio::task::spawn_blocking(move || -> Result<SliceData, String> {
+                let image = ctplan_io::read(&ct_path).map_err(|e| e.to_string())?;
+                let ct = ctplan_lung::segment::hounsfield(&image.volume);
+                let (labels, segments) = ctplan_lung::case::labels::label_map(&model);
+                let mut colors = Box::new([None; 256]);
+                for s in &segments {
+                    if let Some(c) = colors.get_mut(s.label_value as usize) {
+                        *c = Some(s.color);
+                    }
+                }
+                let g = ct.geometry;
+                let grid = serde_json::json!({
+                    "dims": ct.dims, "spacing": g.spacing, "origin": g.origin, "direction": g.direction,
+                })
+                .to_string();
+                Ok(SliceData {
+                    case: case_id,
+                    stamp,
+                    ct,
+                    labels,
+                    colors,
+                    grid,
+                })
+            })
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(|e| ApiError::internal(format!("the case's CT cannot be read: {e}")))?;
+            let d = Arc::new(d);
+            *portal.slices().lock().unwrap_or_else(|p| p.into_inner()) = Some(d.clone());
+            d
+        }
+    };
+    let d = data.clone();
+    let png = tokio::task::spawn_blocking(move || {
+        ctplan_lung::case::pictures::ct_slice(&d.ct, &d.labels, &d.colors, axis, index)
+            .map(|img| ctplan_io::png::encode_rgb(img.width, img.height, &img.rgb))
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .ok_or_else(|| ApiError::bad_request("axis is 0, 1 or 2 and index inside the grid"))?;
+    let mut resp = png.into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(v) = HeaderValue::from_str(&data.grid) {
+        h.insert("x-ctplan-grid", v);
+    }
+    Ok(resp)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,5 +348,9 @@ mod tests {
         assert!(req(r#"{"margin_k": -1}"#).is_err());
         assert!(req(r#"{"targets": [""]}"#).is_err());
         assert!(serde_json::from_str::<ResectRequest>(r#"{"evil": 1}"#).is_err());
+        assert_eq!(slice_query(Some("index=70&axis=2")), Some((2, 70)));
+        assert_eq!(slice_query(Some("axis=2")), None);
+        assert_eq!(slice_query(Some("axis=x&index=1")), None);
+        assert_eq!(slice_query(None), None);
     }
 }

@@ -313,6 +313,13 @@ impl Store {
             .is_some())
     }
 
+    /// How many accounts there are.
+    pub fn user_count(&self) -> Result<i64, PortalError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?)
+    }
+
     /// The user with identifier `id`.
     pub fn user_by_id(&self, id: &str) -> Result<Option<User>, PortalError> {
         Ok(self

@@ -287,7 +287,7 @@ impl Drop for Slot {
 
 /// Store a decoded volume as a new case folder `cases/<random>/ct.nrrd`, whole or not at all;
 /// returns the folder's name.
-fn store_volume(portal: &Portal, volume: &AnyVolume) -> Result<String, ApiError> {
+pub(crate) fn store_volume(portal: &Portal, volume: &AnyVolume) -> Result<String, ApiError> {
     let folder = random_hex(16)?;
     let dir = portal.store().dir().join("cases").join(&folder);
     let opts = ctplan_io::WriteOptions {

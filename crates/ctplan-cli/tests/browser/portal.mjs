@@ -119,8 +119,21 @@ async function main() {
     measured.second_resected = b;
     measured.second_plan_ms = await page.evaluate(() => window.ctplanViewer.lastPlan.ms);
     measured.scene = await page.evaluate(() => window.ctplanViewer.memory);
+    await page.waitForFunction(() => window.ctplanViewer.slice, null, { timeout: 30000 });
     await page.waitForTimeout(300);
     await page.screenshot({ path: `${shots}/lung-resection.png` });
+    // The candidate lesion confirmed as the nodule: the model is built again with it, and the
+    // plan gains its margin verdict, halo and bronchoscopic route.
+    await page.click("button.use-candidate");
+    await page.waitForSelector("#lesions .lesion", { timeout: 600000 });
+    await page.waitForFunction(() => window.ctplanViewer && window.ctplanViewer.bronchi);
+    measured.route = await page.textContent("#route");
+    await page.selectOption("#target-select", "RB1");
+    await page.waitForSelector("#margin", { timeout: 30000 });
+    measured.margin = await page.textContent("#margin");
+    measured.margin_plan_ms = await page.evaluate(() => window.ctplanViewer.lastPlan.ms);
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: `${shots}/lung-nodule.png` });
     await desk.close();
 
     // Phone.

@@ -389,3 +389,89 @@ pub fn model_picture(model: &Model, lobes: &Volume<u8>) -> Image {
     img.text(20, h as i64 / 2, "R", 4, WHITE, None);
     img
 }
+
+/// The lung window (level −600 HU, width 1500 HU), in which parenchyma, vessels and airway
+/// walls are all seen.
+pub const LUNG_WINDOW: (f64, f64) = (-600.0, 1500.0);
+
+/// One plane of the CT through voxel `index` across `axis` (0: sagittal, 1: coronal, 2:
+/// axial), in the lung window, with the label map blended over it (`colors[label]`, RGB 0–1,
+/// `None` for a label not drawn; 40 % opacity), one pixel per voxel. Oriented as radiologists
+/// read it, for an LPS grid with the identity direction: axial and coronal with the patient's
+/// right on the left, axial anterior up, coronal and sagittal superior up, sagittal anterior on
+/// the left. `None` when `index` is outside the grid or the two grids differ.
+pub fn ct_slice(
+    ct: &Volume<i16>,
+    labels: &Volume<u8>,
+    colors: &[Option<[f64; 3]>; 256],
+    axis: usize,
+    index: usize,
+) -> Option<Image> {
+    if axis > 2 || index >= ct.dims[axis] || labels.dims != ct.dims {
+        return None;
+    }
+    let [nx, ny, nz] = ct.dims;
+    // Picture column and row → voxel.
+    let (w, h) = match axis {
+        0 => (ny, nz),
+        1 => (nx, nz),
+        _ => (nx, ny),
+    };
+    let (lo, width) = (LUNG_WINDOW.0 - LUNG_WINDOW.1 / 2.0, LUNG_WINDOW.1);
+    let mut rgb = vec![0u8; w * h * 3];
+    for r in 0..h {
+        for c in 0..w {
+            let (i, j, k) = match axis {
+                0 => (index, c, nz - 1 - r),
+                1 => (c, index, nz - 1 - r),
+                _ => (c, r, index),
+            };
+            let v = ct.data[i + nx * (j + ny * k)] as f64;
+            let g = ((v - lo) / width).clamp(0.0, 1.0) * 255.0;
+            let mut px = [g; 3];
+            if let Some(col) = colors[labels.data[i + nx * (j + ny * k)] as usize] {
+                for d in 0..3 {
+                    px[d] = 0.6 * px[d] + 0.4 * col[d] * 255.0;
+                }
+            }
+            let o = (r * w + c) * 3;
+            for d in 0..3 {
+                rgb[o + d] = px[d].round() as u8;
+            }
+        }
+    }
+    Some(Image {
+        width: w,
+        height: h,
+        rgb,
+    })
+}
+
+#[cfg(test)]
+mod slice_tests {
+    use super::*;
+    use ctplan_core::Geometry;
+
+    #[test]
+    fn a_slice_is_windowed_oriented_and_overlaid() {
+        let g = Geometry::new([1.0, 1.0, 1.0], [0.0; 3]);
+        let mut ct = Volume::<i16>::zeros([4, 3, 2], g);
+        ct.data.fill(-1350); // the window's bottom: black
+        ct.data[1] = 150; // i = 1, j = 0, k = 0: the window's top, white
+        let mut labels = Volume::<u8>::zeros([4, 3, 2], g);
+        labels.data[2] = 7; // i = 2, j = 0, k = 0
+        let mut colors = [None; 256];
+        colors[7] = Some([1.0, 0.0, 0.0]);
+        let axial = ct_slice(&ct, &labels, &colors, 2, 0).unwrap();
+        assert_eq!((axial.width, axial.height), (4, 3));
+        assert_eq!(&axial.rgb[0..3], &[0, 0, 0]);
+        assert_eq!(&axial.rgb[3..6], &[255, 255, 255]);
+        assert_eq!(&axial.rgb[6..9], &[102, 0, 0]);
+        // Coronal: superior up, so k = 0 is the bottom row.
+        let cor = ct_slice(&ct, &labels, &colors, 1, 0).unwrap();
+        assert_eq!((cor.width, cor.height), (4, 2));
+        assert_eq!(&cor.rgb[(4 + 1) * 3..(4 + 1) * 3 + 3], &[255, 255, 255]);
+        assert!(ct_slice(&ct, &labels, &colors, 2, 2).is_none());
+        assert!(ct_slice(&ct, &labels, &colors, 3, 0).is_none());
+    }
+}

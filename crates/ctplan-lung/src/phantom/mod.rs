@@ -162,6 +162,22 @@ fn wall(airway: &Mask) -> Mask {
     out
 }
 
+/// The demo's chest CT: the procedural chest ([`synthetic::chest`]) rendered at 2 mm with
+/// 20 HU of noise (seed 1), and the centre of its nodule (LPS mm), the point a surgeon would
+/// confirm. What `ctplan demo` plans on and the portal's demo case holds: small (seconds to
+/// model), and the same on every machine.
+pub fn demo_ct() -> Result<(ctplan_core::Volume<i16>, [f64; 3]), LungError> {
+    let phantom = render(
+        &synthetic::chest(1.0),
+        &Options {
+            voxel_mm: [2.0; 3],
+            noise_sd_hu: 20.0,
+            seed: 1,
+        },
+    )?;
+    Ok((phantom.ct, synthetic::NODULE.0))
+}
+
 /// Render the CT of `anatomy` (lungs required) with `opts`.
 pub fn render(anatomy: &Anatomy, opts: &Options) -> Result<Phantom, LungError> {
     let lungs = anatomy
