@@ -8,7 +8,9 @@
 //!
 //! The lung job is the library's workflow, nothing more: the stored CT →
 //! `ctplan_lung::segment::model` (the chest model, `model.json`) → `ctplan_lung::plan_case`
-//! with the default request (the analysis and every segment's resection, `report.json`).
+//! with the default request (the analysis and every segment's resection, `report.json`). The
+//! implant job of a cranial case is [`crate::implant`]'s; [`crate::events`] streams a job's
+//! progress.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -223,6 +225,7 @@ fn run(portal: &Portal, worker: &str, claim: &Claim) -> Result<(), String> {
         .ok_or("the case is gone")?;
     match claim.kind.as_str() {
         "lung" => lung(portal, worker, claim, &store.case_dir(&case)),
+        crate::implant::KIND => crate::implant::run(portal, worker, claim, &store.case_dir(&case)),
         other => Err(format!("unknown job kind {other:?}")),
     }
 }
@@ -313,6 +316,16 @@ impl Drop for Worker {
     }
 }
 
+/// The job a case of `case_kind` runs: `lung` for a lung case, [`crate::implant::KIND`] for a
+/// cranial one.
+pub fn job_kind(case_kind: &str) -> Option<&'static str> {
+    match case_kind {
+        "lung" => Some("lung"),
+        "cranio" => Some(crate::implant::KIND),
+        _ => None,
+    }
+}
+
 /// `POST /api/cases/{case}/jobs`: run the case's workflow (again) (a surgeon of its team);
 /// 409 while one is queued or running.
 pub async fn post(
@@ -327,12 +340,10 @@ pub async fn post(
             "only the case's own team may run its jobs",
         ));
     }
-    if case.kind != "lung" {
-        return Err(ApiError::bad_request(
-            "only lung cases have a job in this version",
-        ));
-    }
-    let Some(job) = portal.store().enqueue(&case.id, &case.kind)? else {
+    let Some(kind) = job_kind(&case.kind) else {
+        return Err(ApiError::bad_request("this kind of case has no job"));
+    };
+    let Some(job) = portal.store().enqueue(&case.id, kind)? else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "a job of this case is queued or running",

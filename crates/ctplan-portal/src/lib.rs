@@ -23,7 +23,9 @@
 //!    → decoded to a volume → only that volume stored, as NRRD without any key/value, written
 //!    whole or not at all. Nothing the user sent is written to disk before it is decoded.
 //! 5. [`jobs`]: a queue in the database (leases, heartbeats, attempts) and the worker that runs
-//!    the lung model and plan.
+//!    the lung model and plan, or the cranial implant's design ([`implant`]); [`events`]
+//!    streams a job's progress to the browser (Server-Sent Events); [`reviews`] holds the
+//!    clinicians' scores of a designed implant.
 //! 6. [`store`]: the database (SQLite, one file, WAL; versioned migrations in SQL that
 //!    PostgreSQL runs as well).
 //!
@@ -67,8 +69,11 @@ pub mod admin;
 pub mod auth;
 pub mod cases;
 mod error;
+pub mod events;
+pub mod implant;
 pub mod jobs;
 pub mod page;
+pub mod reviews;
 pub mod routes;
 pub mod store;
 pub mod upload;

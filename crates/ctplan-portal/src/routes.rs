@@ -6,7 +6,7 @@
 use axum::Router;
 use axum::routing::{MethodRouter, get, post, put};
 
-use crate::{Portal, admin, auth, cases, jobs, page, upload};
+use crate::{Portal, admin, auth, cases, events, jobs, page, reviews, upload};
 
 /// What a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +78,14 @@ pub const ROUTES: &[Route] = &[
     ),
     route!("GET", "/api/cases/{case}/audit", Case, get(cases::audit)),
     route!("GET", "/api/jobs/{job}", Job, get(jobs::get)),
+    route!("GET", "/api/jobs/{job}/events", Job, get(events::get)),
+    route!(
+        "POST",
+        "/api/cases/{case}/reviews",
+        Case,
+        post(reviews::post)
+    ),
+    route!("GET", "/api/cases/{case}/reviews", Case, get(reviews::get)),
 ];
 
 /// The application: the routes of [`ROUTES`], those past `Open` behind
