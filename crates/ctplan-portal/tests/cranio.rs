@@ -377,3 +377,23 @@ async fn the_real_skullbreak_skull_gets_a_watertight_implant() {
     // `ctplan implant ... --json`); the portal runs the same library call.
     assert!((30.0..60.0).contains(&ml), "{ml} mL");
 }
+
+#[tokio::test]
+async fn a_head_ct_gets_its_skull_segmented_and_an_implant() {
+    let app = fixture();
+    let sa = app.login("sa").await;
+    // The synthetic skull as a CT: air −1000 HU, bone 700 HU.
+    let p = ctplan_cranio::phantom::skull(&Default::default());
+    let ct = p.defective.map(|x| if x != 0 { 700i16 } else { -1000 });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("head.nrrd");
+    ctplan_io::write(&path, &AnyVolume::I16(ct), &Default::default()).unwrap();
+    let job = upload_cranio(&app, &sa, "head.nrrd", std::fs::read(&path).unwrap()).await;
+    let case = app.portal.store().job(&job).unwrap().unwrap().case_id;
+    let ev = run_and_follow(&app, &sa, &job).await;
+    assert_eq!(ev.last().unwrap().0, "done", "{:?}", ev.last());
+    let report: serde_json::Value =
+        serde_json::from_slice(&download(&app, &sa, &case, "design.json").await).unwrap();
+    assert_eq!(report["skull"]["source"], "ct");
+    check_implant(&app, &sa, &case, &p.defective).await;
+}
