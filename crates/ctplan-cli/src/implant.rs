@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use ctplan_core::{Mask, with_volume};
+use ctplan_core::Mask;
 use ctplan_cranio::design::DesignReport;
 use ctplan_cranio::learned::{ImplantNet, ShapeNet};
 use ctplan_cranio::skull::like_input;
@@ -20,7 +20,8 @@ use crate::outputs::{Kind, Outputs, publish_batch};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Defective skull mask, or a folder of them.
+    /// Defective skull mask, or a folder of them (a volume that is not binary is taken as a
+    /// head CT, whose skull is segmented at 150 HU as `ctplan skull segment` does).
     input: PathBuf,
     /// Output implant mask (or folder, for a folder input). Same grid, geometry and type as the
     /// input. An existing file, or a folder that is not empty and not a ctplan output folder, is
@@ -114,7 +115,8 @@ fn one(input: &Path, output: &Path, to: Targets, designer: &Designer) -> Result<
     crate::panic::input(input);
     let t0 = Instant::now();
     let img = ctplan_io::read(input)?;
-    let defective = with_volume!(&img.volume, v => v.to_mask());
+    let (defective, _) = ctplan_cranio::skull::of_volume(&img.volume)
+        .with_context(|| format!("{}", input.display()))?;
     let t_read = t0.elapsed().as_secs_f64();
     let d = designer
         .design(&defective)
@@ -136,11 +138,7 @@ fn one(input: &Path, output: &Path, to: Targets, designer: &Designer) -> Result<
     let mut mesh = None;
     if let Some((m, shown)) = to.mesh {
         let t = Instant::now();
-        let o = MeshOptions {
-            smooth: 10,
-            decimate: 1.0,
-        };
-        let (tm, report, _) = pipeline::build(&d.implant, &o);
+        let (tm, report, _) = pipeline::build(&d.implant, &MeshOptions::PRINT);
         ctplan_io::write_bytes(m, &pipeline::encode(shown, &tm, &report, "implant")?)?;
         mesh_secs = t.elapsed().as_secs_f64();
         mesh = Some(MeshOut {

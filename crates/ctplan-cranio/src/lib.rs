@@ -1,7 +1,8 @@
 //! # ctplan-cranio
 //!
 //! Cranioplasty planning on skull masks, the MICCAI AutoImplant workflow:
-//! - [`skull`]: the skull from CT (HU threshold, cleaning, cavity filling);
+//! - [`skull`]: the skull from CT (HU threshold, cleaning, cavity filling), and the defective
+//!   skull of an input that is a mask or a CT ([`skull::of_volume`]);
 //! - [`defects`]: artificial, reproducible defects for training pairs;
 //! - [`design`]: the implant for a defective skull, as the stages of docs/cranio.md's method
 //!   (detect → plan → fill → voxels → finish); [`Designer`] runs them all;

@@ -4,7 +4,8 @@
 //! head holder or noise are separate components), with a guard on its size, extent and position
 //! (centred in the field of view), and can
 //! fill small enclosed cavities (the diploë between the inner and outer tables) without filling
-//! the cranial cavity.
+//! the cranial cavity. [`of_volume`] is the one entry for tools given "a skull mask or a head
+//! CT": a binary volume is the mask, anything else is segmented.
 
 use ctplan_core::crop::bounding_box;
 use ctplan_core::label::{Connectivity, label};
@@ -187,6 +188,53 @@ pub fn segment<T: ctplan_core::Scalar>(
     })
 }
 
+/// The bone threshold (HU) [`of_volume`] segments a CT at: the one the SkullFix masks were
+/// made with (Kodym et al. 2021).
+pub const SKULL_HU: f64 = 150.0;
+
+/// What [`of_volume`] took its skull from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SkullSource {
+    /// The volume was a mask already: at most two values, one of them 0 (SkullFix's int32
+    /// {0, 1}, SkullBreak's uint8 {0, 1}, a 0/255 export).
+    Mask,
+    /// The volume was a CT: the skull was segmented from it ([`segment`] at [`SKULL_HU`] with
+    /// the default [`SkullGuard`]).
+    Ct,
+}
+
+/// Whether a volume is a binary mask: at most two distinct values, one of them 0.
+fn is_binary<T: Scalar>(v: &Volume<T>) -> bool {
+    let mut other: Option<f64> = None;
+    for x in &v.data {
+        let x = x.to_f64();
+        if x == 0.0 {
+            continue;
+        }
+        match other {
+            None => other = Some(x),
+            Some(o) if o == x => {}
+            Some(_) => return false,
+        }
+    }
+    true
+}
+
+/// The defective skull an input volume gives, as the implant design takes it: a binary mask
+/// as it is (its non-zero voxels), anything else as a head CT whose skull is segmented at
+/// [`SKULL_HU`] and cleaned ([`segment`]). One call for every tool that takes "a skull or a
+/// head CT" (`ctplan implant`, the portal's implant job).
+pub fn of_volume(volume: &AnyVolume) -> Result<(Mask, SkullSource), SkullError> {
+    ctplan_core::with_volume!(volume, v => {
+        if is_binary(v) {
+            Ok((v.to_mask(), SkullSource::Mask))
+        } else {
+            segment(v, SKULL_HU, None, &SkullGuard::default()).map(|m| (m, SkullSource::Ct))
+        }
+    })
+}
+
 /// A mask (an implant, a completed skull) as a volume of `input`'s scalar type, voxel values 0
 /// and 1: the design's outputs are written in the type of the skull they were designed for.
 pub fn like_input(input: &AnyVolume, mask: &Mask) -> AnyVolume {
@@ -289,6 +337,35 @@ mod tests {
             f.count_nonzero(),
             m.count_nonzero() + 1,
             "cranial cavity left empty"
+        );
+    }
+
+    #[test]
+    fn a_mask_is_taken_as_it_is_and_a_ct_is_segmented() {
+        let spec = PhantomSpec {
+            dims: [96, 112, 80],
+            spacing: [1.8, 1.8, 2.0],
+            ..Default::default()
+        };
+        let p = skull(&spec);
+        // A 0/255 mask is a mask.
+        let m255 = AnyVolume::U8(p.defective.map(|x| x * 255));
+        assert_eq!(
+            of_volume(&m255).unwrap(),
+            (p.defective.clone(), SkullSource::Mask)
+        );
+        // The same skull as a CT: air −1000 HU, bone 700 HU, a speck of noise below the
+        // threshold; the skull comes back.
+        let mut ct = p.defective.map(|x| if x != 0 { 700i16 } else { -1000 });
+        ct.data[7] = 100;
+        let (s, source) = of_volume(&AnyVolume::I16(ct)).unwrap();
+        assert_eq!(source, SkullSource::Ct);
+        assert_eq!(s, p.defective);
+        // A CT without bone is refused in words.
+        let air = p.defective.map(|x| x as i16 * 50 - 1000);
+        assert_eq!(
+            of_volume(&AnyVolume::I16(air)).unwrap_err(),
+            SkullError::NoBone(SKULL_HU)
         );
     }
 }

@@ -11,6 +11,8 @@
 //! - [`formats`]: binary STL, binary PLY, OBJ and binary glTF encoders;
 //! - [`pipeline`]: the stages above run for a mask (smooth, decimate, check), and a file's
 //!   bytes in the format its extension names, refused when the mesh is not printable;
+//! - [`thickness`]: wall thickness per vertex (one ray along the inward normal through the
+//!   mask), and the mesh cut into bands of thickness to show in colours;
 //! - [`render`]: software pictures of meshes from the anatomical views, with labels.
 //!
 //! The vector arithmetic is `ctplan_core::vec3`, the same everywhere, so that a mesh (and so
@@ -37,6 +39,7 @@ pub mod formats;
 pub mod pipeline;
 pub mod render;
 pub mod smooth;
+pub mod thickness;
 
 use ctplan_core::vec3::{cross, norm, sub};
 

@@ -21,6 +21,17 @@ pub struct MeshOptions {
     pub decimate: f64,
 }
 
+impl MeshOptions {
+    /// A printable mesh of an implant, as `ctplan implant --mesh` and the portal's implant job
+    /// make it: 10 Taubin iterations (the voxel staircase smoothed, the volume kept within a
+    /// few percent of the voxels'), every triangle kept (decimation would move the surface a
+    /// printer reproduces).
+    pub const PRINT: MeshOptions = MeshOptions {
+        smooth: 10,
+        decimate: 1.0,
+    };
+}
+
 /// A mesh file's format, by the file's extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MeshFormat {

@@ -12,13 +12,19 @@ use crate::auth::{Session, json_body};
 use crate::store::{Case, Role};
 use crate::{ApiError, Portal};
 
-/// The files of a case a user may download, by name: the stored CT (decoded, de-identified),
-/// and the results of the lung job.
+/// The files of a case a user may download, by name: the stored CT (decoded, de-identified;
+/// of a cranial case, the CT or skull mask uploaded), the results of the lung job, and those of
+/// the implant job ([`crate::implant`]).
 pub const FILES: &[(&str, &str)] = &[
     ("ct.nrrd", "application/octet-stream"),
     ("model.json", "application/json"),
     ("report.json", "application/json"),
+    ("implant.stl", "model/stl"),
+    ("implant.ply", "application/octet-stream"),
+    ("implant.nrrd", "application/octet-stream"),
     ("scene.glb", "model/gltf-binary"),
+    ("thickness.glb", "model/gltf-binary"),
+    ("design.json", "application/json"),
 ];
 
 /// The case `id` if the session's user may see it, else 404.

@@ -8,7 +8,9 @@
 //!
 //! The lung job is the library's workflow, nothing more: the stored CT →
 //! `ctplan_lung::segment::model` (the chest model, `model.json`) → `ctplan_lung::plan_case`
-//! with the default request (the analysis and every segment's resection, `report.json`).
+//! with the default request (the analysis and every segment's resection, `report.json`). The
+//! implant job of a cranial case is [`crate::implant`]'s; [`crate::events`] streams a job's
+//! progress.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -223,6 +225,7 @@ fn run(portal: &Portal, worker: &str, claim: &Claim) -> Result<(), String> {
         .ok_or("the case is gone")?;
     match claim.kind.as_str() {
         "lung" => lung(portal, worker, claim, &store.case_dir(&case)),
+        crate::implant::KIND => crate::implant::run(portal, worker, claim, &store.case_dir(&case)),
         other => Err(format!("unknown job kind {other:?}")),
     }
 }
@@ -332,6 +335,16 @@ impl Drop for Worker {
     }
 }
 
+/// The job a case of `case_kind` runs: `lung` for a lung case, [`crate::implant::KIND`] for a
+/// cranial one.
+pub fn job_kind(case_kind: &str) -> Option<&'static str> {
+    match case_kind {
+        "lung" => Some("lung"),
+        "cranio" => Some(crate::implant::KIND),
+        _ => None,
+    }
+}
+
 /// The file of a lung case holding the lesion points its model is built with (LPS mm), as
 /// the surgeon confirmed them: a candidate of `model.json`, or a point of their own.
 pub const NODULES_FILE: &str = "nodules.json";
@@ -366,23 +379,21 @@ pub async fn post(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<Job>, ApiError> {
+    let case = crate::cases::visible(&portal, &session, &id)?;
     let request: Option<JobRequest> = if body.is_empty() {
         None
     } else {
         Some(crate::auth::json_body(&headers, &body)?)
     };
-    let case = crate::cases::visible(&portal, &session, &id)?;
     session.require(&[Role::Surgeon])?;
     if !portal.store().is_member(&case.team_id, &session.user.id)? {
         return Err(ApiError::forbidden(
             "only the case's own team may run its jobs",
         ));
     }
-    if case.kind != "lung" {
-        return Err(ApiError::bad_request(
-            "only lung cases have a job in this version",
-        ));
-    }
+    let Some(kind) = job_kind(&case.kind) else {
+        return Err(ApiError::bad_request("this kind of case has no job"));
+    };
     let busy = |j: &Job| j.state == "queued" || j.state == "running";
     if portal
         .store()
@@ -396,6 +407,9 @@ pub async fn post(
         ));
     }
     if let Some(points) = request.and_then(|r| r.nodules) {
+        if case.kind != "lung" {
+            return Err(ApiError::bad_request("nodules are points of a lung case"));
+        }
         if points.len() > MAX_NODULES
             || points
                 .iter()
@@ -410,7 +424,7 @@ pub async fn post(
         let json = serde_json::to_vec(&points).map_err(ApiError::internal)?;
         ctplan_io::write_bytes(&file, &json).map_err(ApiError::internal)?;
     }
-    let Some(job) = portal.store().enqueue(&case.id, &case.kind)? else {
+    let Some(job) = portal.store().enqueue(&case.id, kind)? else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "a job of this case is queued or running",

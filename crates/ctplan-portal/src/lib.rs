@@ -23,7 +23,9 @@
 //!    → decoded to a volume → only that volume stored, as NRRD without any key/value, written
 //!    whole or not at all. Nothing the user sent is written to disk before it is decoded.
 //! 5. [`jobs`]: a queue in the database (leases, heartbeats, attempts) and the worker that runs
-//!    the lung model and plan.
+//!    the lung model and plan, or the cranial implant's design ([`implant`]); [`events`]
+//!    streams a job's progress to the browser (Server-Sent Events); [`reviews`] holds the
+//!    clinicians' scores of a designed implant.
 //! 6. [`plan`]: the viewer's resection requests, answered on the case's analysed model kept
 //!    in memory; [`assets`] and [`page`]: the browser application (three.js vendored from the
 //!    npm registry, embedded).
@@ -72,9 +74,12 @@ pub mod auth;
 pub mod cases;
 pub mod demo;
 mod error;
+pub mod events;
+pub mod implant;
 pub mod jobs;
 pub mod page;
 pub mod plan;
+pub mod reviews;
 pub mod routes;
 pub mod store;
 pub mod upload;

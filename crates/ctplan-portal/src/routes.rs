@@ -6,7 +6,7 @@
 use axum::Router;
 use axum::routing::{MethodRouter, get, post, put};
 
-use crate::{Portal, admin, assets, auth, cases, jobs, page, plan, upload};
+use crate::{Portal, admin, assets, auth, cases, events, jobs, page, plan, reviews, upload};
 
 /// What a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +81,14 @@ pub const ROUTES: &[Route] = &[
     route!("POST", "/api/cases/{case}/resect", Case, post(plan::resect)),
     route!("GET", "/api/cases/{case}/slice", Case, get(plan::slice)),
     route!("GET", "/api/jobs/{job}", Job, get(jobs::get)),
+    route!("GET", "/api/jobs/{job}/events", Job, get(events::get)),
+    route!(
+        "POST",
+        "/api/cases/{case}/reviews",
+        Case,
+        post(reviews::post)
+    ),
+    route!("GET", "/api/cases/{case}/reviews", Case, get(reviews::get)),
 ];
 
 /// The application: the routes of [`ROUTES`], those past `Open` behind

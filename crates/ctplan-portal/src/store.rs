@@ -20,7 +20,8 @@ use crate::PortalError;
 
 /// The schema, one migration per entry, in order; entry `i` takes the database to version
 /// `i + 1`. Never edit a released entry: add one.
-pub const MIGRATIONS: &[&str] = &[r"
+pub const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE users (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -86,7 +87,21 @@ CREATE TABLE audit (
     detail TEXT NOT NULL
 );
 CREATE INDEX audit_case ON audit (case_id, at);
-"];
+",
+    r"
+CREATE TABLE reviews (
+    id TEXT PRIMARY KEY,
+    case_id TEXT NOT NULL REFERENCES cases (id),
+    job_id TEXT NOT NULL REFERENCES jobs (id),
+    user_id TEXT NOT NULL REFERENCES users (id),
+    score INTEGER NOT NULL CHECK (score BETWEEN 1 AND 5),
+    comment TEXT NOT NULL,
+    created BIGINT NOT NULL,
+    UNIQUE (job_id, user_id)
+);
+CREATE INDEX reviews_case ON reviews (case_id, created);
+",
+];
 
 /// The database file's name inside the data folder.
 pub const DB_FILE: &str = "portal.db";
@@ -182,7 +197,7 @@ pub struct Job {
     pub id: String,
     /// The case it works on.
     pub case_id: String,
-    /// What it runs (`lung`).
+    /// What it runs (`lung`, `implant`).
     pub kind: String,
     /// `queued`, `running`, `done` or `failed`.
     pub state: String,
@@ -205,7 +220,7 @@ pub struct AuditRow {
     pub at: i64,
     /// Who (a user name; none for the system).
     pub user: Option<String>,
-    /// What: `upload`, `open`, `change`, `download`, `share`, `job`.
+    /// What: `upload`, `open`, `change`, `download`, `share`, `job`, `review`.
     pub action: String,
     /// Which case.
     pub case_id: Option<String>,
@@ -657,10 +672,8 @@ mod tests {
             .unwrap();
         drop(store);
         let e = Store::open(dir.path()).err().unwrap();
-        assert!(
-            e.to_string()
-                .contains("schema version 99, newer than the 1")
-        );
+        let newer = format!("schema version 99, newer than the {}", MIGRATIONS.len());
+        assert!(e.to_string().contains(&newer));
     }
 
     #[cfg(unix)]

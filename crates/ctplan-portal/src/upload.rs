@@ -303,7 +303,9 @@ pub(crate) fn store_volume(portal: &Portal, volume: &AnyVolume) -> Result<String
 }
 
 /// `POST /api/cases?team=&name=&filename=[&kind=]` with the file as the body (a surgeon of the
-/// team): the new case, its queued lung job, and the reader's notes.
+/// team): the new case, its queued job (the lung model and plan of a `lung` case; the implant
+/// design of a `cranio` case, whose upload is a defective skull mask or a head CT), and the
+/// reader's notes.
 pub async fn post(
     State(portal): State<Portal>,
     axum::Extension(session): axum::Extension<Session>,
@@ -385,10 +387,9 @@ pub async fn post(
         }
     };
     store.audit(Some(&session.user.id), "upload", Some(&case.id), &detail)?;
-    let job = if kind == "lung" {
-        store.enqueue(&case.id, kind)?
-    } else {
-        None
+    let job = match crate::jobs::job_kind(kind) {
+        Some(job) => store.enqueue(&case.id, job)?,
+        None => None,
     };
     let case = store
         .visible_case(&case.id, &session.user.id)?

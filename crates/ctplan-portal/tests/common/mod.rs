@@ -80,10 +80,23 @@ impl App {
         let resp = self.portal.router().oneshot(req).await.unwrap();
         let status = resp.status();
         let headers = resp.headers().clone();
-        let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
-            .await
-            .unwrap()
-            .to_vec();
+        // An event stream ends when its job does: only its first event is read here (the
+        // route tables' walks reach a job that no worker runs).
+        let stream = headers
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        let body = if stream {
+            use futures_util::StreamExt;
+            let mut data = resp.into_body().into_data_stream();
+            data.next()
+                .await
+                .map_or(Vec::new(), |c| c.unwrap().to_vec())
+        } else {
+            axum::body::to_bytes(resp.into_body(), usize::MAX)
+                .await
+                .unwrap()
+                .to_vec()
+        };
         Reply {
             status,
             headers,
