@@ -4,9 +4,9 @@
 //! (403) and another team's case (404).
 
 use axum::Router;
-use axum::routing::{MethodRouter, get, post, put};
+use axum::routing::{MethodRouter, delete, get, post, put};
 
-use crate::{Portal, admin, auth, cases, jobs, page, upload};
+use crate::{Portal, admin, auth, cases, jobs, page, stow, tokens, upload};
 
 /// What a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +19,9 @@ pub enum Access {
     Case,
     /// A session whose user may see the case of the job named by `{job}`.
     Job,
+    /// An API token (`Authorization: Bearer`, [`crate::tokens`]) instead of a session: no
+    /// cookie, so no CSRF token either.
+    Token,
 }
 
 /// One route.
@@ -78,18 +81,28 @@ pub const ROUTES: &[Route] = &[
     ),
     route!("GET", "/api/cases/{case}/audit", Case, get(cases::audit)),
     route!("GET", "/api/jobs/{job}", Job, get(jobs::get)),
+    route!("POST", "/api/tokens", Session, post(tokens::post)),
+    route!("GET", "/api/tokens", Session, get(tokens::list)),
+    route!(
+        "DELETE",
+        "/api/tokens/{token}",
+        Session,
+        delete(tokens::revoke)
+    ),
+    route!("POST", "/dicomweb/studies", Token, post(stow::post)),
 ];
 
-/// The application: the routes of [`ROUTES`], those past `Open` behind
-/// [`auth::authenticate`].
+/// The application: the routes of [`ROUTES`], the `Token` ones behind
+/// [`tokens::authenticate`], the others past `Open` behind [`auth::authenticate`].
 pub fn router(portal: Portal) -> Router {
     let mut open = Router::new();
     let mut guarded = Router::new();
+    let mut token = Router::new();
     for r in ROUTES {
-        if r.access == Access::Open {
-            open = open.route(r.path, (r.handler)());
-        } else {
-            guarded = guarded.route(r.path, (r.handler)());
+        match r.access {
+            Access::Open => open = open.route(r.path, (r.handler)()),
+            Access::Token => token = token.route(r.path, (r.handler)()),
+            _ => guarded = guarded.route(r.path, (r.handler)()),
         }
     }
     guarded
@@ -97,6 +110,10 @@ pub fn router(portal: Portal) -> Router {
             portal.clone(),
             auth::authenticate,
         ))
+        .merge(token.route_layer(axum::middleware::from_fn_with_state(
+            portal.clone(),
+            tokens::authenticate,
+        )))
         .merge(open)
         .with_state(portal)
 }
