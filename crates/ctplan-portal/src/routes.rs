@@ -28,7 +28,7 @@ pub enum Access {
 pub struct Route {
     /// `GET`, `POST`, `PUT` or `DELETE`.
     pub method: &'static str,
-    /// The path, with `{case}`, `{job}`, `{team}`, `{file}` as parameters.
+    /// The path, with `{case}`, `{job}`, `{team}`, `{file}`, `{token}` as parameters.
     pub path: &'static str,
     /// What it needs.
     pub access: Access,

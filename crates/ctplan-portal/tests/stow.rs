@@ -392,3 +392,78 @@ async fn tokens_open_their_own_team_s_uploads_and_nothing_else() {
         assert!(!contains(&bytes, &other_token));
     }
 }
+
+#[tokio::test]
+async fn the_route_table_keeps_tokens_and_sessions_apart() {
+    use ctplan_portal::routes::{Access, ROUTES};
+    let s = setup(Config::default()).await;
+    let (revoked_id, revoked) = s.app.token(&s.surgeon, &s.team).await;
+    let r = s
+        .app
+        .call(
+            "DELETE",
+            &format!("/api/tokens/{revoked_id}"),
+            Some(&s.surgeon),
+            true,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let uri = |path: &str| {
+        path.replace("{case}", &"f".repeat(32))
+            .replace("{job}", &"e".repeat(32))
+            .replace("{team}", &s.team)
+            .replace("{file}", "ct.nrrd")
+            .replace("{token}", &s.token_id)
+    };
+    let send = |method: &str, path: &str, bearer: Option<&str>, session: bool| {
+        let mut b = axum::http::Request::builder()
+            .method(method)
+            .uri(uri(path))
+            .header(header::CONTENT_TYPE, RELATED);
+        if let Some(t) = bearer {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        if session {
+            b = b
+                .header(header::COOKIE, &s.surgeon.cookie)
+                .header("x-csrf-token", &s.surgeon.csrf);
+        }
+        b.body(axum::body::Body::empty()).unwrap()
+    };
+    let wrong = format!("ctp_{}", "1".repeat(64));
+    let (mut token_routes, mut others) = (0, 0);
+    for r in ROUTES.iter().filter(|r| r.access != Access::Open) {
+        let token_route = r.access == Access::Token;
+        // A token route: a wrong or revoked token, or a session instead, is 401.
+        // Any other route: the valid token is no session, 401.
+        let attempts: Vec<(Option<&str>, bool)> = if token_route {
+            vec![(Some(&wrong), false), (Some(&revoked), false), (None, true)]
+        } else {
+            vec![(Some(&s.token), false)]
+        };
+        for (bearer, session) in attempts {
+            let reply = s.app.send(send(r.method, r.path, bearer, session)).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::UNAUTHORIZED,
+                "{} {} bearer {:?} session {session}",
+                r.method,
+                r.path,
+                bearer.map(|b| &b[..8])
+            );
+        }
+        if token_route {
+            token_routes += 1;
+        } else {
+            others += 1;
+        }
+    }
+    assert!(token_routes >= 1 && others >= 17, "{token_routes} {others}");
+    // The valid token gets through its route (an empty body is then 400, not 401).
+    let reply = s
+        .app
+        .send(send("POST", "/dicomweb/studies", Some(&s.token), false))
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+}
