@@ -17,6 +17,10 @@
 //!     from it (`ctplan_lung::segment::model`) and score it against the phantom's truth
 //!     (`ctplan_lung::evaluate`); one JSON line per folder. `--save DIR` writes each CT and
 //!     its truth there (NRRD) to look at.
+//!   ctplan-bench portal-upload [UPLOADS] [SLICES] [SIZE] [CONCURRENT] [WAIT_SECONDS]
+//!     UPLOADS (50) clients at once each upload a zipped DICOM series (20 slices of
+//!     128×128) to a portal on loopback; throughput, p50/p95 latency, 503 retries, and the
+//!     in-process decode of the same zips as the peer (see `portal.rs`)
 //!   ctplan-bench rss CMD [ARGS…]      run CMD; print its wall time and peak RSS (from wait4).
 //!     Measuring from this small process matters: a child forked from a large process (a
 //!     Python holding volumes) inherits that process's resident size in its high-water mark.
@@ -26,6 +30,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+
+mod portal;
 
 fn best_of<T>(repeat: usize, mut f: impl FnMut() -> Result<T>) -> Result<(f64, T)> {
     let mut best = f64::INFINITY;
@@ -120,6 +126,7 @@ fn main() -> Result<()> {
             );
         }
         Some("lung-phantom") => lung_phantom(&args[1..])?,
+        Some("portal-upload") => portal::portal_upload(&args[1..])?,
         Some("rss") => {
             let cmd = args.get(1).context("rss CMD [ARGS…]")?;
             let t = Instant::now();
@@ -180,7 +187,7 @@ fn main() -> Result<()> {
             );
         }
         _ => bail!(
-            "usage: ctplan-bench read|edt FILE [REPEAT] | eval PRED TRUTH DEFECTIVE [REPEAT] | lung ANATOMY [REPEAT] | lung-phantom VOXEL_MM NOISE_HU [--save DIR] FOLDER… | rss CMD [ARGS…]"
+            "usage: ctplan-bench read|edt FILE [REPEAT] | eval PRED TRUTH DEFECTIVE [REPEAT] | lung ANATOMY [REPEAT] | lung-phantom VOXEL_MM NOISE_HU [--save DIR] FOLDER… | portal-upload [UPLOADS] [SLICES] [SIZE] [CONCURRENT] [WAIT_SECONDS] | rss CMD [ARGS…]"
         ),
     }
     Ok(())

@@ -162,10 +162,10 @@ $("upload-form").addEventListener("submit", async (ev) => {
       q.filename = "upload" + ext;
       await api("POST", "/api/cases?" + new URLSearchParams(q), files[0], "application/octet-stream");
     } else {
-      // A folder: one multipart/form-data request, every file a part named "file" whose file
-      // name is replaced by its number.
+      // A folder: one multipart/form-data request, one part per file, each named by its
+      // number only (the server never reads a part's file name; this keeps it off the wire).
       const form = new FormData();
-      files.forEach((f, i) => form.append("file", f, String(i).padStart(8, "0") + ".dcm"));
+      files.forEach((f, i) => form.append("files", f, String(i).padStart(8, "0") + ".dcm"));
       await api("POST", "/api/cases?" + new URLSearchParams(q), form);
     }
     $("upload-state").textContent = "uploaded";

@@ -22,6 +22,9 @@
 //!    compression ratio) → DICOM de-identified in memory (PS3.15 Basic Profile, `ctplan_dicom`)
 //!    → decoded to a volume → only that volume stored, as NRRD without any key/value, written
 //!    whole or not at all. Nothing the user sent is written to disk before it is decoded.
+//!    A dropped folder comes as `multipart/form-data` ([`multipart`]) and its parts take the
+//!    zip entries' path; [`stow`] takes DICOMweb STOW-RS pushes the same way, authorised by
+//!    a team's API token ([`tokens`]) instead of a session.
 //! 5. [`jobs`]: a queue in the database (leases, heartbeats, attempts) and the worker that runs
 //!    the lung model and plan, or the cranial implant's design ([`implant`]); [`events`]
 //!    streams a job's progress to the browser (Server-Sent Events); [`reviews`] holds the
@@ -49,8 +52,12 @@
 //! - **No PHI on disk, ever.** DICOM is de-identified from the bytes in memory before it is
 //!   decoded, and what is stored is the decoded volume alone (no header, no key/value pairs).
 //!   A zip is read from memory too; no temporary file is written for an upload.
-//! - **Raw upload bodies** (`POST /api/cases?filename=...`) rather than multipart: one file per
-//!   request, no multipart parser to bound.
+//! - **Raw upload bodies** (`POST /api/cases?filename=...`) for one file; a folder as
+//!   `multipart/form-data` and STOW-RS as `multipart/related`, both parsed from memory by one
+//!   small bounded parser ([`multipart`]) after the whole body is read within its limit.
+//! - **Uploads queue** for one of `Limits::concurrent` places (bodies unread while waiting)
+//!   rather than being refused at once: 50 concurrent clients retrying on 503 got 8–19
+//!   uploads/s, queued ~90 (BENCHMARKS.md).
 //! - Argon2id (RFC 9106) with the `argon2` crate's default parameters, 19 MiB, 2 passes, 1 lane
 //!   (the minimum the OWASP Password Storage Cheat Sheet recommends for argon2id; RFC 9106's
 //!   own recommendations ask for 64 MiB or more, a lot per login for a small server), hashing
@@ -77,11 +84,14 @@ mod error;
 pub mod events;
 pub mod implant;
 pub mod jobs;
+pub mod multipart;
 pub mod page;
 pub mod plan;
 pub mod reviews;
 pub mod routes;
 pub mod store;
+pub mod stow;
+pub mod tokens;
 pub mod upload;
 
 use std::net::SocketAddr;
@@ -105,8 +115,8 @@ pub struct Limits {
     /// Uncompressed bytes per compressed byte of an entry (real DICOM compresses a few times;
     /// a zip bomb thousands of times).
     pub ratio: u64,
-    /// Uploads held in memory at once (each up to `body_bytes` and what it decodes to); one
-    /// more is answered 503.
+    /// Uploads held in memory at once (each up to `body_bytes` and what it decodes to); more
+    /// wait their turn, unread, for up to [`Config::upload_wait_seconds`], then 503.
     pub concurrent: usize,
 }
 
@@ -137,10 +147,14 @@ pub struct Config {
     pub login_failures_per_minute: usize,
     /// How long a worker holds a job without a heartbeat, seconds.
     pub lease_seconds: i64,
+    /// How long an upload waits for one of the `limits.concurrent` places before 503, seconds
+    /// (0: 503 at once).
+    pub upload_wait_seconds: u64,
 }
 
 impl Default for Config {
-    /// No TLS, default limits, 12-hour sessions, 5 failed logins a minute, 10-minute leases.
+    /// No TLS, default limits, 12-hour sessions, 5 failed logins a minute, 10-minute leases,
+    /// uploads waiting up to 2 minutes for a place.
     fn default() -> Self {
         Config {
             tls: false,
@@ -148,6 +162,7 @@ impl Default for Config {
             session_seconds: 12 * 3600,
             login_failures_per_minute: 5,
             lease_seconds: 600,
+            upload_wait_seconds: 120,
         }
     }
 }
@@ -162,7 +177,7 @@ struct Inner {
     store: Store,
     config: Config,
     limiter: auth::Limiter,
-    uploads: std::sync::atomic::AtomicUsize,
+    uploads: upload::Places,
     hashing: Arc<tokio::sync::Semaphore>,
     models: plan::Models,
     slices: std::sync::Mutex<Option<Arc<plan::SliceData>>>,
@@ -173,13 +188,14 @@ impl Portal {
     pub fn open(dir: &Path, config: Config) -> Result<Portal, PortalError> {
         let store = Store::open(dir)?;
         let limiter = auth::Limiter::new(config.login_failures_per_minute);
+        let uploads = upload::Places::new(config.limits.concurrent);
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(Portal {
             inner: Arc::new(Inner {
                 store,
                 config,
                 limiter,
-                uploads: Default::default(),
+                uploads,
                 hashing: Arc::new(tokio::sync::Semaphore::new(threads)),
                 models: Default::default(),
                 slices: Default::default(),
@@ -213,7 +229,7 @@ impl Portal {
         &self.inner.slices
     }
 
-    pub(crate) fn uploads(&self) -> &std::sync::atomic::AtomicUsize {
+    pub(crate) fn uploads(&self) -> &upload::Places {
         &self.inner.uploads
     }
 

@@ -4,9 +4,11 @@
 //! (403) and another team's case (404).
 
 use axum::Router;
-use axum::routing::{MethodRouter, get, post, put};
+use axum::routing::{MethodRouter, delete, get, post, put};
 
-use crate::{Portal, admin, assets, auth, cases, events, jobs, page, plan, reviews, upload};
+use crate::{
+    Portal, admin, assets, auth, cases, events, jobs, page, plan, reviews, stow, tokens, upload,
+};
 
 /// What a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,13 +21,16 @@ pub enum Access {
     Case,
     /// A session whose user may see the case of the job named by `{job}`.
     Job,
+    /// An API token (`Authorization: Bearer`, [`crate::tokens`]) instead of a session: no
+    /// cookie, so no CSRF token either.
+    Token,
 }
 
 /// One route.
 pub struct Route {
     /// `GET`, `POST`, `PUT` or `DELETE`.
     pub method: &'static str,
-    /// The path, with `{case}`, `{job}`, `{team}`, `{file}` as parameters.
+    /// The path, with `{case}`, `{job}`, `{team}`, `{file}`, `{token}` as parameters.
     pub path: &'static str,
     /// What it needs.
     pub access: Access,
@@ -89,18 +94,28 @@ pub const ROUTES: &[Route] = &[
         post(reviews::post)
     ),
     route!("GET", "/api/cases/{case}/reviews", Case, get(reviews::get)),
+    route!("POST", "/api/tokens", Session, post(tokens::post)),
+    route!("GET", "/api/tokens", Session, get(tokens::list)),
+    route!(
+        "DELETE",
+        "/api/tokens/{token}",
+        Session,
+        delete(tokens::revoke)
+    ),
+    route!("POST", "/dicomweb/studies", Token, post(stow::post)),
 ];
 
-/// The application: the routes of [`ROUTES`], those past `Open` behind
-/// [`auth::authenticate`].
+/// The application: the routes of [`ROUTES`], the `Token` ones behind
+/// [`tokens::authenticate`], the others past `Open` behind [`auth::authenticate`].
 pub fn router(portal: Portal) -> Router {
     let mut open = Router::new();
     let mut guarded = Router::new();
+    let mut token = Router::new();
     for r in ROUTES {
-        if r.access == Access::Open {
-            open = open.route(r.path, (r.handler)());
-        } else {
-            guarded = guarded.route(r.path, (r.handler)());
+        match r.access {
+            Access::Open => open = open.route(r.path, (r.handler)()),
+            Access::Token => token = token.route(r.path, (r.handler)()),
+            _ => guarded = guarded.route(r.path, (r.handler)()),
         }
     }
     guarded
@@ -108,6 +123,10 @@ pub fn router(portal: Portal) -> Router {
             portal.clone(),
             auth::authenticate,
         ))
+        .merge(token.route_layer(axum::middleware::from_fn_with_state(
+            portal.clone(),
+            tokens::authenticate,
+        )))
         .merge(open)
         .with_state(portal)
 }

@@ -101,6 +101,17 @@ CREATE TABLE reviews (
 );
 CREATE INDEX reviews_case ON reviews (case_id, created);
 ",
+    r"
+CREATE TABLE api_tokens (
+    id TEXT PRIMARY KEY,
+    token_hash TEXT NOT NULL UNIQUE,
+    team_id TEXT NOT NULL REFERENCES teams (id),
+    name TEXT NOT NULL,
+    created BIGINT NOT NULL,
+    created_by TEXT NOT NULL REFERENCES users (id),
+    revoked BIGINT
+);
+",
 ];
 
 /// The database file's name inside the data folder.

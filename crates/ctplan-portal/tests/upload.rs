@@ -9,109 +9,8 @@ use std::io::Write;
 
 use axum::http::StatusCode;
 use common::App;
+use common::phi::{PLANTED, contains, slice, zip_of};
 use ctplan_portal::{Config, Limits, Role};
-use dicom_core::value::{DataSetSequence, PrimitiveValue};
-use dicom_core::{DataElement, Tag, VR};
-use dicom_dictionary_std::tags;
-use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
-
-const PATIENT: &str = "Doe^Johnathan^Planted";
-const PATIENT_ID: &str = "MRN-PLANTED-4711";
-const PRIVATE: &str = "PRIVATE-VENDOR-PHI-9876";
-const NESTED: &str = "Nested^Person^Planted";
-const INSTITUTION: &str = "Saint Planted Hospital";
-const PLANTED: &[&str] = &[PATIENT, PATIENT_ID, PRIVATE, NESTED, INSTITUTION];
-
-/// One slice of a CT series (8 × 6 pixels at z mm) carrying the planted identifiers: in the
-/// patient module, a private tag and a person name inside a kept sequence.
-fn slice(z: usize) -> Vec<u8> {
-    let ct = "1.2.840.10008.5.1.4.1.1.2";
-    let sop = format!("1.2.826.0.1.3680043.99.{}", z + 1);
-    let el = |tag, vr, v: PrimitiveValue| DataElement::new(tag, vr, v);
-    let pixels: Vec<u16> = (0..48).map(|i| (i * 10 + z * 100) as u16).collect();
-    let nested =
-        InMemDicomObject::from_element_iter([el(tags::PERSON_NAME, VR::PN, NESTED.into())]);
-    let obj = InMemDicomObject::from_element_iter([
-        el(tags::SOP_CLASS_UID, VR::UI, ct.into()),
-        el(tags::SOP_INSTANCE_UID, VR::UI, sop.as_str().into()),
-        el(
-            tags::STUDY_INSTANCE_UID,
-            VR::UI,
-            "1.2.826.0.1.3680043.99".into(),
-        ),
-        el(
-            tags::SERIES_INSTANCE_UID,
-            VR::UI,
-            "1.2.826.0.1.3680043.99.0".into(),
-        ),
-        el(tags::MODALITY, VR::CS, "CT".into()),
-        el(tags::PATIENT_NAME, VR::PN, PATIENT.into()),
-        el(tags::PATIENT_ID, VR::LO, PATIENT_ID.into()),
-        el(tags::INSTITUTION_NAME, VR::LO, INSTITUTION.into()),
-        el(Tag(0x0011, 0x0010), VR::LO, "ACME 1.0".into()),
-        el(Tag(0x0011, 0x1001), VR::LO, PRIVATE.into()),
-        DataElement::new(
-            tags::REFERENCED_SERIES_SEQUENCE,
-            VR::SQ,
-            DataSetSequence::from(vec![nested]),
-        ),
-        el(tags::INSTANCE_NUMBER, VR::IS, format!("{}", z + 1).into()),
-        el(
-            tags::IMAGE_POSITION_PATIENT,
-            VR::DS,
-            format!("-4\\-3\\{}", 2 * z).into(),
-        ),
-        el(
-            tags::IMAGE_ORIENTATION_PATIENT,
-            VR::DS,
-            "1\\0\\0\\0\\1\\0".into(),
-        ),
-        el(tags::PIXEL_SPACING, VR::DS, "0.5\\0.75".into()),
-        el(tags::SLICE_THICKNESS, VR::DS, "2".into()),
-        el(tags::SAMPLES_PER_PIXEL, VR::US, PrimitiveValue::from(1u16)),
-        el(
-            tags::PHOTOMETRIC_INTERPRETATION,
-            VR::CS,
-            "MONOCHROME2".into(),
-        ),
-        el(tags::ROWS, VR::US, PrimitiveValue::from(6u16)),
-        el(tags::COLUMNS, VR::US, PrimitiveValue::from(8u16)),
-        el(tags::BITS_ALLOCATED, VR::US, PrimitiveValue::from(16u16)),
-        el(tags::BITS_STORED, VR::US, PrimitiveValue::from(16u16)),
-        el(tags::HIGH_BIT, VR::US, PrimitiveValue::from(15u16)),
-        el(
-            tags::PIXEL_REPRESENTATION,
-            VR::US,
-            PrimitiveValue::from(0u16),
-        ),
-        el(tags::RESCALE_INTERCEPT, VR::DS, "-1024".into()),
-        el(tags::RESCALE_SLOPE, VR::DS, "1".into()),
-        el(tags::PIXEL_DATA, VR::OW, PrimitiveValue::U16(pixels.into())),
-    ]);
-    let meta = FileMetaTableBuilder::new()
-        .transfer_syntax("1.2.840.10008.1.2.1")
-        .media_storage_sop_class_uid(ct)
-        .media_storage_sop_instance_uid(sop.as_str());
-    let mut out = Vec::new();
-    obj.with_meta(meta).unwrap().write_all(&mut out).unwrap();
-    out
-}
-
-/// A zip of `entries` (name, bytes), deflated.
-fn zip_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let opts = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    for (name, bytes) in entries {
-        w.start_file(*name, opts).unwrap();
-        w.write_all(bytes).unwrap();
-    }
-    w.finish().unwrap().into_inner()
-}
-
-fn contains(hay: &[u8], needle: &str) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
-}
 
 struct Setup {
     app: App,
@@ -341,8 +240,10 @@ async fn hard_limits_on_body_entries_and_entry_size() {
         ratio: 200,
         concurrent: 1,
     };
+    // Uploads that find no place are answered at once, not queued.
     let s = setup(Config {
         limits,
+        upload_wait_seconds: 0,
         ..Default::default()
     })
     .await;
@@ -401,7 +302,7 @@ async fn hard_limits_on_body_entries_and_entry_size() {
         "per file",
     )
     .await;
-    // While the one upload place is taken, another upload waits its turn (503).
+    // While the one upload place is taken, another upload is told to come back (503).
     let ok = zip_of(&many[..3]);
     let slot = ctplan_portal::upload::Slot::take(&s.app.portal).unwrap();
     assert!(ctplan_portal::upload::Slot::take(&s.app.portal).is_none());
@@ -465,4 +366,184 @@ async fn volume_files_are_read_from_memory() {
         assert_eq!(got.to_f32().data, want.to_f32().data, "{name}");
         assert_eq!(got.geometry().spacing, want.geometry().spacing, "{name}");
     }
+}
+
+/// A dropped folder as the browser sends it: one `multipart/form-data` part per file, each
+/// with its (relative) file name.
+fn folder_form(boundary: &str, files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let parts: Vec<(Vec<String>, Vec<u8>)> = files
+        .iter()
+        .map(|(name, bytes)| {
+            (
+                vec![
+                    format!("Content-Disposition: form-data; name=\"files\"; filename=\"{name}\""),
+                    "Content-Type: application/octet-stream".to_string(),
+                ],
+                bytes.clone(),
+            )
+        })
+        .collect();
+    common::phi::multipart(boundary, &parts)
+}
+
+#[tokio::test]
+async fn a_dropped_folder_with_planted_identifiers_leaves_none_on_disk() {
+    let s = setup(Config::default()).await;
+    let mut files: Vec<(String, Vec<u8>)> = (0..4)
+        .map(|z| (format!("DOE_JOHN/IM{z:04}"), slice(z)))
+        .collect();
+    files.push(("DOE_JOHN/README.txt".into(), b"not dicom".to_vec()));
+    let boundary = "----WebKitFormBoundaryq1w2e3r4";
+    let body = folder_form(boundary, &files);
+    assert!(contains(&body, "DOE_JOHN"));
+    let r = s.app.upload_form(&s.surgeon, &s.team, boundary, body).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(r.json()["volume"], "8×6×4 voxels of 0.75×0.50×2.00 mm");
+    assert_eq!(r.json()["job"]["state"], "queued");
+    assert!(!contains(&r.body, "DOE_JOHN"));
+    let files = common::files_below(&s.app.data());
+    assert!(files.iter().any(|f| f.ends_with("ct.nrrd")));
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        for p in PLANTED
+            .iter()
+            .chain(&["DOE_JOHN", "IM0001", common::phi::UID_ROOT])
+        {
+            assert!(!contains(&bytes, p), "{p} in {}", f.display());
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_dropped_folder_is_held_to_the_zip_limits_and_refused_whole() {
+    let limits = Limits {
+        zip_entries: 3,
+        entry_bytes: 4 << 10,
+        ..Limits::default()
+    };
+    let s = setup(Config {
+        limits,
+        ..Default::default()
+    })
+    .await;
+    let b = "bNd";
+    let named = |n: usize| -> Vec<(String, Vec<u8>)> {
+        (0..n)
+            .map(|z| (format!("DOE_JOHN/IM{z}"), slice(z)))
+            .collect()
+    };
+    let full = folder_form(b, &named(3));
+    let mut cut = full.clone();
+    cut.truncate(full.len() / 2);
+    let mut damaged = named(1);
+    damaged[0].1.truncate(300);
+    let cases: Vec<(Vec<u8>, StatusCode, &str)> = vec![
+        (
+            folder_form(b, &named(4)),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "more than the 3",
+        ),
+        (
+            folder_form(b, &[("DOE_JOHN/big".into(), vec![1u8; 5 << 10])]),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "part 1: 5120 bytes",
+        ),
+        // Cut off mid-way (the connection dropped): nothing half-stored.
+        (cut, StatusCode::BAD_REQUEST, "no closing boundary"),
+        (
+            b"garbage".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "malformed multipart",
+        ),
+        (
+            folder_form(b, &damaged),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "00000001.dcm",
+        ),
+        (
+            folder_form(b, &[("DOE_JOHN/a.txt".into(), b"text".to_vec())]),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no DICOM",
+        ),
+    ];
+    for (body, status, says) in cases {
+        let r = s.app.upload_form(&s.surgeon, &s.team, b, body).await;
+        assert_eq!(
+            r.status,
+            status,
+            "{says}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        let msg = r.json()["error"].as_str().unwrap().to_string();
+        assert!(msg.contains(says), "{says}: {msg}");
+        assert!(!msg.contains("DOE_JOHN"), "{msg}");
+        assert_eq!(
+            common::stored_files(&s.app.data()),
+            Vec::<std::path::PathBuf>::new()
+        );
+        assert_eq!(common::case_count(&s.app), 0);
+    }
+    // Within the limits it goes through.
+    let r = s.app.upload_form(&s.surgeon, &s.team, b, full).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_beyond_the_places_wait_their_turn_then_go_through_or_time_out() {
+    let limits = Limits {
+        concurrent: 1,
+        ..Limits::default()
+    };
+    let s = setup(Config {
+        limits,
+        ..Default::default()
+    })
+    .await;
+    let ok = zip_of(&[("IM0", slice(0)), ("IM1", slice(1)), ("IM2", slice(2))]);
+    let request = |bytes: Vec<u8>| {
+        axum::http::Request::builder()
+            .method("POST")
+            .uri(format!("/api/cases?team={}&name=x&filename=s.zip", s.team))
+            .header(axum::http::header::COOKIE, &s.surgeon.cookie)
+            .header("x-csrf-token", &s.surgeon.csrf)
+            .body(axum::body::Body::from(bytes))
+            .unwrap()
+    };
+    let slot = ctplan_portal::upload::Slot::take(&s.app.portal).unwrap();
+    let router = s.app.portal.router();
+    let req = request(ok.clone());
+    let waiting = tokio::spawn(async move {
+        use tower::ServiceExt;
+        router.oneshot(req).await.unwrap().status()
+    });
+    // It waits while the place is taken (a refusal would have come at once)...
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished());
+    assert_eq!(common::case_count(&s.app), 0);
+    // ...and goes through once it is given back.
+    drop(slot);
+    assert_eq!(waiting.await.unwrap(), StatusCode::OK);
+    assert_eq!(common::case_count(&s.app), 1);
+    // With a wait of one second, a place held longer means 503 and nothing stored.
+    let s = setup(Config {
+        limits,
+        upload_wait_seconds: 1,
+        ..Default::default()
+    })
+    .await;
+    let _slot = ctplan_portal::upload::Slot::take(&s.app.portal).unwrap();
+    let r = s.app.upload(&s.surgeon, &s.team, "s.zip", ok).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.json()["error"].as_str().unwrap().contains("try again"));
+    assert_eq!(common::case_count(&s.app), 0);
 }

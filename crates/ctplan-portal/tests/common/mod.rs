@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod phi;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -178,6 +180,64 @@ impl App {
             .body(Body::from(bytes))
             .unwrap();
         self.send(req).await
+    }
+
+    /// Upload a folder as `multipart/form-data` (`body` made by `phi::multipart` at `boundary`).
+    pub async fn upload_form(
+        &self,
+        client: &Client,
+        team: &str,
+        boundary: &str,
+        body: Vec<u8>,
+    ) -> Reply {
+        let req = Request::builder()
+            .method("POST")
+            .uri(format!("/api/cases?team={team}&name=case%201"))
+            .header(header::COOKIE, &client.cookie)
+            .header("x-csrf-token", &client.csrf)
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(Body::from(body))
+            .unwrap();
+        self.send(req).await
+    }
+
+    /// A DICOMweb STOW-RS request with `token` (none: no `Authorization`) and `content_type`.
+    pub async fn stow(&self, token: Option<&str>, content_type: &str, body: Vec<u8>) -> Reply {
+        let mut b = Request::builder()
+            .method("POST")
+            .uri("/dicomweb/studies")
+            .header(header::CONTENT_TYPE, content_type);
+        if let Some(t) = token {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        self.send(b.body(Body::from(body)).unwrap()).await
+    }
+
+    /// A new API token of `team` made by `client` through the API: (id, secret).
+    pub async fn token(&self, client: &Client, team: &str) -> (String, String) {
+        let r = self
+            .call(
+                "POST",
+                "/api/tokens",
+                Some(client),
+                true,
+                Some(serde_json::json!({"team": team, "name": "orthanc"})),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "{}",
+            String::from_utf8_lossy(&r.body)
+        );
+        let j = r.json();
+        (
+            j["token"]["id"].as_str().unwrap().to_string(),
+            j["secret"].as_str().unwrap().to_string(),
+        )
     }
 }
 
