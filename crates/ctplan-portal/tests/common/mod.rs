@@ -72,7 +72,11 @@ impl App {
         self.portal
             .store()
             .conn()
-            .query_row("SELECT id FROM teams WHERE name = ?1", [name], |r| r.get(0))
+            .query_row(
+                "SELECT id FROM teams WHERE name = ?1",
+                ctplan_portal::params![name],
+                |r| r.get(0),
+            )
             .unwrap()
     }
 
@@ -216,6 +220,10 @@ pub fn case_count(app: &App) -> i64 {
     app.portal
         .store()
         .conn()
-        .query_row("SELECT COUNT(*) FROM cases", [], |r| r.get(0))
+        .query_row(
+            "SELECT COUNT(*) FROM cases",
+            ctplan_portal::params![],
+            |r| r.get(0),
+        )
         .unwrap()
 }
