@@ -291,3 +291,63 @@ fn two_workers_share_one_queue_and_run_each_job_once() {
         assert_eq!(ran_by.len(), 2, "{}: {ran_by:?}", p.name());
     }
 }
+
+#[test]
+fn three_workers_racing_for_many_short_jobs_claim_each_once() {
+    for p in portals() {
+        let store = p.open();
+        let team = store.create_team("t").unwrap();
+        let user = store.create_user("s", "h", Role::Surgeon).unwrap();
+        // Jobs of a kind no worker knows end at once (`failed`, in words): the workers spend
+        // their time claiming, so that their claims race.
+        let cases: Vec<String> = (0..100)
+            .map(|i| {
+                let case = store
+                    .create_case(&team, "lung", &format!("c{i}"), &user.id, "none")
+                    .unwrap();
+                store.enqueue(&case.id, "nothing").unwrap().unwrap();
+                case.id
+            })
+            .collect();
+        let start = Instant::now();
+        let mut workers: Vec<Child> = (0..3).map(|_| p.start("worker", &[])).collect();
+        for case in &cases {
+            wait("the jobs to end", || {
+                (job(&store, case).state == "failed").then_some(())
+            });
+        }
+        let took = start.elapsed().as_secs_f64();
+        for w in &mut workers {
+            w.kill().unwrap();
+            w.wait().unwrap();
+        }
+        for case in &cases {
+            let j = job(&store, case);
+            assert_eq!(j.attempts, 1, "{}: {j:?}", p.name());
+            assert!(
+                j.error.as_deref().unwrap().contains("unknown job kind"),
+                "{j:?}"
+            );
+            let runs = store
+                .audit_of(case)
+                .unwrap()
+                .into_iter()
+                .filter(|a| a.action == "job")
+                .count();
+            assert_eq!(runs, 1, "{}", p.name());
+        }
+        let per_worker: Vec<i64> = store
+            .conn()
+            .query_map(
+                "SELECT COUNT(*) FROM jobs GROUP BY worker ORDER BY 1",
+                ctplan_portal::params![],
+                |r| r.get(0),
+            )
+            .unwrap();
+        // Reported, not checked (BENCHMARKS.md).
+        eprintln!(
+            "{}: 100 short jobs by 3 workers in {took:.1} s (started included), per worker {per_worker:?}",
+            p.name()
+        );
+    }
+}
