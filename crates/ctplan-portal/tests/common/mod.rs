@@ -44,9 +44,24 @@ impl App {
         App::with(Config::default())
     }
 
+    /// The portal on SQLite in the data folder, or on a new PostgreSQL database when
+    /// `CTPLAN_TEST_PORTAL_DB=postgres` (`.ci/run` runs these tests a second time so).
     pub fn with(config: Config) -> App {
         let dir = tempfile::tempdir().unwrap();
-        let portal = Portal::open(&dir.path().join("data"), config).unwrap();
+        let data = dir.path().join("data");
+        let portal = if std::env::var("CTPLAN_TEST_PORTAL_DB").is_ok_and(|v| v == "postgres") {
+            let server = ctplan_testdata::postgres_url()
+                .expect("CTPLAN_TEST_PORTAL_DB=postgres needs CTPLAN_TEST_POSTGRES");
+            let name = format!(
+                "ctplan_app_{}",
+                ctplan_portal::store::random_hex(8).unwrap()
+            );
+            let url = ctplan_portal::db::create_postgres_database(&server, &name).unwrap();
+            let store = ctplan_portal::Store::open_postgres(&data, &url).unwrap();
+            Portal::with_store(store, config)
+        } else {
+            Portal::open(&data, config).unwrap()
+        };
         App { dir, portal }
     }
 
