@@ -11,7 +11,9 @@
 //!   the store from the server's runtime), so the client lives on a thread of its own and each
 //!   statement is sent to it over a channel, the caller blocking on the answer. A mutex around
 //!   the channel makes a transaction's statements one caller's alone, as with SQLite. A
-//!   connection the server closed is opened again before the next statement.
+//!   connection the server closed is opened again before the next statement, except inside a
+//!   transaction: its remaining statements fail, so that it cannot commit half of itself on a
+//!   new connection.
 //!
 //! The SQL is SQLite's and PostgreSQL's common ground; placeholders are written `?N` and
 //! become `$N` for PostgreSQL ([`numbered_placeholders`]). Values are four kinds ([`Value`]);
@@ -380,7 +382,7 @@ struct Request {
     op: Op,
     sql: String,
     params: Vec<Value>,
-    reply: mpsc::SyncSender<Result<Out, postgres::Error>>,
+    reply: mpsc::SyncSender<Result<Out, String>>,
 }
 
 /// The channel to the thread that owns the PostgreSQL client (see the module's doc).
@@ -411,17 +413,37 @@ impl Pg {
                     }
                 };
                 // Ends when the store (the sender) is dropped.
+                // Whether a transaction is open on `client`: a connection lost inside one is
+                // not replaced until the transaction's end (its error), so that the rest of
+                // the transaction cannot run, committed statement by statement, on a new one.
+                let mut in_transaction = false;
                 while let Ok(req) = rx.recv() {
+                    let batch = matches!(req.op, Op::Batch);
+                    let ends = batch && (req.sql == "COMMIT" || req.sql == "ROLLBACK");
                     if client.is_closed() {
+                        if in_transaction {
+                            in_transaction = !ends;
+                            let _ = req.reply.send(Err(
+                                "the connection to the server was lost in a transaction".into(),
+                            ));
+                            continue;
+                        }
                         match config.connect(postgres::NoTls) {
                             Ok(c) => client = c,
                             Err(e) => {
-                                let _ = req.reply.send(Err(e));
+                                let _ = req.reply.send(Err(pg_error(&e)));
                                 continue;
                             }
                         }
                     }
-                    let _ = req.reply.send(pg_run(&mut client, &req));
+                    let out = pg_run(&mut client, &req).map_err(|e| pg_error(&e));
+                    if batch && req.sql.starts_with("BEGIN") && out.is_ok() {
+                        in_transaction = true;
+                    }
+                    if ends {
+                        in_transaction = false;
+                    }
+                    let _ = req.reply.send(out);
                 }
             })
             .map_err(|e| PortalError::Io(format!("cannot start the database thread: {e}")))?;
@@ -430,7 +452,11 @@ impl Pg {
                 requests,
                 in_transaction: false,
             }),
-            Ok(Err(e)) => Err(PortalError::Postgres(format!("{}: {e}", redact(url)))),
+            Ok(Err(e)) => Err(PortalError::Postgres(format!(
+                "{}: {}",
+                redact(url),
+                pg_error(&e)
+            ))),
             Err(_) => Err(PortalError::Postgres(format!(
                 "{}: the connection thread ended",
                 redact(url)
@@ -450,15 +476,17 @@ impl Pg {
         self.requests.send(req).map_err(|_| gone())?;
         rx.recv()
             .map_err(|_| gone())?
-            .map_err(|e| PortalError::Postgres(pg_error(&e)))
+            .map_err(PortalError::Postgres)
     }
 }
 
-/// The error with the server's detail (the `postgres` crate's `Display` says only "db error").
+/// The error with the server's detail (the `postgres` crate's `Display` says only "db error"),
+/// or with its cause (a connection refused).
 fn pg_error(e: &postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{}: {}", db.code().code(), db.message()),
-        None => e.to_string(),
+    match (e.as_db_error(), std::error::Error::source(e)) {
+        (Some(db), _) => format!("{}: {}", db.code().code(), db.message()),
+        (None, Some(cause)) => format!("{e}: {cause}"),
+        (None, None) => e.to_string(),
     }
 }
 
