@@ -14,14 +14,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+
 use crate::auth::Session;
 use crate::db::{Dialect, Row};
 use crate::params;
 use crate::store::{Job, Role, Store, new_id, now, random_hex};
 use crate::{ApiError, Portal, PortalError};
-use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
 
 /// A job whose worker was lost this many times is failed rather than run again.
 pub const MAX_ATTEMPTS: i64 = 3;
@@ -56,10 +57,17 @@ fn job_row(r: &Row) -> Result<Job, PortalError> {
 impl Store {
     /// Queue a job of `kind` for a case (the case's status becomes `queued`), unless one of its
     /// jobs is queued or running already (`None`): checked in the same statement as the insert,
-    /// so that two requests at once cannot both queue one.
+    /// under a lock on the case's row, so that two requests at once cannot both queue one.
     pub fn enqueue(&self, case: &str, kind: &str) -> Result<Option<Job>, PortalError> {
         let id = new_id()?;
         self.conn().transaction(|tx| {
+            // The case's row locked first: on PostgreSQL two transactions would otherwise
+            // each insert, neither seeing the other's uncommitted job (SQLite's write lock
+            // serialises them anyway). The second waits here, then its insert sees the first's.
+            tx.execute(
+                "UPDATE cases SET status = status WHERE id = ?1",
+                params![case],
+            )?;
             let n = tx.execute(
                 "INSERT INTO jobs (id, case_id, kind, state, created, seq)
                  SELECT ?1, ?2, ?3, 'queued', CAST(?4 AS BIGINT),
@@ -397,6 +405,32 @@ mod tests {
     fn a_lease_is_exclusive_until_it_expires_and_attempts_are_bounded() {
         for db in crate::store::testing::fresh() {
             lease_exclusive_and_attempts_bounded(&db.open());
+        }
+    }
+
+    #[test]
+    fn two_connections_queueing_one_case_at_once_queue_one_job() {
+        for db in crate::store::testing::fresh() {
+            let (a, b) = (db.open(), db.open());
+            let team = a.create_team("t").unwrap();
+            let u = a.create_user("u", "h", Role::Surgeon).unwrap();
+            for i in 0..20 {
+                let case = a.create_case(&team, "lung", "c", &u.id, "f").unwrap();
+                let start = std::sync::Barrier::new(2);
+                let queued = std::thread::scope(|s| {
+                    let ta = s.spawn(|| {
+                        start.wait();
+                        a.enqueue(&case.id, "lung").unwrap()
+                    });
+                    let tb = s.spawn(|| {
+                        start.wait();
+                        b.enqueue(&case.id, "lung").unwrap()
+                    });
+                    [ta.join().unwrap(), tb.join().unwrap()]
+                });
+                let n = queued.iter().filter(|j| j.is_some()).count();
+                assert_eq!(n, 1, "{} case {i}: {queued:?}", db.name());
+            }
         }
     }
 
