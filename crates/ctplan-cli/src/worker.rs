@@ -1,11 +1,12 @@
 //! `ctplan worker`: runs the portal's jobs in a process of its own, beside `ctplan serve` (on
 //! the same machine: the same SQLite file; elsewhere: the same PostgreSQL database, and the
 //! data folder mounted at the same path). Several workers share the queue; one killed mid-job
-//! loses its lease and the job runs again elsewhere.
+//! loses its lease and the job runs again elsewhere. Ctrl-C or SIGTERM stops it after the job
+//! it is running (a second one stops it at once, and the job runs again after its lease).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
 
@@ -40,13 +41,38 @@ pub fn run(a: Args) -> Result<ExitCode> {
         db_name(&a.db),
         a.data.display()
     );
-    // Killed, not stopped: a job cut short is run again once its lease runs out.
-    let stop = AtomicBool::new(false);
-    ctplan_portal::jobs::work(&portal, &name, &stop, |r| match r {
+    // SAFETY: setting signal dispositions; the handler only stores to an atomic and resets
+    // the dispositions, both async-signal-safe.
+    unsafe {
+        libc::signal(
+            libc::SIGINT,
+            on_stop as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        );
+        libc::signal(
+            libc::SIGTERM,
+            on_stop as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        );
+    }
+    ctplan_portal::jobs::work(&portal, &name, &STOP, |r| match r {
         Ok(job) => println!("job {job} ended"),
         Err(e) => eprintln!("worker {name}: {e} (trying again)"),
     });
+    println!("worker {name} stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Set by Ctrl-C or SIGTERM: the worker ends after its current job.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// The first stop signal asks the worker to end after its job; the next one ends the process
+/// at once (the default disposition again).
+extern "C" fn on_stop(_: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+    // SAFETY: `signal` is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_DFL);
+        libc::signal(libc::SIGTERM, libc::SIG_DFL);
+    }
 }
 
 /// The database in words, without a password.

@@ -352,3 +352,23 @@ fn three_workers_racing_for_many_short_jobs_claim_each_once() {
         );
     }
 }
+
+#[test]
+fn a_worker_sent_sigterm_ends_its_job_then_stops() {
+    let p = portals().remove(0);
+    let store = p.open();
+    let (case, dir) = queue(&store, 1).remove(0);
+    let mut worker = p.start("worker", &[]);
+    wait("the job to start", || {
+        let j = job(&store, &case);
+        (j.state == "running" && j.progress > 0.0).then_some(())
+    });
+    // SAFETY: a signal to the child this test started.
+    assert_eq!(
+        unsafe { libc::kill(worker.id() as libc::pid_t, libc::SIGTERM) },
+        0
+    );
+    let status = worker.wait().unwrap();
+    assert!(status.success(), "{status}");
+    check_done(&p, &store, &case, &dir, 1);
+}
