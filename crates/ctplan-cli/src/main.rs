@@ -15,6 +15,7 @@ mod panic;
 mod rank;
 mod serve;
 mod skull;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -78,6 +79,9 @@ enum Command {
     /// The team portal: accounts, teams, uploads de-identified in memory, the lung model and
     /// plan run by a job queue (`--create-admin NAME` first, password on standard input).
     Serve(serve::Args),
+    /// A worker of the portal's job queue, in a process of its own (on this machine or another
+    /// sharing the database and the data folder); runs jobs until killed.
+    Worker(worker::Args),
 }
 
 fn main() -> ExitCode {
@@ -110,6 +114,7 @@ fn run(cli: Cli) -> ExitCode {
         Command::Convert(a) => convert::run(a, force),
         Command::Dicom(a) => dicom::run(a, force),
         Command::Serve(a) => serve::run(a),
+        Command::Worker(a) => worker::run(a),
     };
     match result {
         Ok(code) => code,

@@ -13,6 +13,17 @@ pub struct Args {
     /// Data folder: the database (portal.db) and the cases' files. Made when missing.
     #[arg(long, default_value = "ctplan-data")]
     data: PathBuf,
+    /// A PostgreSQL database instead of portal.db: postgres://USER:PASSWORD@HOST:PORT/DB (it
+    /// must exist; the schema is made). The cases' files stay in --data.
+    #[arg(long, value_name = "URL")]
+    db: Option<String>,
+    /// Run no worker in the server: separate `ctplan worker` processes run the jobs.
+    #[arg(long)]
+    no_worker: bool,
+    /// How long the embedded worker holds a job between heartbeats before another worker may
+    /// take it over, seconds (a stage of the lung model must fit in it).
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(i64).range(1..))]
+    lease_seconds: i64,
     /// Address and port to listen on (port 0: any free port, printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -32,10 +43,13 @@ pub struct Args {
 pub fn run(a: Args) -> Result<ExitCode> {
     let config = ctplan_portal::Config {
         tls: a.behind_tls,
+        lease_seconds: a.lease_seconds,
+        embedded_worker: !a.no_worker,
         ..Default::default()
     };
-    let portal = ctplan_portal::Portal::open(&a.data, config)
+    let store = ctplan_portal::Store::connect(&a.data, a.db.as_deref())
         .with_context(|| format!("{}: cannot open the portal's data", a.data.display()))?;
+    let portal = ctplan_portal::Portal::with_store(store, config);
     if let Some(name) = a.create_admin {
         let mut line = String::new();
         std::io::stdin()

@@ -11,6 +11,12 @@ pub enum PortalError {
     /// The database refused a statement, or cannot be opened.
     #[error("database: {0}")]
     Db(#[from] rusqlite::Error),
+    /// The PostgreSQL server refused a statement, or cannot be reached.
+    #[error("database: {0}")]
+    Postgres(String),
+    /// A row that is not what the statement reads (a column missing or of another type).
+    #[error("database: {0}")]
+    Data(String),
     /// The database was written by a newer ctplan (a newer schema version than this build knows).
     #[error(
         "{path}: the database has schema version {found}, newer than the {known} this ctplan knows; upgrade ctplan (it is never downgraded)"

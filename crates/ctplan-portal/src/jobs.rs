@@ -19,10 +19,11 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use rusqlite::{OptionalExtension, params};
 
 use crate::auth::Session;
-use crate::store::{Job, Role, Store, new_id, now};
+use crate::db::{Dialect, Row};
+use crate::params;
+use crate::store::{Job, Role, Store, new_id, now, random_hex};
 use crate::{ApiError, Portal, PortalError};
 
 /// A job whose worker was lost this many times is failed rather than run again.
@@ -41,7 +42,7 @@ pub struct Claim {
 
 const JOB_COLUMNS: &str = "id, case_id, kind, state, attempts, progress, stage, error, lease_until";
 
-fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
+fn job_row(r: &Row) -> Result<Job, PortalError> {
     Ok(Job {
         id: r.get(0)?,
         case_id: r.get(1)?,
@@ -58,83 +59,98 @@ fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
 impl Store {
     /// Queue a job of `kind` for a case (the case's status becomes `queued`), unless one of its
     /// jobs is queued or running already (`None`): checked in the same statement as the insert,
-    /// so that two requests at once cannot both queue one.
+    /// under a lock on the case's row, so that two requests at once cannot both queue one.
     pub fn enqueue(&self, case: &str, kind: &str) -> Result<Option<Job>, PortalError> {
         let id = new_id()?;
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let n = tx.execute(
-            "INSERT INTO jobs (id, case_id, kind, state, created)
-             SELECT ?1, ?2, ?3, 'queued', ?4 WHERE NOT EXISTS
-                 (SELECT 1 FROM jobs WHERE case_id = ?2 AND state IN ('queued', 'running'))",
-            params![id, case, kind, now()],
-        )?;
-        if n == 0 {
-            return Ok(None);
-        }
-        tx.execute(
-            "UPDATE cases SET status = 'queued' WHERE id = ?1",
-            params![case],
-        )?;
-        let job = tx.query_row(
-            &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"),
-            params![id],
-            job_row,
-        )?;
-        tx.commit()?;
-        Ok(Some(job))
-    }
-
-    /// The job `id`.
-    pub fn job(&self, id: &str) -> Result<Option<Job>, PortalError> {
-        Ok(self
-            .conn()
-            .query_row(
+        self.conn().transaction(|tx| {
+            // The case's row locked first: on PostgreSQL two transactions would otherwise
+            // each insert, neither seeing the other's uncommitted job (SQLite's write lock
+            // serialises them anyway). The second waits here, then its insert sees the first's.
+            tx.execute(
+                "UPDATE cases SET status = status WHERE id = ?1",
+                params![case],
+            )?;
+            let n = tx.execute(
+                "INSERT INTO jobs (id, case_id, kind, state, created, seq)
+                 SELECT ?1, ?2, ?3, 'queued', CAST(?4 AS BIGINT),
+                     (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs)
+                 WHERE NOT EXISTS (SELECT 1 FROM jobs
+                     WHERE case_id = ?2 AND state IN ('queued', 'running'))",
+                params![id, case, kind, now()],
+            )?;
+            if n == 0 {
+                return Ok(None);
+            }
+            tx.execute(
+                "UPDATE cases SET status = 'queued' WHERE id = ?1",
+                params![case],
+            )?;
+            tx.query_opt(
                 &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"),
                 params![id],
                 job_row,
             )
-            .optional()?)
+        })
+    }
+
+    /// The job `id`.
+    pub fn job(&self, id: &str) -> Result<Option<Job>, PortalError> {
+        self.conn().query_opt(
+            &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"),
+            params![id],
+            job_row,
+        )
     }
 
     /// The newest job of a case.
     pub fn latest_job(&self, case: &str) -> Result<Option<Job>, PortalError> {
-        Ok(self
+        self
             .conn()
-            .query_row(
+            .query_opt(
                 &format!(
-                    "SELECT {JOB_COLUMNS} FROM jobs WHERE case_id = ?1 ORDER BY created DESC, rowid DESC LIMIT 1"
+                    "SELECT {JOB_COLUMNS} FROM jobs WHERE case_id = ?1 ORDER BY created DESC, seq DESC LIMIT 1"
                 ),
                 params![case],
                 job_row,
             )
-            .optional()?)
     }
 
     /// Claim the oldest job that is queued or whose lease ran out before `at`, for `worker`,
     /// with a lease of `lease` seconds. Jobs whose workers were lost [`MAX_ATTEMPTS`] times are
-    /// failed first.
+    /// failed first. On PostgreSQL the job is chosen `FOR UPDATE SKIP LOCKED`: workers claiming
+    /// at once take different jobs instead of waiting on one another's row; on SQLite the
+    /// transaction holds the write lock, so claims are one at a time anyway.
     pub fn claim(&self, worker: &str, at: i64, lease: i64) -> Result<Option<Claim>, PortalError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        tx.execute(
-            "UPDATE cases SET status = 'failed' WHERE id IN (SELECT case_id FROM jobs
-             WHERE state = 'running' AND lease_until < ?1 AND attempts >= ?2)",
-            params![at, MAX_ATTEMPTS],
-        )?;
-        tx.execute(
-            "UPDATE jobs SET state = 'failed', worker = NULL,
-             error = 'the worker running it was lost ' || attempts || ' times'
-             WHERE state = 'running' AND lease_until < ?1 AND attempts >= ?2",
-            params![at, MAX_ATTEMPTS],
-        )?;
-        let claim = tx
-            .query_row(
-                "UPDATE jobs SET state = 'running', worker = ?1, lease_until = ?2 + ?3,
-                 heartbeat = ?2, attempts = attempts + 1, error = NULL
-                 WHERE id = (SELECT id FROM jobs WHERE state = 'queued'
-                     OR (state = 'running' AND lease_until < ?2) ORDER BY created, rowid LIMIT 1)
-                 RETURNING id, case_id, kind",
+        let lock = match self.dialect() {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        };
+        self.conn().transaction(|tx| {
+            // Jobs first, then their cases, in every transaction (no lock-order deadlock).
+            let lost = tx.query_map(
+                "UPDATE jobs SET state = 'failed', worker = NULL,
+                 error = 'the worker running it was lost ' || attempts || ' times'
+                 WHERE state = 'running' AND lease_until < ?1 AND attempts >= ?2
+                 RETURNING case_id",
+                params![at, MAX_ATTEMPTS],
+                |r| r.get::<String>(0),
+            )?;
+            for case in lost {
+                tx.execute(
+                    "UPDATE cases SET status = 'failed' WHERE id = ?1",
+                    params![case],
+                )?;
+            }
+            let claim = tx.query_opt(
+                &format!(
+                    "UPDATE jobs SET state = 'running', worker = ?1,
+                     lease_until = CAST(?2 AS BIGINT) + CAST(?3 AS BIGINT),
+                     heartbeat = ?2, attempts = attempts + 1, error = NULL
+                     WHERE id = (SELECT id FROM jobs WHERE state = 'queued'
+                         OR (state = 'running' AND lease_until < ?2)
+                         ORDER BY created, seq LIMIT 1{lock})
+                     RETURNING id, case_id, kind"
+                ),
                 params![worker, at, lease],
                 |r| {
                     Ok(Claim {
@@ -143,16 +159,15 @@ impl Store {
                         kind: r.get(2)?,
                     })
                 },
-            )
-            .optional()?;
-        if let Some(c) = &claim {
-            tx.execute(
-                "UPDATE cases SET status = 'running' WHERE id = ?1",
-                params![c.case_id],
             )?;
-        }
-        tx.commit()?;
-        Ok(claim)
+            if let Some(c) = &claim {
+                tx.execute(
+                    "UPDATE cases SET status = 'running' WHERE id = ?1",
+                    params![c.case_id],
+                )?;
+            }
+            Ok(claim)
+        })
     }
 
     /// Renew `worker`'s lease on `job` and record its progress; false when the lease is no
@@ -167,37 +182,43 @@ impl Store {
     ) -> Result<bool, PortalError> {
         let at = now();
         Ok(self.conn().execute(
-            "UPDATE jobs SET heartbeat = ?3, lease_until = ?3 + ?4, progress = ?5, stage = ?6
+            "UPDATE jobs SET heartbeat = CAST(?3 AS BIGINT),
+             lease_until = CAST(?3 AS BIGINT) + CAST(?4 AS BIGINT), progress = ?5, stage = ?6
              WHERE id = ?1 AND worker = ?2 AND state = 'running'",
             params![job, worker, at, lease, progress, stage],
         )? == 1)
     }
 
     /// End `worker`'s job: done (`error` `None`) or failed with the reason; the case's status
-    /// follows. False when the job is no longer the worker's (nothing written).
+    /// follows, and the run's `job` audit row, all in one transaction (a worker killed at any
+    /// point leaves all or none of them). False when the job is no longer the worker's (nothing
+    /// written).
     pub fn finish(
         &self,
         job: &str,
         worker: &str,
         error: Option<&str>,
     ) -> Result<bool, PortalError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
         let state = if error.is_some() { "failed" } else { "done" };
-        let n = tx.execute(
-            "UPDATE jobs SET state = ?3, error = ?4, lease_until = NULL,
-             progress = CASE WHEN ?3 = 'done' THEN 1 ELSE progress END
-             WHERE id = ?1 AND worker = ?2 AND state = 'running'",
-            params![job, worker, state, error],
-        )?;
-        if n == 1 {
-            tx.execute(
-                "UPDATE cases SET status = ?2 WHERE id = (SELECT case_id FROM jobs WHERE id = ?1)",
-                params![job, state],
+        self.conn().transaction(|tx| {
+            let ended = tx.query_opt(
+                "UPDATE jobs SET state = ?3, error = ?4, lease_until = NULL,
+                 progress = CASE WHEN ?3 = 'done' THEN 1 ELSE progress END
+                 WHERE id = ?1 AND worker = ?2 AND state = 'running'
+                 RETURNING case_id, kind",
+                params![job, worker, state, error],
+                |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)),
             )?;
-        }
-        tx.commit()?;
-        Ok(n == 1)
+            let Some((case, kind)) = ended else {
+                return Ok(false);
+            };
+            tx.execute(
+                "UPDATE cases SET status = ?2 WHERE id = ?1",
+                params![case, state],
+            )?;
+            crate::store::audit_row(tx, None, "job", Some(&case), &kind)?;
+            Ok(true)
+        })
     }
 }
 
@@ -212,7 +233,6 @@ pub fn run_next(portal: &Portal, worker: &str) -> Result<Option<String>, PortalE
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(portal, worker, &claim)))
             .unwrap_or_else(|_| Err("internal error: the job's computation panicked".to_string()));
     store.finish(&claim.job, worker, outcome.err().as_deref())?;
-    store.audit(None, "job", Some(&claim.case_id), &claim.kind)?;
     Ok(Some(claim.job))
 }
 
@@ -294,6 +314,38 @@ fn lung(portal: &Portal, worker: &str, claim: &Claim, dir: &std::path::Path) -> 
     Ok(())
 }
 
+/// A worker's name: `prefix`, the host's name when known, the process and a random part (one
+/// name per worker, ever; the name in `jobs.worker` tells where a job ran).
+pub fn worker_name(prefix: &str) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    let random = random_hex(4).unwrap_or_default();
+    format!("{prefix}-{host}-{}-{random}", std::process::id())
+}
+
+/// Run jobs of `portal`'s queue as `name`, one after the other, until `stop` is set (checked
+/// between jobs): the loop of every worker, embedded or `ctplan worker`. When the queue is
+/// empty, or the database cannot be reached, it waits 250 ms and tries again; `ended` hears of
+/// every job run (its identifier) and every error (the worker goes on).
+pub fn work(
+    portal: &Portal,
+    name: &str,
+    stop: &AtomicBool,
+    mut ended: impl FnMut(Result<&str, &PortalError>),
+) {
+    while !stop.load(Ordering::Relaxed) {
+        match run_next(portal, name) {
+            Ok(Some(job)) => ended(Ok(&job)),
+            Ok(None) => std::thread::sleep(Duration::from_millis(250)),
+            Err(e) => {
+                ended(Err(&e));
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        }
+    }
+}
+
 /// The embedded worker: a thread that runs jobs one after the other, polling the queue every
 /// second when it is empty. Stopped (after its current job) when dropped.
 pub struct Worker {
@@ -307,17 +359,7 @@ impl Worker {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
-            let name = format!(
-                "embedded-{}",
-                new_id().unwrap_or_else(|_| std::process::id().to_string())
-            );
-            while !flag.load(Ordering::Relaxed) {
-                match run_next(&portal, &name) {
-                    Ok(Some(_)) => {}
-                    // Nothing to do, or the database is busy: wait a little.
-                    Ok(None) | Err(_) => std::thread::sleep(Duration::from_millis(250)),
-                }
-            }
+            work(&portal, &worker_name("embedded"), &flag, |_| {});
         });
         Worker {
             stop,
@@ -453,8 +495,38 @@ mod tests {
 
     #[test]
     fn a_lease_is_exclusive_until_it_expires_and_attempts_are_bounded() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(dir.path()).unwrap();
+        for db in crate::store::testing::fresh() {
+            lease_exclusive_and_attempts_bounded(&db.open());
+        }
+    }
+
+    #[test]
+    fn two_connections_queueing_one_case_at_once_queue_one_job() {
+        for db in crate::store::testing::fresh() {
+            let (a, b) = (db.open(), db.open());
+            let team = a.create_team("t").unwrap();
+            let u = a.create_user("u", "h", Role::Surgeon).unwrap();
+            for i in 0..20 {
+                let case = a.create_case(&team, "lung", "c", &u.id, "f").unwrap();
+                let start = std::sync::Barrier::new(2);
+                let queued = std::thread::scope(|s| {
+                    let ta = s.spawn(|| {
+                        start.wait();
+                        a.enqueue(&case.id, "lung").unwrap()
+                    });
+                    let tb = s.spawn(|| {
+                        start.wait();
+                        b.enqueue(&case.id, "lung").unwrap()
+                    });
+                    [ta.join().unwrap(), tb.join().unwrap()]
+                });
+                let n = queued.iter().filter(|j| j.is_some()).count();
+                assert_eq!(n, 1, "{} case {i}: {queued:?}", db.name());
+            }
+        }
+    }
+
+    fn lease_exclusive_and_attempts_bounded(s: &Store) {
         let team = s.create_team("t").unwrap();
         let u = s.create_user("u", "h", Role::Surgeon).unwrap();
         let case = s.create_case(&team, "lung", "c", &u.id, "f").unwrap();

@@ -32,16 +32,26 @@
 //! 6. [`plan`]: the viewer's resection requests, answered on the case's analysed model kept
 //!    in memory; [`assets`] and [`page`]: the browser application (three.js vendored from the
 //!    npm registry, embedded).
-//! 7. [`store`]: the database (SQLite, one file, WAL; versioned migrations in SQL that
-//!    PostgreSQL runs as well).
+//! 7. [`store`]: the database (SQLite, one file, WAL; or PostgreSQL; versioned migrations),
+//!    over [`db`], the two backends behind one interface (`?N` placeholders, four value
+//!    kinds), so that every statement is written once.
 //!
 //! Decisions, and why:
 //!
 //! - **One process, one file.** SQLite embedded (bundled, so nothing else is installed) and an
 //!   embedded worker thread make `ctplan serve` a working portal with one command. The queue
 //!   is claimed with one atomic `UPDATE ... WHERE state = 'queued' OR the lease expired`, so
-//!   that a second worker, or a worker on another machine sharing a server database later,
-//!   needs no other coordination; a worker that dies loses its lease and the job runs again.
+//!   that a second worker needs no other coordination; a worker that dies loses its lease and
+//!   the job runs again.
+//! - **PostgreSQL and separate workers when one machine is not enough.** `ctplan serve --db
+//!   postgres://...` runs the same schema and SQL on PostgreSQL; `ctplan worker` runs jobs in
+//!   processes of their own, on the same machine (SQLite works too) or on others that share
+//!   the database and mount the data folder at the same path (the files stay files: the
+//!   database holds rows, not volumes). Workers claim with `FOR UPDATE SKIP LOCKED`, so that
+//!   they take different jobs without waiting on one another. The synchronous `postgres`
+//!   client is kept on a thread of its own (it may not run inside the server's async
+//!   runtime) rather than making the store async, so that the store's methods stay plain
+//!   calls on both backends.
 //! - **404, not 403,** for another team's case: a refusal must not confirm that a case exists.
 //!   401 for anonymous requests on every route but login. 403 only for what does not depend
 //!   on a case (a role that may not upload, a missing CSRF token).
@@ -79,6 +89,7 @@ pub mod admin;
 pub mod assets;
 pub mod auth;
 pub mod cases;
+pub mod db;
 pub mod demo;
 mod error;
 pub mod events;
@@ -150,11 +161,14 @@ pub struct Config {
     /// How long an upload waits for one of the `limits.concurrent` places before 503, seconds
     /// (0: 503 at once).
     pub upload_wait_seconds: u64,
+    /// [`serve`] runs a worker thread of its own (off when separate `ctplan worker`s run the
+    /// jobs).
+    pub embedded_worker: bool,
 }
 
 impl Default for Config {
     /// No TLS, default limits, 12-hour sessions, 5 failed logins a minute, 10-minute leases,
-    /// uploads waiting up to 2 minutes for a place.
+    /// uploads waiting up to 2 minutes for a place, an embedded worker.
     fn default() -> Self {
         Config {
             tls: false,
@@ -163,6 +177,7 @@ impl Default for Config {
             login_failures_per_minute: 5,
             lease_seconds: 600,
             upload_wait_seconds: 120,
+            embedded_worker: true,
         }
     }
 }
@@ -186,11 +201,15 @@ struct Inner {
 impl Portal {
     /// Open the portal on the data folder `dir` (created when missing; the database migrated).
     pub fn open(dir: &Path, config: Config) -> Result<Portal, PortalError> {
-        let store = Store::open(dir)?;
+        Ok(Portal::with_store(Store::open(dir)?, config))
+    }
+
+    /// The portal on an open database (SQLite or PostgreSQL, [`Store::connect`]).
+    pub fn with_store(store: Store, config: Config) -> Portal {
         let limiter = auth::Limiter::new(config.login_failures_per_minute);
         let uploads = upload::Places::new(config.limits.concurrent);
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Ok(Portal {
+        Portal {
             inner: Arc::new(Inner {
                 store,
                 config,
@@ -200,7 +219,7 @@ impl Portal {
                 models: Default::default(),
                 slices: Default::default(),
             }),
-        })
+        }
     }
 
     /// The database.
@@ -244,7 +263,8 @@ impl Portal {
     }
 }
 
-/// Serve the portal on `addr` with its embedded worker until the process is stopped (or the
+/// Serve the portal on `addr` with its embedded worker (unless [`Config::embedded_worker`] is
+/// off) until the process is stopped (or the
 /// listener fails): builds the async runtime, binds, calls `ready` with the bound address
 /// (port 0 picks a free one), and serves.
 pub fn serve(
@@ -256,7 +276,10 @@ pub fn serve(
         .enable_all()
         .build()
         .map_err(|e| PortalError::Io(format!("cannot start the server runtime: {e}")))?;
-    let _worker = jobs::Worker::spawn(portal.clone());
+    let _worker = portal
+        .config()
+        .embedded_worker
+        .then(|| jobs::Worker::spawn(portal.clone()));
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
             .await

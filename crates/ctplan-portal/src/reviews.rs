@@ -10,10 +10,10 @@
 //! shared with too) reads the reviews; a case shared for a second opinion is read, not rated.
 //! Each review appends an audit row (`review`, with the score, not the comment).
 
+use crate::params;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{Session, json_body};
@@ -41,15 +41,12 @@ pub struct Review {
 impl Store {
     /// The newest done implant job of a case: the implant a review is about.
     pub fn reviewed_implant(&self, case: &str) -> Result<Option<String>, PortalError> {
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT id FROM jobs WHERE case_id = ?1 AND kind = ?2 AND state = 'done'
-                 ORDER BY created DESC, rowid DESC LIMIT 1",
-                params![case, crate::implant::KIND],
-                |r| r.get(0),
-            )
-            .optional()?)
+        self.conn().query_opt(
+            "SELECT id FROM jobs WHERE case_id = ?1 AND kind = ?2 AND state = 'done'
+             ORDER BY created DESC, seq DESC LIMIT 1",
+            params![case, crate::implant::KIND],
+            |r| r.get(0),
+        )
     }
 
     /// Record `user`'s review of the implant of `job` (replacing the user's earlier one).
@@ -73,21 +70,20 @@ impl Store {
 
     /// The reviews of a case, oldest first.
     pub fn reviews_of(&self, case: &str) -> Result<Vec<Review>, PortalError> {
-        let conn = self.conn();
-        let mut st = conn.prepare(
+        self.conn().query_map(
             "SELECT r.job_id, u.name, r.score, r.comment, r.created FROM reviews r
-             JOIN users u ON u.id = r.user_id WHERE r.case_id = ?1 ORDER BY r.created, r.rowid",
-        )?;
-        let rows = st.query_map(params![case], |r| {
-            Ok(Review {
-                job_id: r.get(0)?,
-                user: r.get(1)?,
-                score: r.get(2)?,
-                comment: r.get(3)?,
-                at: r.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+             JOIN users u ON u.id = r.user_id WHERE r.case_id = ?1 ORDER BY r.created, u.name",
+            params![case],
+            |r| {
+                Ok(Review {
+                    job_id: r.get(0)?,
+                    user: r.get(1)?,
+                    score: r.get(2)?,
+                    comment: r.get(3)?,
+                    at: r.get(4)?,
+                })
+            },
+        )
     }
 }
 

@@ -8,12 +8,13 @@
 //! case of any team. It needs no CSRF token: a browser never adds an `Authorization` header to
 //! a cross-site request by itself, the way it adds a cookie.
 
+use crate::db::Row;
+use crate::params;
 use axum::Json;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -49,7 +50,7 @@ pub struct Token {
     pub revoked: Option<i64>,
 }
 
-fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Token> {
+fn token_row(r: &Row) -> Result<Token, PortalError> {
     Ok(Token {
         id: r.get(0)?,
         team_id: r.get(1)?,
@@ -97,35 +98,29 @@ pub fn create(
 /// The valid token whose secret is `secret`: not revoked, and its creator still a member of
 /// its team (or an administrator).
 pub fn by_secret(portal: &Portal, secret: &str) -> Result<Option<Token>, PortalError> {
-    Ok(portal
-        .store()
-        .conn()
-        .query_row(
-            &format!(
-                "SELECT {TOKEN_COLUMNS} FROM api_tokens t JOIN users u ON u.id = t.created_by
-                 WHERE t.token_hash = ?1 AND t.revoked IS NULL
-                 AND (u.role = 'admin' OR EXISTS (SELECT 1 FROM memberships m
-                      WHERE m.team_id = t.team_id AND m.user_id = t.created_by))"
-            ),
-            params![token_hash(secret)],
-            token_row,
-        )
-        .optional()?)
+    portal.store().conn().query_opt(
+        &format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens t JOIN users u ON u.id = t.created_by
+             WHERE t.token_hash = ?1 AND t.revoked IS NULL
+             AND (u.role = 'admin' OR EXISTS (SELECT 1 FROM memberships m
+                  WHERE m.team_id = t.team_id AND m.user_id = t.created_by))"
+        ),
+        params![token_hash(secret)],
+        token_row,
+    )
 }
 
 /// The tokens a user may see and revoke: an administrator all, anyone else those of its teams.
 pub fn visible(portal: &Portal, session: &Session) -> Result<Vec<Token>, PortalError> {
-    let conn = portal.store().conn();
-    let mut st = conn.prepare(&format!(
-        "SELECT {TOKEN_COLUMNS} FROM api_tokens t WHERE ?2 = 'admin' OR EXISTS (SELECT 1
-         FROM memberships m WHERE m.team_id = t.team_id AND m.user_id = ?1)
-         ORDER BY t.created, t.id"
-    ))?;
-    let rows = st.query_map(
+    portal.store().conn().query_map(
+        &format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens t WHERE ?2 = 'admin' OR EXISTS (SELECT 1
+             FROM memberships m WHERE m.team_id = t.team_id AND m.user_id = ?1)
+             ORDER BY t.created, t.id"
+        ),
         params![session.user.id, session.user.role.as_str()],
         token_row,
-    )?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    )
 }
 
 /// The token a request was let in with, once [`authenticate`] has checked it.

@@ -75,3 +75,24 @@ pub fn python() -> Option<PathBuf> {
     eprintln!("skipping: reference Python {} not found", p.display());
     None
 }
+
+/// The URL of the PostgreSQL server the tests may use (`CTPLAN_TEST_POSTGRES`, set by
+/// `.ci/run`, a role allowed to create databases), or `None` (after printing why) when unset
+/// and not required.
+///
+/// # Panics
+/// When unset and `CTPLAN_REQUIRE_DATA=1`.
+pub fn postgres_url() -> Option<String> {
+    if let Ok(url) = std::env::var("CTPLAN_TEST_POSTGRES")
+        && !url.is_empty()
+    {
+        return Some(url);
+    }
+    if required() {
+        panic!(
+            "CTPLAN_REQUIRE_DATA=1 but CTPLAN_TEST_POSTGRES names no PostgreSQL server (run .ci/run)"
+        );
+    }
+    eprintln!("skipping the PostgreSQL part: CTPLAN_TEST_POSTGRES is not set");
+    None
+}

@@ -46,9 +46,24 @@ impl App {
         App::with(Config::default())
     }
 
+    /// The portal on SQLite in the data folder, or on a new PostgreSQL database when
+    /// `CTPLAN_TEST_PORTAL_DB=postgres` (`.ci/run` runs these tests a second time so).
     pub fn with(config: Config) -> App {
         let dir = tempfile::tempdir().unwrap();
-        let portal = Portal::open(&dir.path().join("data"), config).unwrap();
+        let data = dir.path().join("data");
+        let portal = if std::env::var("CTPLAN_TEST_PORTAL_DB").is_ok_and(|v| v == "postgres") {
+            let server = ctplan_testdata::postgres_url()
+                .expect("CTPLAN_TEST_PORTAL_DB=postgres needs CTPLAN_TEST_POSTGRES");
+            let name = format!(
+                "ctplan_app_{}",
+                ctplan_portal::store::random_hex(8).unwrap()
+            );
+            let url = ctplan_portal::db::create_postgres_database(&server, &name).unwrap();
+            let store = ctplan_portal::Store::open_postgres(&data, &url).unwrap();
+            Portal::with_store(store, config)
+        } else {
+            Portal::open(&data, config).unwrap()
+        };
         App { dir, portal }
     }
 
@@ -74,7 +89,11 @@ impl App {
         self.portal
             .store()
             .conn()
-            .query_row("SELECT id FROM teams WHERE name = ?1", [name], |r| r.get(0))
+            .query_row(
+                "SELECT id FROM teams WHERE name = ?1",
+                ctplan_portal::params![name],
+                |r| r.get(0),
+            )
             .unwrap()
     }
 
@@ -289,6 +308,10 @@ pub fn case_count(app: &App) -> i64 {
     app.portal
         .store()
         .conn()
-        .query_row("SELECT COUNT(*) FROM cases", [], |r| r.get(0))
+        .query_row(
+            "SELECT COUNT(*) FROM cases",
+            ctplan_portal::params![],
+            |r| r.get(0),
+        )
         .unwrap()
 }
