@@ -2,7 +2,9 @@
 //! Chromium driven by `tests/browser/portal.mjs` (playwright-core, installed by `.ci/run` with
 //! `npm ci`): log in, upload the real chest CT (`lung/chest-ct-2mm`, zipped), watch the job
 //! finish, open the viewer, tap a bronchus and see the resected volume, add a second target
-//! and see it grow; then the same at a 390×844 phone viewport. The screenshots are written to
+//! and see it grow, confirm the candidate lesion and see the margin verdict and the route;
+//! upload a defective skull (SkullBreak), get the implant, review it and download its STL,
+//! which is checked here to be watertight; then the lung case at a 390×844 phone viewport. The screenshots are written to
 //! `CTPLAN_SHOTS` when set (docs/portal.md's pictures come from there). Fails, not skips,
 //! without Node, Chromium or the data when `CTPLAN_REQUIRE_DATA=1`.
 
@@ -72,6 +74,10 @@ fn a_surgeon_uploads_a_chest_ct_and_resects_by_tapping_a_bronchus_on_desktop_and
     let Some(ct) = ctplan_testdata::data_file("lung/chest-ct-2mm") else {
         return;
     };
+    let Some(skull) = ctplan_testdata::data_file("skullbreak/defective_parietotemporal_001.nii.gz")
+    else {
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
     let zip = tmp.path().join("chest.zip");
     zipped(&ct, &zip);
@@ -92,6 +98,7 @@ fn a_surgeon_uploads_a_chest_ct_and_resects_by_tapping_a_bronchus_on_desktop_and
         .arg(format!("http://{addr}"))
         .args(["root", "a long admin password"])
         .arg(&zip)
+        .arg(&skull)
         .arg(&shots)
         .env("CHROMIUM", &chromium)
         .output()
@@ -123,9 +130,42 @@ fn a_surgeon_uploads_a_chest_ct_and_resects_by_tapping_a_bronchus_on_desktop_and
         "cases",
         "lung-viewer",
         "lung-resection",
+        "cranial",
         "phone-viewer",
         "phone-resection",
     ] {
         assert!(shots.join(format!("{shot}.png")).is_file(), "{shot}.png");
     }
+    let (triangles, open_edges) = stl_edges(&std::fs::read(shots.join("implant.stl")).unwrap());
+    assert!(triangles > 1000, "{triangles} triangles");
+    assert_eq!(open_edges, 0, "the downloaded implant is not watertight");
+}
+
+/// A binary STL's triangle count and how many of its edges (vertices welded where their
+/// coordinates are equal) are not shared by exactly two triangles in opposite directions.
+fn stl_edges(b: &[u8]) -> (usize, usize) {
+    use std::collections::HashMap;
+    let n = u32::from_le_bytes(b[80..84].try_into().unwrap()) as usize;
+    assert_eq!(b.len(), 84 + 50 * n, "a binary STL");
+    let mut ids: HashMap<[u32; 3], usize> = HashMap::new();
+    let mut edges: HashMap<(usize, usize), i32> = HashMap::new();
+    for t in 0..n {
+        let at = 84 + 50 * t + 12;
+        let v: Vec<usize> = (0..3)
+            .map(|k| {
+                let p: [u32; 3] = std::array::from_fn(|c| {
+                    let o = at + 12 * k + 4 * c;
+                    u32::from_le_bytes(b[o..o + 4].try_into().unwrap())
+                });
+                let next = ids.len();
+                *ids.entry(p).or_insert(next)
+            })
+            .collect();
+        for k in 0..3 {
+            let (a, c) = (v[k], v[(k + 1) % 3]);
+            // +1 one way, -1 the other: a closed, consistently oriented surface sums to 0.
+            *edges.entry((a.min(c), a.max(c))).or_default() += if a < c { 1 } else { -1 };
+        }
+    }
+    (n, edges.values().filter(|&&s| s != 0).count())
 }

@@ -160,7 +160,7 @@ fn check_done(p: &Portal, store: &Store, case: &str, dir: &Path, attempts: i64) 
     assert_eq!(j.progress, 1.0, "{}", p.name());
     assert_eq!(
         files(dir),
-        ["ct.nrrd", "model.json", "report.json"],
+        ["ct.nrrd", "model", "model.json", "report.json", "scene.glb"],
         "{}",
         p.name()
     );

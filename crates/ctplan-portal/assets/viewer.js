@@ -45,10 +45,11 @@ export async function openCase(ctx) {
   const view = makeView(ctx.canvas);
   current = view;
   const files = detail.files || [];
-  const sceneFile = detail.case.kind === "cranio" ? "implant.glb" : "scene.glb";
-  const resp = await api("GET", `/api/cases/${id}/files/${sceneFile}`, undefined, undefined, true);
+  const resp = await api("GET", `/api/cases/${id}/files/scene.glb`, undefined, undefined, true);
   const gltf = await view.load(await resp.arrayBuffer());
-  view.frame();
+  ctx.hover.classList.add("hidden");
+  // A cranial case is seen from its implant's side; a chest from the front.
+  view.frame(detail.case.kind === "cranio" ? view.meshes.get("implant") : null);
   const info = view.info();
   window.ctplanViewer = view; // for the browser tests and the console
   view.openedMs = performance.now() - t0;
@@ -58,7 +59,7 @@ export async function openCase(ctx) {
   ctx.panel.append(el("p", { class: "note", id: "scene-info" },
     `${info.triangles.toLocaleString()} triangles, ~${(info.bytes / 1048576).toFixed(1)} MB of GPU buffers; opened in ${(view.openedMs / 1000).toFixed(2)} s`));
   structures(ctx.panel, view, gltf);
-  if (detail.case.kind === "cranio") cranial(ctx, view, id, files);
+  if (detail.case.kind === "cranio") await cranial(ctx, view, id, files);
   else await lung(ctx, view, id);
   return view;
 }
@@ -127,12 +128,17 @@ function makeView(canvas) {
       scene.add(root);
       return gltf;
     },
-    frame() {
+    frame(toward) {
       const box = new THREE.Box3().setFromObject(root);
       const c = box.getCenter(new THREE.Vector3());
       const r = box.getSize(new THREE.Vector3()).length() / 2 || 0.1;
-      // Seen from the front (anterior, +z), head up.
-      camera.position.set(c.x, c.y, c.z + r * 2.6);
+      // Seen from the front (anterior, +z), head up; or from the side of `toward`.
+      let dir = new THREE.Vector3(0, 0, 1);
+      if (toward) {
+        const d = new THREE.Box3().setFromObject(toward).getCenter(new THREE.Vector3()).sub(c);
+        if (d.length() > 1e-6) dir = d.normalize();
+      }
+      camera.position.copy(c).addScaledVector(dir, r * 2.6);
       camera.up.set(0, 1, 0);
       controls.target.copy(c);
       controls.update();
@@ -454,10 +460,44 @@ async function lesions(ctx, id) {
   if (!box.childElementCount) box.append(el("p", { class: "note" }, "No lesion found."));
 }
 
-/** The cranial case: downloads for printing and the clinician's review. */
-function cranial(ctx, view, id, files) {
+/** The cranial case: the implant's thickness, downloads for printing and the clinician's
+ * review. */
+async function cranial(ctx, view, id, files) {
   const { api, panel } = ctx;
+  const design = await api("GET", `/api/cases/${id}/files/design.json`);
   panel.append(el("h3", {}, "Implant"));
+  const m = design.mesh || {};
+  panel.append(el("p", { id: "implant-summary" },
+    `${(design.design && design.design.implant_ml != null ? design.design.implant_ml : m.volume_ml || 0).toFixed(1)} mL; mesh ${m.watertight ? "watertight" : "NOT watertight"}, ${m.faces} triangles`));
+  // The thickness map: the implant cut into bands of thickness, coloured thin to thick.
+  const bands = (design.thickness && design.thickness.bands) || [];
+  if (files.includes("thickness.glb") && bands.length) {
+    const show = el("input", { type: "checkbox", id: "thickness-toggle" });
+    const legend = el("div", { id: "thickness-legend" }, ...bands.map((b) => {
+      const sw = el("span", { class: "swatch" });
+      sw.style.background = `rgb(${b.color.slice(0, 3).map((c) => Math.round(255 * Math.pow(c, 1 / 2.2))).join(",")})`;
+      return el("div", {}, sw, `${b.from_mm}–${b.to_mm} mm`);
+    }));
+    let group = null;
+    show.addEventListener("change", async () => {
+      try {
+        if (!group) {
+          const r = await api("GET", `/api/cases/${id}/files/thickness.glb`, undefined, undefined, true);
+          const loader = new GLTFLoader();
+          loader.setMeshoptDecoder(MeshoptDecoder);
+          group = (await loader.parseAsync(await r.arrayBuffer(), "")).scene;
+          group.traverse((o) => { if (o.isMesh) o.material.side = THREE.DoubleSide; });
+          view.extra.add(group);
+        }
+        group.visible = show.checked;
+        const implant = view.meshes.get("implant");
+        if (implant) implant.visible = !show.checked;
+        view.dirty = true;
+      } catch (e) { ctx.say(e.message); }
+    });
+    panel.append(el("label", {}, show, " thickness map"), legend);
+    if (design.thickness) panel.append(el("p", { class: "note" }, `thickness ${design.thickness.p5_mm.toFixed(1)}–${design.thickness.p95_mm.toFixed(1)} mm (5th–95th percentile), median ${design.thickness.median_mm.toFixed(1)} mm`));
+  }
   for (const f of files.filter((f) => /\.(stl|ply)$/.test(f))) {
     panel.append(el("div", {}, el("a", { href: `/api/cases/${id}/files/${f}`, download: f, class: "download" }, "Download " + f)));
   }

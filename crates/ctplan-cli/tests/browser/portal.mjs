@@ -2,11 +2,13 @@
 // a surgeon logs in, uploads a chest CT as a zip, watches the job finish, opens the viewer,
 // taps a bronchus and sees the resected volume; the same on a 390×844 phone viewport.
 // Run by crates/ctplan-cli/tests/browser_e2e.rs, which starts `ctplan serve` and passes:
-//   node portal.mjs URL ADMIN_NAME ADMIN_PASSWORD CT_ZIP SHOTS_DIR
+//   node portal.mjs URL ADMIN_NAME ADMIN_PASSWORD CT_ZIP SKULL SHOTS_DIR
+// (SKULL: a defective skull mask; its implant is designed, reviewed, and its STL downloaded
+// to SHOTS_DIR/implant.stl for the caller to check.)
 // Prints one JSON line of measurements ("measured: {...}") and exits non-zero on any failure.
 import { chromium } from "playwright-core";
 
-const [url, adminName, adminPassword, zip, shots] = process.argv.slice(2);
+const [url, adminName, adminPassword, zip, skull, shots] = process.argv.slice(2);
 const measured = {};
 const fail = (msg) => { throw new Error(msg); };
 
@@ -42,11 +44,11 @@ async function logIn(page) {
 }
 
 // Open the case and wait for the scene; the time from the click to a drawn scene.
-async function open(page, name) {
+async function open(page, name, ready = "#plan") {
   const t0 = Date.now();
   await page.click(`tr[data-name="${name}"] button.open`);
-  await page.waitForSelector("#scene-info", { timeout: 60000 });
-  await page.waitForFunction(() => window.ctplanViewer && window.ctplanViewer.bronchi);
+  await page.waitForSelector(ready, { state: "attached", timeout: 60000 });
+  await page.waitForFunction(() => window.ctplanViewer && window.ctplanViewer.memory);
   return Date.now() - t0;
 }
 
@@ -79,6 +81,8 @@ const launch = () => chromium.launch({
     "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"],
 });
 
+let current = null; // the page in use, for the picture of a failure
+
 async function main() {
   await setup();
   const browser = await launch();
@@ -86,6 +90,7 @@ async function main() {
     // Desktop.
     const desk = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await desk.newPage();
+    current = page;
     page.on("pageerror", (e) => { measured.page_errors = (measured.page_errors || 0) + 1; console.error("page error:", e.message); });
     await page.goto(url);
     await page.waitForSelector("#login:not(.hidden)");
@@ -134,11 +139,34 @@ async function main() {
     measured.margin_plan_ms = await page.evaluate(() => window.ctplanViewer.lastPlan.ms);
     await page.waitForTimeout(300);
     await page.screenshot({ path: `${shots}/lung-nodule.png` });
+
+    // A cranial case: the defective skull uploaded, the implant designed, its thickness map
+    // shown, a review sent, the STL downloaded.
+    await page.click("#close-viewer");
+    await page.selectOption("#kind", "cranio");
+    await page.fill("#case-name", "skull");
+    await page.setInputFiles("#file", skull);
+    const t1 = Date.now();
+    await page.click("#upload-form button");
+    await page.waitForSelector('tr[data-name="skull"][data-state="done"]', { timeout: 600000 });
+    measured.skull_upload_to_done_s = (Date.now() - t1) / 1000;
+    measured.skull_open_ms = await open(page, "skull", "#implant-summary");
+    measured.implant = await page.textContent("#implant-summary");
+    await page.check("#thickness-toggle");
+    await page.selectOption("#review-score", "4");
+    await page.fill("#review-comment", "good fit at the rim");
+    await page.click("#review-send");
+    await page.waitForFunction(() => /4\/5/.test(document.querySelector("#reviews").textContent), null, { timeout: 30000 });
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: `${shots}/cranial.png` });
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click('a.download[download="implant.stl"]')]);
+    await download.saveAs(`${shots}/implant.stl`);
     await desk.close();
 
     // Phone.
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
     const p2 = await phone.newPage();
+    current = p2;
     await logIn(p2);
     await p2.screenshot({ path: `${shots}/phone-cases.png` });
     measured.phone_open_ms = await open(p2, "chest 2mm");
@@ -151,6 +179,12 @@ async function main() {
     measured.phone_resected = c;
     await p2.screenshot({ path: `${shots}/phone-resection.png`, fullPage: true });
     await phone.close();
+  } catch (e) {
+    if (current) {
+      await current.screenshot({ path: `${shots}/failure.png` }).catch(() => {});
+      measured.message_on_page = await current.textContent("#message").catch(() => null);
+    }
+    throw e;
   } finally {
     await browser.close();
   }
