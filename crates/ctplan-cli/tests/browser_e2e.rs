@@ -125,6 +125,7 @@ fn a_surgeon_uploads_a_chest_ct_and_resects_by_tapping_a_bronchus_on_desktop_and
         );
     }
     assert!(m.get("page_errors").is_none(), "errors on the page: {m}");
+    assert_eq!(m["plane_drawn"], true, "{m}");
     for shot in [
         "login",
         "cases",

@@ -1,10 +1,11 @@
 // The portal's page: log in, the team's cases, uploads (a file, a zip, or a dropped folder),
 // job progress, and the viewer (viewer.js). Talks to the API like any other client.
-import { openCase } from "/assets/viewer.js";
+import { follow, openCase } from "/assets/viewer.js";
 
 let csrf = "";
 let session = null;
 let dropped = null; // files of a dropped folder, when one was dropped
+const following = new Set(); // jobs whose event stream is open
 const $ = (id) => document.getElementById(id);
 
 export function say(text) { $("message").textContent = text || ""; }
@@ -49,6 +50,16 @@ async function refresh() {
       const bar = document.createElement("progress");
       bar.max = 1; bar.value = job.progress || 0;
       st.append(" ", bar);
+      // Progress as the worker reports it, by the job's event stream; the list is read again
+      // when it ends.
+      if (!following.has(job.id)) {
+        following.add(job.id);
+        follow(job.id, (j) => {
+          const row = document.querySelector(`tr[data-case="${CSS.escape(c.id)}"]`);
+          const b = row && row.querySelector("progress");
+          if (b) { b.value = j.progress || 0; b.title = j.stage || ""; }
+        }).catch(() => {}).finally(() => { following.delete(job.id); refresh().catch(() => {}); });
+      }
     }
     const open = document.createElement("button");
     open.textContent = "Open";
@@ -175,7 +186,9 @@ $("upload-form").addEventListener("submit", async (ev) => {
   } catch (e) { $("upload-state").textContent = ""; say(e.message); }
 });
 
+// The list is read again every 10 s (new cases of the team); running jobs report by their
+// event streams in between.
 setInterval(() => {
   if (csrf && !$("list").classList.contains("hidden")) refresh().catch(() => {});
-}, 2000);
+}, 10000);
 start();

@@ -10,6 +10,7 @@ import { MeshoptDecoder } from "/assets/vendor/three/libs/meshopt_decoder.module
 
 const SEGMENT = /^[RL]S\d/;
 let current = null; // the open view, torn down when another opens
+let onMark = null; // the open case's handler of "lesion at the cursor"
 
 /** LPS mm → glTF frame (m). */
 export const toScene = (p) => new THREE.Vector3(p[0] / 1000, p[2] / 1000, -p[1] / 1000);
@@ -34,6 +35,18 @@ function toSegment(p, a, b) {
   const t = l > 0 ? Math.max(0, Math.min(1, (ap[0] * ab[0] + ap[1] * ab[1] + ap[2] * ab[2]) / l)) : 0;
   const d = [ap[0] - t * ab[0], ap[1] - t * ab[1], ap[2] - t * ab[2]];
   return Math.hypot(d[0], d[1], d[2]);
+}
+
+/** Follow a job's progress by its event stream (Server-Sent Events) to its end: resolves when
+ * it is done, rejects with its reason when it failed. */
+export function follow(jobId, onProgress) {
+  return new Promise((ok, no) => {
+    const es = new EventSource(`/api/jobs/${encodeURIComponent(jobId)}/events`);
+    const seen = (e) => { const j = JSON.parse(e.data); onProgress(j); return j; };
+    es.addEventListener("progress", seen);
+    es.addEventListener("done", (e) => { seen(e); es.close(); ok(); });
+    es.addEventListener("failed", (e) => { const j = seen(e); es.close(); no(new Error(j.error || "the job failed")); });
+  });
 }
 
 /** Open a case in the viewer. */
@@ -313,6 +326,47 @@ async function lung(ctx, view, id) {
     if (res.stain_bronchi && res.stain_bronchi.length) plan.append(row("Dye marking via", res.stain_bronchi.join(", "), "stain"));
     plan.append(el("p", { class: "note", id: "plan-ms" }, `planned in ${r.ms} ms on the server`));
     window.ctplanViewer.lastPlan = r;
+    crossings(res.crossings || []);
+    drawPlane();
+  }
+
+  // The vessels crossing the plane: a small sphere each, blue artery, red vein, purple other.
+  const marks = new THREE.Group();
+  view.extra.add(marks);
+  function crossings(list) {
+    marks.clear();
+    const colour = { artery: 0x3355ff, vein: 0xff3333 };
+    for (const c of list) {
+      const m = new THREE.Mesh(new THREE.SphereGeometry(0.002, 10, 8),
+        new THREE.MeshBasicMaterial({ color: colour[c.kind] || 0xcc44cc, depthTest: false }));
+      m.position.copy(toScene(c.position_mm));
+      m.renderOrder = 12;
+      marks.add(m);
+    }
+    view.dirty = true;
+  }
+
+  // The intersegmental plane of the resection, asked for after the plan (meshing it takes
+  // longer than planning); a newer resection's plane replaces an older one's.
+  let planeSeq = 0;
+  let planeMesh = null;
+  async function drawPlane() {
+    const mine = ++planeSeq;
+    const body = { targets: state.targets, margin_k: state.k };
+    try {
+      const r = await api("POST", `/api/cases/${id}/plane`, JSON.stringify(body), "application/json", true);
+      const loader = new GLTFLoader();
+      loader.setMeshoptDecoder(MeshoptDecoder);
+      const g = (await loader.parseAsync(await r.arrayBuffer(), "")).scene;
+      if (mine !== planeSeq) return;
+      if (planeMesh) view.extra.remove(planeMesh);
+      g.traverse((o) => { if (o.isMesh) { o.material.side = THREE.DoubleSide; o.material.depthWrite = false; o.renderOrder = 4; } });
+      planeMesh = g;
+      planeMesh.name = "intersegmental plane";
+      view.extra.add(g);
+      window.ctplanViewer.planeShown = state.targets.length;
+      view.dirty = true;
+    } catch (e) { /* the plan itself is shown; the plane is a picture of it */ }
   }
 
   // A tap (a pointer that did not move): the airway if the ray meets it (a bronchus behind a
@@ -357,7 +411,11 @@ function slicePanel(ctx, view, id) {
   axisSel.value = "2";
   const range = el("input", { type: "range", id: "slice-index", min: "0", max: "0", value: "0" });
   const canvas = el("canvas", { id: "slice" });
-  panel.append(el("h3", {}, "Slices"), el("div", {}, axisSel, range), canvas);
+  const mark = el("button", { id: "lesion-at-cursor" }, "Lesion at the cursor");
+  panel.append(el("h3", {}, "Slices"), el("div", {}, axisSel, range, " ", mark), canvas);
+  mark.addEventListener("click", () => {
+    if (grid) document.dispatchEvent(new CustomEvent("ctplan-lesion", { detail: toWorld(cursor) }));
+  });
   let grid = null;
   const cursor = [0, 0, 0];
   const marker = new THREE.Group();
@@ -442,17 +500,15 @@ async function lesions(ctx, id) {
     box.textContent = why;
     try {
       const job = await api("POST", `/api/cases/${id}/jobs`, JSON.stringify({ nodules: points }), "application/json");
-      for (;;) {
-        await new Promise((ok) => setTimeout(ok, 1500));
-        const j = await api("GET", `/api/jobs/${encodeURIComponent(job.id)}`);
-        box.textContent = `${why} ${Math.round((j.progress || 0) * 100)} %${j.stage ? ": " + j.stage : ""}`;
-        if (j.state === "failed") throw new Error(j.error || "the job failed");
-        if (j.state === "done") break;
-      }
+      await follow(job.id, (j) => { box.textContent = `${why} ${Math.round((j.progress || 0) * 100)} %${j.stage ? ": " + j.stage : ""}`; });
       const detail = await api("GET", `/api/cases/${id}`);
       await openCase({ ...ctx, detail });
     } catch (e) { box.textContent = e.message; }
   };
+  // A lesion the user marked on the slices (the cursor's point), as a candidate is confirmed.
+  if (onMark) document.removeEventListener("ctplan-lesion", onMark);
+  onMark = (e) => rebuild([e.detail.map((v) => Math.round(v * 100) / 100)], "rebuilding the model with a lesion at the cursor…");
+  document.addEventListener("ctplan-lesion", onMark);
   for (const c of model.candidates || []) {
     box.append(el("div", { class: "row candidate" }, el("span", {}, "Candidate: " + fmt(c)),
       el("button", { class: "use-candidate", onclick: () => rebuild([c.centre_mm], "rebuilding the model with this nodule…") }, "Use as nodule")));

@@ -6,7 +6,9 @@
 //! them back and analyses them (`ctplan_lung::analyse`, the airway tree and the territories:
 //! seconds); the analysed model is then kept, with the tables later plans derive from it, for
 //! the few most recently planned cases ([`MODELS_KEPT`]), so that every further request is a
-//! resection on a loaded model (milliseconds). A model is read again when its job has run
+//! resection on a loaded model (milliseconds). Reading a model also runs one plan without
+//! targets, which builds the tables later plans derive (the nodule's margin table), and
+//! requests arriving together wait for one read rather than each reading it. A model is read again when its job has run
 //! again since it was loaded.
 
 use std::sync::{Arc, Mutex};
@@ -34,6 +36,8 @@ pub const MODEL_DIR: &str = "model";
 #[derive(Default)]
 pub struct Models {
     kept: Mutex<Vec<Loaded>>,
+    /// Held while a model is read, so that requests arriving together read it once.
+    loading: tokio::sync::Mutex<()>,
 }
 
 struct Loaded {
@@ -93,10 +97,20 @@ pub async fn model(portal: &Portal, case: &Case) -> Result<Arc<ctplan_lung::Mode
     if let Some(m) = portal.models().get(&case.id, stamp) {
         return Ok(m);
     }
+    let _loading = portal.models().loading.lock().await;
+    if let Some(m) = portal.models().get(&case.id, stamp) {
+        return Ok(m);
+    }
     let loaded = tokio::task::spawn_blocking(move || -> Result<ctplan_lung::Model, String> {
         match ctplan_lung::segment::input::read(&dir).map_err(|e| e.to_string())? {
             ctplan_lung::segment::input::Source::Anatomy(a) => {
-                ctplan_lung::analyse(*a, &[]).map_err(|e| e.to_string())
+                let model = ctplan_lung::analyse(*a, &[]).map_err(|e| e.to_string())?;
+                // One plan without targets builds the tables every later plan derives from
+                // the model (the nodule's margin table among them), so that the first
+                // request of the user is as quick as the next.
+                ctplan_lung::plan_case(&model, &ctplan_lung::Request::default())
+                    .map_err(|e| e.to_string())?;
+                Ok(model)
             }
             ctplan_lung::segment::input::Source::Ct(_) => {
                 Err("the model folder holds a CT, not masks".into())
@@ -212,6 +226,55 @@ pub async fn resect(
     .map_err(ApiError::internal)?;
     json["ms"] = serde_json::json!((ms * 10.0).round() / 10.0);
     Ok(Json(json))
+}
+
+/// `POST /api/cases/{case}/plane`: the intersegmental plane of the resection asked for (the
+/// same body as [`resect`]): the boundary between resected and kept lung
+/// (`ctplan_lung::case::scene::plane`) as a one-part glTF, meshopt-compressed; an empty scene
+/// when nothing is resected. Separate from the plan itself, which answers at once, because
+/// meshing the resected region takes longer than planning it.
+pub async fn plane(
+    State(portal): State<Portal>,
+    axum::Extension(session): axum::Extension<Session>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse;
+    let case = crate::cases::visible(&portal, &session, &id)?;
+    if case.kind != "lung" {
+        return Err(ApiError::bad_request("only a lung case is resected"));
+    }
+    let request = json_body::<ResectRequest>(&headers, &body)?.checked()?;
+    let model = model(&portal, &case).await?;
+    let glb = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
+        let report = ctplan_lung::plan_case(&model, &request).map_err(|e| e.to_string())?;
+        let mesh = match &report.resected {
+            Some(set) => ctplan_lung::case::scene::plane(&model, set),
+            None => ctplan_mesh::TriMesh::default(),
+        };
+        let parts: Vec<ctplan_mesh::formats::Part> = (!mesh.triangles.is_empty())
+            .then_some(ctplan_mesh::formats::Part {
+                name: "intersegmental plane",
+                mesh: &mesh,
+                color: [0.1, 0.9, 0.2, 0.7],
+            })
+            .into_iter()
+            .collect();
+        Ok(ctplan_mesh::formats::glb_meshopt(&parts))
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::bad_request)?;
+    let mut resp = glb.into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("model/gltf-binary"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
 }
 
 /// A case's CT and label map, for slices (one case at a time: the CT is the largest thing the

@@ -84,6 +84,7 @@ pub const ROUTES: &[Route] = &[
     ),
     route!("GET", "/api/cases/{case}/audit", Case, get(cases::audit)),
     route!("POST", "/api/cases/{case}/resect", Case, post(plan::resect)),
+    route!("POST", "/api/cases/{case}/plane", Case, post(plan::plane)),
     route!("GET", "/api/cases/{case}/slice", Case, get(plan::slice)),
     route!("GET", "/api/jobs/{job}", Job, get(jobs::get)),
     route!("GET", "/api/jobs/{job}/events", Job, get(events::get)),

@@ -125,6 +125,9 @@ async function main() {
     measured.second_plan_ms = await page.evaluate(() => window.ctplanViewer.lastPlan.ms);
     measured.scene = await page.evaluate(() => window.ctplanViewer.memory);
     await page.waitForFunction(() => window.ctplanViewer.slice, null, { timeout: 30000 });
+    // The intersegmental plane of RB1 + RB6 drawn.
+    await page.waitForFunction(() => window.ctplanViewer.planeShown === 2, null, { timeout: 60000 });
+    measured.plane_drawn = true;
     await page.waitForTimeout(300);
     await page.screenshot({ path: `${shots}/lung-resection.png` });
     // The candidate lesion confirmed as the nodule: the model is built again with it, and the
