@@ -192,6 +192,23 @@ impl ResectRequest {
     }
 }
 
+/// A resection request on the lung case `id` the session's user sees: its loaded model and the
+/// checked request.
+async fn asked(
+    portal: &Portal,
+    session: &Session,
+    id: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Arc<ctplan_lung::Model>, ctplan_lung::Request), ApiError> {
+    let case = crate::cases::visible(portal, session, id)?;
+    if case.kind != "lung" {
+        return Err(ApiError::bad_request("only a lung case is resected"));
+    }
+    let request = json_body::<ResectRequest>(headers, body)?.checked()?;
+    Ok((model(portal, &case).await?, request))
+}
+
 /// `POST /api/cases/{case}/resect`: the plan of the resection asked for (the report of
 /// `ctplan lung plan --json`: resected segments, volumes, ppoFEV1, the margin verdict and the
 /// extensions that would meet it, the vessels crossing the plane), with `ms`, the time the
@@ -204,12 +221,7 @@ pub async fn resect(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let case = crate::cases::visible(&portal, &session, &id)?;
-    if case.kind != "lung" {
-        return Err(ApiError::bad_request("only a lung case is resected"));
-    }
-    let request = json_body::<ResectRequest>(&headers, &body)?.checked()?;
-    let model = model(&portal, &case).await?;
+    let (model, request) = asked(&portal, &session, &id, &headers, &body).await?;
     let (report, ms) = tokio::task::spawn_blocking(move || {
         let t = Instant::now();
         let r = ctplan_lung::plan_case(&model, &request);
@@ -242,12 +254,7 @@ pub async fn plane(
 ) -> Result<axum::response::Response, ApiError> {
     use axum::http::{HeaderValue, header};
     use axum::response::IntoResponse;
-    let case = crate::cases::visible(&portal, &session, &id)?;
-    if case.kind != "lung" {
-        return Err(ApiError::bad_request("only a lung case is resected"));
-    }
-    let request = json_body::<ResectRequest>(&headers, &body)?.checked()?;
-    let model = model(&portal, &case).await?;
+    let (model, request) = asked(&portal, &session, &id, &headers, &body).await?;
     let glb = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
         let report = ctplan_lung::plan_case(&model, &request).map_err(|e| e.to_string())?;
         let mesh = match &report.resected {
