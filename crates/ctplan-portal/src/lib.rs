@@ -129,10 +129,14 @@ pub struct Limits {
     /// Uploads held in memory at once (each up to `body_bytes` and what it decodes to); more
     /// wait their turn, unread, for up to [`Config::upload_wait_seconds`], then 503.
     pub concurrent: usize,
+    /// Seconds an upload's body may stop arriving before it is refused (408) and its place
+    /// freed.
+    pub idle_seconds: u64,
 }
 
 impl Default for Limits {
-    /// 2 GiB sent, 5000 entries of at most 64 MiB, 4 GiB unzipped, 200:1, 2 at once.
+    /// 2 GiB sent, 5000 entries of at most 64 MiB, 4 GiB unzipped, 200:1, 2 at once, 60 s
+    /// without data at most.
     fn default() -> Self {
         Limits {
             body_bytes: 2 << 30,
@@ -141,6 +145,7 @@ impl Default for Limits {
             unzipped_bytes: 4 << 30,
             ratio: 200,
             concurrent: 2,
+            idle_seconds: 60,
         }
     }
 }

@@ -422,7 +422,8 @@ pub(crate) fn busy(limits: &Limits) -> ApiError {
 
 /// The whole body of an upload in memory, at most [`Limits::body_bytes`] (413; a declared
 /// `Content-Length` over it is refused before a byte is read); a body cut off before its
-/// declared length is 400, and an empty one 400.
+/// declared length is 400, an empty one 400, and one that stops arriving for
+/// [`Limits::idle_seconds`] 408.
 pub(crate) async fn read_body(
     headers: &HeaderMap,
     body: Body,
@@ -441,16 +442,44 @@ pub(crate) async fn read_body(
     if declared.is_some_and(|n| n > limits.body_bytes) {
         return Err(too_big());
     }
-    let bytes = axum::body::to_bytes(body, limits.body_bytes as usize)
-        .await
-        .map_err(|_| match declared {
-            // Within its declared length and yet failed: the connection broke off.
-            Some(_) => ApiError::bad_request("the upload was cut off before its end"),
-            None => too_large(format!(
-                "the upload is larger than the {} bytes allowed, or was cut off",
-                limits.body_bytes
-            )),
-        })?;
+    // Read chunk by chunk, so that a client that stops sending (a broken link, or one holding
+    // a place on purpose) is answered 408 after `idle_seconds` instead of holding one of the
+    // upload places for ever.
+    use futures_util::StreamExt;
+    let idle = std::time::Duration::from_secs(limits.idle_seconds.max(1));
+    let mut stream = body.into_data_stream();
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        match tokio::time::timeout(idle, stream.next()).await {
+            Err(_) => {
+                return Err(ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!(
+                        "the upload stalled: no data for {} s (nothing was stored)",
+                        idle.as_secs()
+                    ),
+                ));
+            }
+            Ok(None) => break,
+            Ok(Some(Err(_))) => {
+                return Err(ApiError::bad_request(
+                    "the upload was cut off before its end",
+                ));
+            }
+            Ok(Some(Ok(chunk))) => {
+                if (buf.len() + chunk.len()) as u64 > limits.body_bytes {
+                    return Err(too_big());
+                }
+                buf.extend_from_slice(&chunk);
+            }
+        }
+    }
+    if declared.is_some_and(|n| n != buf.len() as u64) {
+        return Err(ApiError::bad_request(
+            "the upload was cut off before its end",
+        ));
+    }
+    let bytes = axum::body::Bytes::from(buf);
     if bytes.is_empty() {
         return Err(ApiError::bad_request("the upload is empty"));
     }

@@ -239,6 +239,7 @@ async fn hard_limits_on_body_entries_and_entry_size() {
         unzipped_bytes: 1 << 20,
         ratio: 200,
         concurrent: 1,
+        idle_seconds: 60,
     };
     // Uploads that find no place are answered at once, not queued.
     let s = setup(Config {
@@ -546,4 +547,51 @@ async fn uploads_beyond_the_places_wait_their_turn_then_go_through_or_time_out()
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(r.json()["error"].as_str().unwrap().contains("try again"));
     assert_eq!(common::case_count(&s.app), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stops_arriving_is_refused_and_its_place_freed() {
+    use futures_util::StreamExt;
+    let limits = Limits {
+        concurrent: 1,
+        idle_seconds: 1,
+        ..Limits::default()
+    };
+    let s = setup(Config {
+        limits,
+        ..Default::default()
+    })
+    .await;
+    let ok = zip_of(&[("IM0", slice(0)), ("IM1", slice(1)), ("IM2", slice(2))]);
+    // The first part of the zip, then nothing more: a link that died, or a client holding the
+    // one place on purpose.
+    let head = axum::body::Bytes::from(ok[..ok.len() / 2].to_vec());
+    let stalled = futures_util::stream::iter([Ok::<_, std::io::Error>(head)])
+        .chain(futures_util::stream::pending());
+    let req = axum::http::Request::builder()
+        .method("POST")
+        .uri(format!("/api/cases?team={}&name=x&filename=s.zip", s.team))
+        .header(axum::http::header::COOKIE, &s.surgeon.cookie)
+        .header("x-csrf-token", &s.surgeon.csrf)
+        .header(axum::http::header::CONTENT_LENGTH, ok.len())
+        .body(axum::body::Body::from_stream(stalled))
+        .unwrap();
+    use tower::ServiceExt;
+    let resp = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        s.app.portal.router().oneshot(req),
+    )
+    .await
+    .expect("answered, not held for ever")
+    .unwrap();
+    assert_eq!(resp.status(), StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(common::case_count(&s.app), 0);
+    // The place is free again: the next upload goes through at once.
+    let r = s.app.upload(&s.surgeon, &s.team, "s.zip", ok).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
 }
