@@ -24,21 +24,27 @@ pub fn seed(portal: &Portal) -> Result<Option<(String, String)>, PortalError> {
         .map_err(|e| PortalError::Invalid(format!("the demo chest CT: {e}")))?;
     let folder = crate::upload::store_volume(portal, &ctplan_core::AnyVolume::I16(ct))
         .map_err(|e| PortalError::Io(e.message))?;
-    let case = portal.store().create_case(
-        &team,
-        "lung",
-        "Demo chest (synthetic CT)",
-        &user.id,
-        &folder,
-    )?;
-    let dir = portal.store().case_dir(&case);
+    // The nodule is confirmed before the case is recorded, which queues its job.
     let points = serde_json::to_vec(&[nodule]).map_err(|e| PortalError::Io(e.to_string()))?;
-    ctplan_io::write_bytes(&dir.join(crate::jobs::NODULES_FILE), &points)
-        .map_err(|e| PortalError::Io(e.to_string()))?;
-    portal.store().enqueue(&case.id, "lung")?;
-    portal
+    let file = portal
         .store()
-        .audit(Some(&user.id), "upload", Some(&case.id), "demo case")?;
+        .dir()
+        .join("cases")
+        .join(&folder)
+        .join(crate::jobs::NODULES_FILE);
+    ctplan_io::write_bytes(&file, &points).map_err(|e| PortalError::Io(e.to_string()))?;
+    crate::upload::record_case(
+        portal,
+        &crate::upload::NewCase {
+            team: &team,
+            kind: "lung",
+            name: "Demo chest (synthetic CT)",
+            by: &user.id,
+            detail: "demo case",
+        },
+        &folder,
+    )
+    .map_err(|e| PortalError::Io(e.message))?;
     Ok(Some((DEMO.to_string(), password)))
 }
 

@@ -200,7 +200,6 @@ struct Inner {
     uploads: upload::Places,
     hashing: Arc<tokio::sync::Semaphore>,
     models: plan::Models,
-    slices: std::sync::Mutex<Option<Arc<plan::SliceData>>>,
 }
 
 impl Portal {
@@ -222,7 +221,6 @@ impl Portal {
                 uploads,
                 hashing: Arc::new(tokio::sync::Semaphore::new(threads)),
                 models: Default::default(),
-                slices: Default::default(),
             }),
         }
     }
@@ -247,10 +245,6 @@ impl Portal {
 
     pub(crate) fn models(&self) -> &plan::Models {
         &self.inner.models
-    }
-
-    pub(crate) fn slices(&self) -> &std::sync::Mutex<Option<Arc<plan::SliceData>>> {
-        &self.inner.slices
     }
 
     pub(crate) fn uploads(&self) -> &upload::Places {

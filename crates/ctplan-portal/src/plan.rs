@@ -38,6 +38,8 @@ pub struct Models {
     kept: Mutex<Vec<Loaded>>,
     /// Held while a model is read, so that requests arriving together read it once.
     loading: tokio::sync::Mutex<()>,
+    /// The CT and label map of the case whose slices were last asked for.
+    slices: Mutex<Option<Arc<SliceData>>>,
 }
 
 struct Loaded {
@@ -82,12 +84,18 @@ impl Models {
     }
 }
 
+/// When the case's model was written (a job run again replaces it); `None` before it was.
+fn stamp(portal: &Portal, case: &Case) -> Option<std::time::SystemTime> {
+    let masks = portal.store().case_dir(case).join(MODEL_DIR);
+    std::fs::metadata(masks.join("airway.nrrd"))
+        .and_then(|m| m.modified())
+        .ok()
+}
+
 /// The analysed model of a case, from memory or read from its `model/` folder.
 pub async fn model(portal: &Portal, case: &Case) -> Result<Arc<ctplan_lung::Model>, ApiError> {
     let dir = portal.store().case_dir(case).join(MODEL_DIR);
-    let stamp = std::fs::metadata(dir.join("airway.nrrd"))
-        .and_then(|m| m.modified())
-        .ok();
+    let stamp = stamp(portal, case);
     if stamp.is_none() {
         return Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,
@@ -230,12 +238,7 @@ pub async fn resect(
     .await
     .map_err(ApiError::internal)?;
     let report = report.map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let mut json: serde_json::Value = serde_json::from_str(
-        &report
-            .to_json()
-            .map_err(|e| ApiError::internal(e.to_string()))?,
-    )
-    .map_err(ApiError::internal)?;
+    let mut json = serde_json::to_value(&report).map_err(ApiError::internal)?;
     json["ms"] = serde_json::json!((ms * 10.0).round() / 10.0);
     Ok(Json(json))
 }
@@ -327,17 +330,13 @@ pub async fn slice(
         ApiError::bad_request("give axis (0, 1 or 2) and index, e.g. ?axis=2&index=70")
     })?;
     let model = model(&portal, &case).await?;
-    let stamp = std::fs::metadata(
-        portal
-            .store()
-            .case_dir(&case)
-            .join(MODEL_DIR)
-            .join("airway.nrrd"),
-    )
-    .and_then(|m| m.modified())
-    .ok();
+    let stamp = stamp(&portal, &case);
     let cached = {
-        let s = portal.slices().lock().unwrap_or_else(|p| p.into_inner());
+        let s = portal
+            .models()
+            .slices
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         s.as_ref()
             .filter(|d| d.case == case.id && d.stamp == stamp)
             .cloned()
@@ -375,7 +374,11 @@ pub async fn slice(
             .map_err(ApiError::internal)?
             .map_err(|e| ApiError::internal(format!("the case's CT cannot be read: {e}")))?;
             let d = Arc::new(d);
-            *portal.slices().lock().unwrap_or_else(|p| p.into_inner()) = Some(d.clone());
+            *portal
+                .models()
+                .slices
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some(d.clone());
             d
         }
     };
