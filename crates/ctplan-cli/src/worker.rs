@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -32,6 +32,21 @@ pub fn run(a: Args) -> Result<ExitCode> {
         embedded_worker: false,
         ..Default::default()
     };
+    // A worker joins a portal; it never makes one (a mistyped --data would otherwise give a
+    // new, empty portal whose queue the worker waits on for ever).
+    if !a.data.is_dir() {
+        bail!(
+            "{}: no such data folder (the one `ctplan serve --data` uses, mounted at the same path)",
+            a.data.display()
+        );
+    }
+    let db_file = a.data.join(ctplan_portal::store::DB_FILE);
+    if a.db.is_none() && !db_file.is_file() {
+        bail!(
+            "{}: no portal database here (start `ctplan serve --data` on this folder first, or give --db)",
+            a.data.display()
+        );
+    }
     let store = ctplan_portal::Store::connect(&a.data, a.db.as_deref())
         .with_context(|| format!("{}: cannot open the portal's data", a.data.display()))?;
     let portal = ctplan_portal::Portal::with_store(store, config);

@@ -60,3 +60,17 @@ fn create_admin_reads_stdin_then_the_server_answers() {
     assert!(login.starts_with("HTTP/1.1 200"), "{login}");
     assert!(login.contains("HttpOnly; SameSite=Strict"), "{login}");
 }
+
+#[test]
+fn a_worker_refuses_a_folder_that_is_no_portal_and_makes_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("typo");
+    let out = harness::ctplan(&["worker", "--data", missing.to_str().unwrap()]);
+    harness::assert_clean_failure(&out, "no such data folder");
+    assert!(!missing.exists());
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = harness::ctplan(&["worker", "--data", empty.to_str().unwrap()]);
+    harness::assert_clean_failure(&out, "no portal database here");
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
+}
